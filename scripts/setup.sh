@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs what building and testing tvsignin needs, skipping whatever is already present.
+# Usage: scripts/setup.sh [build|test]   (build: what command 1 needs; test: also what command 2 needs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE="${1:-build}"
+CARGO_LEPTOS_VERSION="0.3.11"
+# cargo-leptos 0.3.11's lockfile needs Rust >= 1.96; it is built with that toolchain only.
+CARGO_LEPTOS_TOOLCHAIN="1.96.0"
+# Must equal the `wasm-bindgen` pin in Cargo.toml exactly.
+WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' Cargo.toml)"
+
+step() { printf '\n==> %s\n' "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+else
+  step "wasm32-unknown-unknown target: present"
+fi
+
+if have cargo-leptos && cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  step "cargo-leptos $CARGO_LEPTOS_VERSION: present"
+else
+  step "installing cargo-leptos $CARGO_LEPTOS_VERSION with Rust $CARGO_LEPTOS_TOOLCHAIN (about 13 minutes on 2 cores)"
+  if ! rustup toolchain list | grep -q "^$CARGO_LEPTOS_TOOLCHAIN"; then
+    rustup toolchain install "$CARGO_LEPTOS_TOOLCHAIN" --profile minimal
+  fi
+  cargo "+$CARGO_LEPTOS_TOOLCHAIN" install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+
+if have wasm-bindgen && wasm-bindgen --version | grep -q "$WASM_BINDGEN_VERSION"; then
+  step "wasm-bindgen CLI $WASM_BINDGEN_VERSION: present"
+else
+  step "cargo install wasm-bindgen-cli --version $WASM_BINDGEN_VERSION --locked"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked --force
+fi
+
+# wasm-opt comes from the npm `binaryen` package in the root package.json
+# (cargo-leptos puts node_modules/.bin first on PATH). Debian's binaryen is too old and breaks hydration.
+if [ -x node_modules/.bin/wasm-opt ] && [ package-lock.json -ot node_modules/.package-lock.json ]; then
+  step "root npm packages (wasm-opt): present"
+else
+  step "npm ci (root: binaryen for wasm-opt)"
+  npm ci --no-audit --no-fund
+fi
+
+if [ "$MODE" = "test" ]; then
+  missing=()
+  have chromium || missing+=(chromium)
+  have redis-server || missing+=(redis-server)
+  have tmux || missing+=(tmux)
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "apt-get install ${missing[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+  else
+    step "chromium, redis-server, tmux: present"
+  fi
+  if [ -d end2end/node_modules/@playwright/test ] && [ end2end/package-lock.json -ot end2end/node_modules/.package-lock.json ]; then
+    step "end2end npm packages: present"
+  else
+    step "npm ci (end2end: Playwright, oidc-provider, QR decoder)"
+    (cd end2end && npm ci --no-audit --no-fund)
+  fi
+fi
+step "set-up done"

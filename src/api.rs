@@ -1,0 +1,92 @@
+//! Server functions the TV page calls: read the status, start, renew, cancel, sign out, and
+//! report activity. Each returns the TV's new status; the push stream says the same a moment
+//! later. They also work as plain HTML form posts for browsers without WebAssembly.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{TvSnapshot, TvStatus};
+
+#[cfg(feature = "ssr")]
+mod backend {
+    use leptos::prelude::*;
+
+    use crate::error::AppError;
+    use crate::server::session::SessionId;
+    use crate::server::AppState;
+
+    /// The calling browser's session and the app state.
+    pub fn context() -> Result<(AppState, SessionId), AppError> {
+        let state = expect_context::<AppState>();
+        let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
+        let session = parts.extensions.get::<SessionId>().cloned().ok_or(AppError::NoSession)?;
+        Ok((state, session))
+    }
+
+    /// A plain form post (no WebAssembly) is sent back to the TV page after the action.
+    pub fn back_to_page_if_form_post() {
+        let is_form = use_context::<http::request::Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+        });
+        if is_form {
+            leptos_axum::redirect("/");
+        }
+    }
+}
+
+/// The TV's status and facts about the kiosk, for the first render.
+#[server(endpoint = "status")]
+pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
+    let (state, session) = backend::context()?;
+    Ok(TvSnapshot { status: state.hub.status(&session), kiosk: state.kiosk.clone() })
+}
+
+/// "Sign in": starts a pairing (or returns the one already on screen).
+#[server(endpoint = "start")]
+pub async fn start_pairing() -> Result<TvStatus, AppError> {
+    let (state, session) = backend::context()?;
+    backend::back_to_page_if_form_post();
+    Ok(state.hub.start(&session).unwrap_or_else(|refused| throttled(refused)))
+}
+
+/// "New code": drops the current code and starts a fresh one.
+#[server(endpoint = "renew")]
+pub async fn new_code() -> Result<TvStatus, AppError> {
+    let (state, session) = backend::context()?;
+    backend::back_to_page_if_form_post();
+    Ok(state.hub.renew(&session).unwrap_or_else(|refused| throttled(refused)))
+}
+
+/// "Cancel": back to Home.
+#[server(endpoint = "cancel")]
+pub async fn cancel_pairing() -> Result<TvStatus, AppError> {
+    let (state, session) = backend::context()?;
+    backend::back_to_page_if_form_post();
+    Ok(state.hub.cancel(&session))
+}
+
+/// "Sign out": revokes the tokens and returns to Home.
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<TvStatus, AppError> {
+    let (state, session) = backend::context()?;
+    backend::back_to_page_if_form_post();
+    Ok(state.hub.sign_out(&session).await)
+}
+
+/// Someone is using the TV: postpones the idle sign-out.
+#[server(endpoint = "activity")]
+pub async fn report_activity() -> Result<TvStatus, AppError> {
+    let (state, session) = backend::context()?;
+    backend::back_to_page_if_form_post();
+    Ok(state.hub.activity(&session))
+}
+
+#[cfg(feature = "ssr")]
+fn throttled(refused: crate::server::pairing::StartRefused) -> TvStatus {
+    let crate::server::pairing::StartRefused::TooMany { retry_after } = refused;
+    TvStatus::Throttled { retry_after_secs: retry_after.as_secs().max(1) }
+}

@@ -1,0 +1,10 @@
+//! The QR code of the verification link (an SVG made on the server).
+
+use leptos::prelude::*;
+
+#[component]
+pub fn QrCode(svg: String, target: String) -> impl IntoView {
+    view! {
+        <figure class="qr" data-testid="qr" data-target=target inner_html=svg></figure>
+    }
+}

@@ -1,0 +1,33 @@
+//! tvsignin: sign people in on a TV or kiosk with the OAuth 2.0 Device Authorization Grant.
+//!
+//! One crate, two builds: `ssr` (the axum server, the provider client and the command line)
+//! and `hydrate` (the WebAssembly that makes the TV page live in the browser).
+
+pub mod api;
+pub mod app;
+pub mod components;
+pub mod error;
+pub mod hooks;
+pub mod model;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod cli;
+#[cfg(feature = "ssr")]
+pub mod oidc;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Browser entry point: attach to the server-rendered page, then mark `<body>` as hydrated.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}

@@ -1,0 +1,78 @@
+//! The TV page: Home, pairing, outcomes and signed-in, chosen by the status the server pushes.
+
+use leptos::prelude::*;
+
+use crate::api::{get_snapshot, CancelPairing, NewCode, SignOut, StartPairing};
+use crate::components::home::Home;
+use crate::components::pairing_panel::PairingPanel;
+use crate::components::signed_in_panel::SignedInPanel;
+use crate::components::status_line::StatusLine;
+use crate::hooks::use_activity::use_activity;
+use crate::hooks::use_dpad_focus::use_dpad_focus;
+use crate::hooks::use_status_stream::use_status_stream;
+use crate::model::{TvSnapshot, TvStatus};
+
+/// The whole TV screen.
+#[component]
+pub fn TvPage() -> impl IntoView {
+    let snapshot = Resource::new(|| (), |_| get_snapshot());
+    view! {
+        <Suspense fallback=|| view! { <main class="tv"><p class="lead">"Loading..."</p></main> }>
+            {move || Suspend::new(async move {
+                match snapshot.await {
+                    Ok(snapshot) => view! { <TvScreen snapshot /> }.into_any(),
+                    Err(error) => view! {
+                        <main class="tv">
+                            <p class="lead" role="alert">{error.to_string()}</p>
+                        </main>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Wires the actions and the push stream to one status signal.
+#[component]
+fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
+    let status = RwSignal::new(snapshot.status);
+    let start = ServerAction::<StartPairing>::new();
+    let renew = ServerAction::<NewCode>::new();
+    let cancel = ServerAction::<CancelPairing>::new();
+    let sign_out = ServerAction::<SignOut>::new();
+
+    // An action's answer shows at once; the push stream confirms it a moment later.
+    for value in [start.value(), renew.value(), cancel.value(), sign_out.value()] {
+        Effect::new(move |_| {
+            if let Some(Ok(next)) = value.get() {
+                status.set(next);
+            }
+        });
+    }
+    use_status_stream(status);
+    use_dpad_focus(Signal::derive(move || status.with(|s| s.state_name())));
+    use_activity(status);
+
+    let demo = snapshot.kiosk.demo;
+    let provider = snapshot.kiosk.provider_name.clone();
+    let busy = Signal::derive(move || status.with(|s| matches!(s, TvStatus::Starting | TvStatus::Waiting { .. } | TvStatus::Unreachable { .. })));
+
+    view! {
+        // Without WebAssembly the page refreshes itself while something is under way.
+        {move || busy.get().then(|| view! { <noscript><meta http-equiv="refresh" content="3" /></noscript> })}
+        <main class="tv" data-state=move || status.with(|s| s.state_name())>
+            <header class="tv-header">
+                <span class="app-name">"tvsignin"</span>
+                {demo.then(|| view! { <span class="demo-badge" data-testid="demo-badge">"Demo"</span> })}
+            </header>
+            <StatusLine status=status.into() />
+            {move || match status.get() {
+                TvStatus::Idle => view! { <Home start provider=provider.clone() /> }.into_any(),
+                TvStatus::SignedIn { profile, sign_out_at_ms, warn_secs } => view! {
+                    <SignedInPanel profile sign_out_at_ms warn_secs sign_out />
+                }.into_any(),
+                other => view! { <PairingPanel status=other renew cancel /> }.into_any(),
+            }}
+        </main>
+    }
+}

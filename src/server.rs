@@ -1,0 +1,17 @@
+//! The web server: settings, shared state, the pairing sessions behind each TV, the push
+//! stream, the router and graceful shutdown.
+
+pub mod demo_idp;
+pub mod pairing;
+pub mod push;
+pub mod qr;
+pub mod router;
+pub mod session;
+pub mod settings;
+pub mod shutdown;
+pub mod start;
+pub mod state;
+
+pub use router::router;
+pub use settings::Settings;
+pub use state::AppState;

@@ -1,0 +1,31 @@
+//! The push stream: `GET /events` sends the TV's status as Server-Sent Events the moment it
+//! changes. The browser's EventSource reconnects by itself; the stream ends cleanly on
+//! shutdown.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
+use futures::{Stream, StreamExt};
+use tokio_stream::wrappers::WatchStream;
+
+use super::session::SessionId;
+use super::state::AppState;
+
+pub async fn events(
+    State(state): State<AppState>,
+    Extension(session): Extension<SessionId>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let (receiver, guard) = state.hub.subscribe(&session);
+    let shutdown = state.shutdown.clone();
+    let stream = WatchStream::new(receiver)
+        .map(move |status| {
+            // The guard lives as long as the stream: the TV is present while it is connected.
+            let _present = &guard;
+            let event = Event::default().event("status");
+            Ok(event.json_data(&status).unwrap_or_else(|_| Event::default().comment("unserialisable status")))
+        })
+        .take_until(shutdown.cancelled_owned());
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

@@ -1,0 +1,59 @@
+//! `router(state)`: every route of the app, shared by `main` and the tests.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use super::push;
+use super::session::ensure_session;
+use super::state::AppState;
+use crate::app::{shell, App};
+
+/// Builds the app's router.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    let mut app = Router::new()
+        .route("/events", get(push::events))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), ensure_session));
+    if let Some(demo) = &state.demo {
+        app = app.nest_service("/demo-idp", Arc::clone(demo).router());
+    }
+    app.layer(SetResponseHeaderLayer::if_not_present(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
+    .layer(SetResponseHeaderLayer::if_not_present(
+        http::header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ))
+    .layer(CompressionLayer::new())
+    .layer(TraceLayer::new_for_http())
+    .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    let health = state.provider.health();
+    let body = serde_json::json!({
+        "ready": health.discovery_loaded,
+        "provider": state.provider.config().source.display(),
+        "last_error": health.last_error,
+    });
+    let status = if health.discovery_loaded { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body))
+}

@@ -1,0 +1,368 @@
+//! The app's settings, in layers: built-in defaults, then `Leptos.toml`, then a `.env` file
+//! in the working directory, then the environment (last wins). The same key names work in all
+//! three. A bad value stops start-up with one line naming the key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::oidc::config::{EndpointOverrides, ProviderConfig};
+use crate::oidc::secret::ClientSecret;
+use crate::oidc::{ClientAuthMethod, ProviderSource};
+
+/// Every key the app reads, with a one-line description (`tvsignin check-config` and the
+/// unknown-key check use this list).
+pub const KEYS: &[(&str, &str)] = &[
+    ("TENANT_URL", "IBM Security Verify tenant URL (discovery at <TENANT_URL>/oauth2/.well-known/openid-configuration)"),
+    ("ISSUER", "any OpenID provider's issuer URL (discovery at <ISSUER>/.well-known/openid-configuration)"),
+    ("CLIENT_ID", "the OAuth client ID"),
+    ("CLIENT_SECRET", "the client secret (absent: a public client)"),
+    ("SCOPE", "scopes to ask for (default: openid profile email)"),
+    ("CLIENT_AUTH_METHOD", "client_secret_basic, client_secret_post or none (default: from discovery)"),
+    ("AUTH_PARAMS", "extra device authorization parameters, URL-encoded (e.g. audience=https%3A%2F%2Fapi)"),
+    ("DEVICE_AUTHORIZATION_ENDPOINT", "override for the device authorization endpoint"),
+    ("TOKEN_ENDPOINT", "override for the token endpoint"),
+    ("USERINFO_ENDPOINT", "override for the userinfo endpoint"),
+    ("REVOCATION_ENDPOINT", "override for the revocation endpoint"),
+    ("JWKS_URI", "override for the JWKS URI"),
+    ("HTTP_TIMEOUT_SECS", "overall timeout for each provider request (default 15)"),
+    ("LISTEN_ADDR", "address:port to listen on (default 127.0.0.1:3000; 0.0.0.0:3000 in demo mode without PUBLIC_URL)"),
+    ("PUBLIC_URL", "the URL phones and TVs use to reach this server (demo provider links, QR)"),
+    ("IDLE_SIGN_OUT_SECS", "signed-in TVs sign out after this long without use (default 600)"),
+    ("SIGN_OUT_WARNING_SECS", "how long the TV warns before that (default 60)"),
+    ("EXPIRED_RETURN_HOME_SECS", "an expired or declined code returns to Home after this long (default 180)"),
+    ("ABANDON_AFTER_SECS", "stop polling when no TV has looked for this long (default 20)"),
+    ("PAIRING_RATE_LIMIT", "new pairings allowed per TV session and per client address per minute (default 10)"),
+    ("TRUST_PROXY", "true: trust X-Forwarded-For/-Proto from a reverse proxy (default false)"),
+    ("DEMO_USERS", "demo provider only: extra users, name:password pairs separated by commas"),
+];
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("bad setting {key}: {problem}")]
+pub struct SettingsError {
+    pub key: String,
+    pub problem: String,
+}
+
+fn bad(key: &str, problem: impl Into<String>) -> SettingsError {
+    SettingsError { key: key.to_owned(), problem: problem.into() }
+}
+
+/// Raw key/value pairs before interpretation, with where each came from.
+#[derive(Clone, Debug, Default)]
+pub struct RawSettings {
+    values: BTreeMap<String, String>,
+}
+
+impl RawSettings {
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self { values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    }
+
+    /// Reads `Leptos.toml` (if present), then `.env` (if present), then the environment.
+    pub fn load(toml_path: &Path, dotenv_path: &Path) -> Result<Self, SettingsError> {
+        let mut values = BTreeMap::new();
+        if toml_path.exists() {
+            let text = std::fs::read_to_string(toml_path)
+                .map_err(|e| bad(&toml_path.display().to_string(), format!("cannot read: {e}")))?;
+            read_toml(&text, &mut values)
+                .map_err(|problem| bad(&toml_path.display().to_string(), problem))?;
+        }
+        if dotenv_path.exists() {
+            let iter = dotenvy::from_path_iter(dotenv_path)
+                .map_err(|e| bad(".env", format!("cannot read: {e}")))?;
+            for item in iter {
+                let (key, value) = item.map_err(|e| bad(".env", format!("cannot parse: {e}")))?;
+                if is_known(&key) {
+                    values.insert(key, value);
+                }
+            }
+        }
+        for (key, _) in KEYS {
+            if let Ok(value) = std::env::var(key) {
+                values.insert((*key).to_owned(), value);
+            }
+        }
+        Ok(Self { values })
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+}
+
+fn is_known(key: &str) -> bool {
+    KEYS.iter().any(|(k, _)| *k == key)
+}
+
+/// `Leptos.toml` holds the same keys as the environment, grouped in tables for reading.
+fn read_toml(text: &str, out: &mut BTreeMap<String, String>) -> Result<(), String> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| format!("not valid TOML: {}", e.message()))?;
+    fn walk(table: &toml::Table, out: &mut BTreeMap<String, String>) -> Result<(), String> {
+        for (key, value) in table {
+            match value {
+                toml::Value::Table(inner) => walk(inner, out)?,
+                _ if !is_known(key) => return Err(format!("unknown key {key}")),
+                toml::Value::String(s) => {
+                    out.insert(key.clone(), s.clone());
+                }
+                toml::Value::Integer(i) => {
+                    out.insert(key.clone(), i.to_string());
+                }
+                toml::Value::Boolean(b) => {
+                    out.insert(key.clone(), b.to_string());
+                }
+                other => return Err(format!("{key} must be a string, number or boolean, not {}", other.type_str())),
+            }
+        }
+        Ok(())
+    }
+    walk(&table, out)
+}
+
+/// Which provider the app signs in with.
+#[derive(Clone, Debug)]
+pub enum ProviderChoice {
+    /// A real provider.
+    External(ProviderConfig),
+    /// Nothing configured: the built-in demo provider.
+    Demo { extra_users: Vec<(String, String)> },
+}
+
+/// Kiosk behaviour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KioskSettings {
+    pub idle_sign_out: Duration,
+    pub sign_out_warning: Duration,
+    pub expired_return_home: Duration,
+    pub abandon_after: Duration,
+    pub pairings_per_minute: u32,
+}
+
+/// Everything the app is configured with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub provider: ProviderChoice,
+    pub kiosk: KioskSettings,
+    /// `None`: the default for the mode (see [`Settings::listen_addr`]).
+    pub listen_addr: Option<SocketAddr>,
+    pub public_url: Option<Url>,
+    pub trust_proxy: bool,
+}
+
+fn parse_url(raw: &RawSettings, key: &str) -> Result<Option<Url>, SettingsError> {
+    let Some(value) = raw.get(key) else { return Ok(None) };
+    let url = Url::parse(value).map_err(|e| bad(key, format!("{value:?} is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad(key, format!("{value:?} is not an absolute http(s) URL")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(key, format!("{value:?} must not have a query or fragment")));
+    }
+    Ok(Some(url))
+}
+
+fn parse_secs(raw: &RawSettings, key: &str, default: u64, min: u64) -> Result<Duration, SettingsError> {
+    match raw.get(key) {
+        None => Ok(Duration::from_secs(default)),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n >= min => Ok(Duration::from_secs(n)),
+            Ok(n) => Err(bad(key, format!("{n} is too small (at least {min})"))),
+            Err(_) => Err(bad(key, format!("{v:?} is not a whole number of seconds"))),
+        },
+    }
+}
+
+fn parse_bool(raw: &RawSettings, key: &str) -> Result<bool, SettingsError> {
+    match raw.get(key).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(other) => Err(bad(key, format!("{other:?} is not true or false"))),
+    }
+}
+
+/// Parameters the client sets itself may not be overridden through AUTH_PARAMS.
+const RESERVED_PARAMS: &[&str] = &["client_id", "client_secret", "scope", "grant_type", "device_code"];
+
+impl Settings {
+    pub fn from_raw(raw: &RawSettings) -> Result<Self, SettingsError> {
+        let tenant = parse_url(raw, "TENANT_URL")?;
+        let issuer = parse_url(raw, "ISSUER")?;
+        let overrides = EndpointOverrides {
+            device_authorization: parse_url(raw, "DEVICE_AUTHORIZATION_ENDPOINT")?,
+            token: parse_url(raw, "TOKEN_ENDPOINT")?,
+            userinfo: parse_url(raw, "USERINFO_ENDPOINT")?,
+            revocation: parse_url(raw, "REVOCATION_ENDPOINT")?,
+            jwks_uri: parse_url(raw, "JWKS_URI")?,
+        };
+        let source = match (tenant, issuer) {
+            (Some(_), Some(_)) => return Err(bad("ISSUER", "set either TENANT_URL or ISSUER, not both")),
+            (Some(t), None) => Some(ProviderSource::Tenant(t)),
+            (None, Some(i)) => Some(ProviderSource::Issuer(i)),
+            (None, None) if overrides.token.is_some() => Some(ProviderSource::Manual),
+            (None, None) => None,
+        };
+        let provider = match source {
+            None => {
+                if raw.get("CLIENT_ID").is_some() {
+                    return Err(bad("CLIENT_ID", "is set but no provider is: set TENANT_URL or ISSUER too"));
+                }
+                ProviderChoice::Demo { extra_users: parse_demo_users(raw)? }
+            }
+            Some(source) => {
+                let client_id = raw
+                    .get("CLIENT_ID")
+                    .ok_or_else(|| bad("CLIENT_ID", "is required when a provider is configured"))?;
+                let mut config = ProviderConfig::new(source, client_id);
+                config.client_secret = raw.get("CLIENT_SECRET").map(ClientSecret::new);
+                if let Some(scope) = raw.get("SCOPE") {
+                    config.scope = scope.split_whitespace().collect::<Vec<_>>().join(" ");
+                }
+                config.overrides = overrides;
+                if let Some(method) = raw.get("CLIENT_AUTH_METHOD") {
+                    let method = ClientAuthMethod::parse(method).ok_or_else(|| {
+                        bad("CLIENT_AUTH_METHOD", format!("{method:?} is not client_secret_basic, client_secret_post or none"))
+                    })?;
+                    if method != ClientAuthMethod::None && config.client_secret.is_none() {
+                        return Err(bad("CLIENT_AUTH_METHOD", format!("{} needs CLIENT_SECRET", method.as_str())));
+                    }
+                    config.auth_method = Some(method);
+                }
+                if let Some(params) = raw.get("AUTH_PARAMS") {
+                    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(params)
+                        .map_err(|e| bad("AUTH_PARAMS", format!("not URL-encoded name=value pairs ({e})")))?;
+                    if let Some((name, _)) = pairs.iter().find(|(k, _)| RESERVED_PARAMS.contains(&k.as_str())) {
+                        return Err(bad("AUTH_PARAMS", format!("{name} is set by tvsignin itself")));
+                    }
+                    config.extra_auth_params = pairs;
+                }
+                config.request_timeout = parse_secs(raw, "HTTP_TIMEOUT_SECS", 15, 1)?;
+                config.connect_timeout = config.request_timeout.min(Duration::from_secs(5));
+                ProviderChoice::External(config)
+            }
+        };
+        let listen_addr = match raw.get("LISTEN_ADDR") {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| bad("LISTEN_ADDR", format!("{v:?} is not an address:port such as 127.0.0.1:3000")))?),
+        };
+        let idle_sign_out = parse_secs(raw, "IDLE_SIGN_OUT_SECS", 600, 10)?;
+        let sign_out_warning = parse_secs(raw, "SIGN_OUT_WARNING_SECS", 60, 1)?;
+        if sign_out_warning >= idle_sign_out {
+            return Err(bad("SIGN_OUT_WARNING_SECS", "must be shorter than IDLE_SIGN_OUT_SECS"));
+        }
+        let pairings_per_minute = match raw.get("PAIRING_RATE_LIMIT") {
+            None => 10,
+            Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| bad("PAIRING_RATE_LIMIT", format!("{v:?} is not a positive whole number")))?,
+        };
+        Ok(Self {
+            provider,
+            kiosk: KioskSettings {
+                idle_sign_out,
+                sign_out_warning,
+                expired_return_home: parse_secs(raw, "EXPIRED_RETURN_HOME_SECS", 180, 1)?,
+                abandon_after: parse_secs(raw, "ABANDON_AFTER_SECS", 20, 2)?,
+                pairings_per_minute,
+            },
+            listen_addr,
+            public_url: parse_url(raw, "PUBLIC_URL")?,
+            trust_proxy: parse_bool(raw, "TRUST_PROXY")?,
+        })
+    }
+
+    pub fn is_demo(&self) -> bool {
+        matches!(self.provider, ProviderChoice::Demo { .. })
+    }
+
+    /// Where to listen: the setting, else all interfaces in demo mode without a public URL (so
+    /// a phone on the LAN can reach the demo provider), else loopback.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr.unwrap_or_else(|| {
+            if self.is_demo() && self.public_url.is_none() {
+                SocketAddr::from(([0, 0, 0, 0], 3000))
+            } else {
+                SocketAddr::from(([127, 0, 0, 1], 3000))
+            }
+        })
+    }
+}
+
+fn parse_demo_users(raw: &RawSettings) -> Result<Vec<(String, String)>, SettingsError> {
+    let Some(list) = raw.get("DEMO_USERS") else { return Ok(Vec::new()) };
+    list.split(',')
+        .map(|pair| {
+            let (name, password) = pair.trim().split_once(':').ok_or_else(|| bad("DEMO_USERS", format!("{pair:?} is not name:password")))?;
+            if name.is_empty() || password.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(bad("DEMO_USERS", format!("{name:?} needs a plain name and a password")));
+            }
+            Ok((name.to_owned(), password.to_owned()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::from_raw(&RawSettings::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn nothing_configured_is_demo_mode() {
+        let s = settings(&[]).unwrap();
+        assert!(s.is_demo());
+        assert_eq!(s.listen_addr(), "0.0.0.0:3000".parse().unwrap());
+        let s = settings(&[("PUBLIC_URL", "http://127.0.0.1:3000")]).unwrap();
+        assert_eq!(s.listen_addr(), "127.0.0.1:3000".parse().unwrap());
+    }
+
+    #[test]
+    fn tenant_url_settings() {
+        let s = settings(&[("TENANT_URL", "https://acme.verify.ibm.com"), ("CLIENT_ID", "tv"), ("CLIENT_SECRET", "s"), ("SCOPE", "openid  profile")]).unwrap();
+        let ProviderChoice::External(c) = s.provider else { panic!("not external") };
+        assert!(matches!(c.source, ProviderSource::Tenant(_)));
+        assert_eq!(c.scope, "openid profile");
+        assert_eq!(c.client_secret.unwrap().expose(), "s");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("TENANT_URL", "not a url"), ("CLIENT_ID", "x")], "TENANT_URL"),
+            (&[("TENANT_URL", "ftp://x.example"), ("CLIENT_ID", "x")], "TENANT_URL"),
+            (&[("ISSUER", "https://x.example")], "CLIENT_ID"),
+            (&[("ISSUER", "https://x.example"), ("TENANT_URL", "https://y.example"), ("CLIENT_ID", "x")], "ISSUER"),
+            (&[("ISSUER", "https://x.example"), ("CLIENT_ID", "x"), ("CLIENT_AUTH_METHOD", "magic")], "CLIENT_AUTH_METHOD"),
+            (&[("ISSUER", "https://x.example"), ("CLIENT_ID", "x"), ("CLIENT_AUTH_METHOD", "client_secret_post")], "CLIENT_AUTH_METHOD"),
+            (&[("ISSUER", "https://x.example"), ("CLIENT_ID", "x"), ("AUTH_PARAMS", "scope=evil")], "AUTH_PARAMS"),
+            (&[("LISTEN_ADDR", "localhost")], "LISTEN_ADDR"),
+            (&[("IDLE_SIGN_OUT_SECS", "ten")], "IDLE_SIGN_OUT_SECS"),
+            (&[("IDLE_SIGN_OUT_SECS", "30"), ("SIGN_OUT_WARNING_SECS", "60")], "SIGN_OUT_WARNING_SECS"),
+            (&[("TRUST_PROXY", "maybe")], "TRUST_PROXY"),
+            (&[("CLIENT_ID", "x")], "CLIENT_ID"),
+        ];
+        for (pairs, key) in cases {
+            let err = settings(pairs).unwrap_err();
+            assert_eq!(err.key, *key, "{pairs:?}: {err}");
+            assert!(err.to_string().starts_with(&format!("bad setting {key}: ")));
+        }
+    }
+
+    #[test]
+    fn toml_uses_the_same_keys_in_tables() {
+        let mut out = BTreeMap::new();
+        read_toml("[provider]\nISSUER = \"https://x.example\"\nCLIENT_ID = \"tv\"\n[kiosk]\nIDLE_SIGN_OUT_SECS = 300\n", &mut out).unwrap();
+        assert_eq!(out.get("IDLE_SIGN_OUT_SECS").map(String::as_str), Some("300"));
+        let err = read_toml("[provider]\nISUER = \"x\"\n", &mut out).unwrap_err();
+        assert!(err.contains("ISUER"), "{err}");
+    }
+}

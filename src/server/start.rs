@@ -1,0 +1,178 @@
+//! Putting the server together: settings -> provider client -> state -> router -> listener,
+//! with discovery loaded in the background and a graceful shutdown.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use super::demo_idp::{DemoConfig, DemoIdp};
+use super::pairing::Hub;
+use super::settings::{ProviderChoice, Settings};
+use super::shutdown::wait_for_signal;
+use super::state::AppState;
+use crate::model::KioskInfo;
+use crate::oidc::{ProviderClient, ProviderConfig, ProviderError, ProviderSource};
+
+/// The demo provider's public client.
+pub const DEMO_CLIENT_ID: &str = "tvsignin-demo";
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot set up the provider client: {0}")]
+    Provider(#[from] ProviderError),
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Leptos' own options: where the compiled site is and whether its files carry hashes
+/// (cargo-leptos leaves `hash.txt` next to the binary when they do).
+pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".to_owned());
+    let hash_files = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt").exists()))
+        .unwrap_or(false);
+    LeptosOptions::builder()
+        .output_name("tvsignin")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .hash_files(hash_files)
+        .build()
+}
+
+/// The address phones on the LAN can reach, found by asking the OS which interface it
+/// would route through (a UDP "connect" sends nothing).
+fn lan_address() -> Option<IpAddr> {
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// The URL people use to reach this server: PUBLIC_URL, else (listening on all interfaces)
+/// the LAN address, else the listening address.
+pub fn public_base(settings: &Settings, bound: SocketAddr) -> Url {
+    if let Some(url) = &settings.public_url {
+        return url.clone();
+    }
+    let host = if bound.ip().is_unspecified() {
+        lan_address().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    } else {
+        bound.ip()
+    };
+    let text = match host {
+        IpAddr::V6(v6) => format!("http://[{v6}]:{}/", bound.port()),
+        IpAddr::V4(v4) => format!("http://{v4}:{}/", bound.port()),
+    };
+    Url::parse(&text).unwrap_or_else(|_| Url::parse("http://127.0.0.1:3000/").expect("static URL"))
+}
+
+/// Builds the state for a server listening on `bound`.
+pub fn build_state(settings: Settings, bound: SocketAddr, shutdown: CancellationToken) -> Result<AppState, StartError> {
+    let public = public_base(&settings, bound);
+    let (config, demo) = match &settings.provider {
+        ProviderChoice::External(config) => (config.clone(), None),
+        ProviderChoice::Demo { extra_users } => {
+            // The server talks to its own demo provider over loopback; phones use the public URL.
+            let loopback_ip = if bound.is_ipv6() && !bound.ip().is_unspecified() { "[::1]" } else { "127.0.0.1" };
+            let issuer = Url::parse(&format!("http://{loopback_ip}:{}/demo-idp", bound.port()))
+                .map_err(|e| ProviderError::Unsupported(format!("demo issuer: {e}")))?;
+            let demo = Arc::new(DemoIdp::new(DemoConfig {
+                issuer: issuer.clone(),
+                public_base: public.clone(),
+                client_id: DEMO_CLIENT_ID.to_owned(),
+                extra_users: extra_users.clone(),
+            }));
+            (ProviderConfig::new(ProviderSource::Issuer(issuer), DEMO_CLIENT_ID), Some(demo))
+        }
+    };
+    let kiosk = KioskInfo {
+        demo: demo.is_some(),
+        provider_name: if demo.is_some() { "demo".to_owned() } else { host_of(&config.source) },
+    };
+    let provider = Arc::new(ProviderClient::new(config)?);
+    let hub = Hub::new(provider.clone(), settings.kiosk.clone(), shutdown.clone());
+    Ok(AppState {
+        leptos_options: leptos_options(bound),
+        settings: Arc::new(settings),
+        provider,
+        hub,
+        kiosk,
+        shutdown,
+        demo,
+    })
+}
+
+fn host_of(source: &ProviderSource) -> String {
+    match source {
+        ProviderSource::Issuer(u) | ProviderSource::Tenant(u) => u.host_str().unwrap_or("identity provider").to_owned(),
+        ProviderSource::Manual => "identity provider".to_owned(),
+    }
+}
+
+/// Loads discovery now and keeps retrying (2 s doubling to 30 s) until it works; afterwards
+/// re-checks every 30 s while the provider reports trouble, so readiness recovers by itself.
+pub fn spawn_discovery(provider: Arc<ProviderClient>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut wait = Duration::from_secs(2);
+        loop {
+            let healthy = provider.health();
+            if !healthy.discovery_loaded || healthy.last_error.is_some() {
+                match provider.load_endpoints().await {
+                    Ok(_) => {
+                        tracing::info!(provider = %provider.config().source.display(), "provider discovery loaded");
+                        wait = Duration::from_secs(30);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "provider discovery failed; retrying in {wait:?}");
+                        wait = (wait * 2).min(Duration::from_secs(30));
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    });
+}
+
+/// Serves until shutdown is signalled; open push streams and polling tasks end first.
+pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartError> {
+    let shutdown = state.shutdown.clone();
+    spawn_discovery(state.provider.clone(), shutdown.clone());
+    let app = super::router(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(StartError::Serve)
+}
+
+/// Runs the server with these settings until Ctrl-C or SIGTERM.
+pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let addr = settings.listen_addr();
+    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+    let shutdown = CancellationToken::new();
+    let state = build_state(settings, bound, shutdown.clone())?;
+    let public = public_base(&state.settings, bound);
+    if state.kiosk.demo {
+        tracing::info!("no provider configured: using the built-in DEMO provider (not for production)");
+        if state.settings.public_url.is_none() && bound.ip().is_unspecified() {
+            tracing::info!("phones will reach this server at {} (the LAN address; set PUBLIC_URL to choose)", public.host_str().unwrap_or("?"));
+        }
+        tracing::info!("phones open {}demo-idp/device", public);
+    }
+    tracing::info!("open {public} on the TV (listening on {bound})");
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    serve(listener, state).await
+}

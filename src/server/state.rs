@@ -1,0 +1,26 @@
+//! The one application state, handed to the router and to `leptos_routes`; server functions
+//! read it with `expect_context::<AppState>()`.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use tokio_util::sync::CancellationToken;
+
+use super::pairing::Hub;
+use super::settings::Settings;
+use crate::model::KioskInfo;
+use crate::oidc::ProviderClient;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub settings: Arc<Settings>,
+    pub provider: Arc<ProviderClient>,
+    pub hub: Hub,
+    pub kiosk: KioskInfo,
+    /// Cancelled when the server shuts down.
+    pub shutdown: CancellationToken,
+    /// The demo provider, when no real one is configured.
+    pub demo: Option<Arc<super::demo_idp::DemoIdp>>,
+}
