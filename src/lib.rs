@@ -3,6 +3,7 @@
 //! One crate, two builds: `ssr` (the axum server, the provider client and the command line)
 //! and `hydrate` (the WebAssembly that makes the TV page live in the browser).
 
+#![recursion_limit = "256"]
 pub mod api;
 pub mod app;
 pub mod components;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Command 2: installs what the tests need, then runs every check and test:
+# rustfmt, clippy (both builds, warnings denied), the browser build, Rust unit and integration
+# tests, the local provider's self-test, and the Playwright suite against the release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=$SECONDS
+run() {
+  printf '\n==> %s\n' "$*"
+  local t=$SECONDS
+  "$@"
+  printf '    (%ss)\n' "$((SECONDS - t))"
+}
+
+scripts/setup.sh test
+
+run cargo fmt --check
+run cargo clippy --features ssr --all-targets -- -D warnings
+run cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+run cargo build --lib --features hydrate --target wasm32-unknown-unknown
+run cargo test --features ssr
+run node end2end/idp/selftest.mjs
+run cargo leptos build --release
+(cd end2end && run npx playwright test)
+
+printf '\nAll checks and tests passed in %ss.\n' "$((SECONDS - started))"
