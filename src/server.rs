@@ -1,6 +1,7 @@
 //! The web server: settings, shared state, the pairing sessions behind each TV, the push
 //! stream, the router and graceful shutdown.
 
+pub mod assets;
 pub mod demo_idp;
 pub mod pairing;
 pub mod push;

@@ -25,7 +25,7 @@ async function readRaw(req) {
 // Answers `slow_down` when a device code is polled again sooner than `interval` seconds
 // after its previous poll; the too-fast request never reaches the provider (so it cannot,
 // for example, redeem the code).
-export function slowDown(interval = DEFAULT_INTERVAL) {
+export function slowDown(interval = DEFAULT_INTERVAL, stats = { slowDowns: 0 }) {
   const lastPoll = new Map(); // device_code -> ms timestamp of its previous poll
 
   return async function tokenSlowDown(ctx, next) {
@@ -48,6 +48,7 @@ export function slowDown(interval = DEFAULT_INTERVAL) {
     const previous = lastPoll.get(deviceCode);
     lastPoll.set(deviceCode, now);
     if (previous !== undefined && now - previous < interval * 1000) {
+      stats.slowDowns += 1;
       ctx.status = 400;
       ctx.set('Cache-Control', 'no-store');
       ctx.body = {

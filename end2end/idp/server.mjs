@@ -6,6 +6,7 @@
 //   IDP_ACCESS_TOKEN_TTL  access token lifetime in seconds (default 3600)
 //   IDP_INTERVAL          when set, `interval` (seconds) added to device authorization responses
 //   IDP_SLOW_DOWN=1       answer `slow_down` to device codes polled faster than the interval
+//   IDP_SLOW_DOWN_GAP     the gap slow_down enforces (default: IDP_INTERVAL, else 5 s)
 //
 // Once listening it prints exactly one line to stdout, {"issuer":"http://127.0.0.1:<port>"},
 // and runs until SIGTERM or SIGINT. Everything else goes to stderr.
@@ -41,6 +42,9 @@ const DEVICE_CODE_TTL = envSeconds('IDP_DEVICE_CODE_TTL', 600, { min: 1 });
 const ACCESS_TOKEN_TTL = envSeconds('IDP_ACCESS_TOKEN_TTL', 3600, { min: 1 });
 const INTERVAL = envSeconds('IDP_INTERVAL', undefined, { min: 1 });
 const SLOW_DOWN = process.env.IDP_SLOW_DOWN === '1';
+// The gap slow_down enforces; larger than IDP_INTERVAL makes a client that obeys the
+// advertised interval meet slow_down for real.
+const SLOW_DOWN_GAP = envSeconds('IDP_SLOW_DOWN_GAP', INTERVAL, { min: 1 });
 
 const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -136,7 +140,27 @@ const provider = new Provider(issuer, configuration());
 provider.registerGrantType('password', passwordGrant(provider, SCOPES), PASSWORD_GRANT_PARAMS);
 provider.use(interactionRoutes(provider));
 if (INTERVAL !== undefined) provider.use(addInterval(INTERVAL));
-if (SLOW_DOWN) provider.use(slowDown(INTERVAL));
+const stats = { slowDowns: 0 };
+if (SLOW_DOWN) provider.use(slowDown(SLOW_DOWN_GAP, stats));
+// Test hook: the last access token issued to each account, so an end-to-end test can prove
+// that the TV's sign-out revoked it (the TV's browser never sees the token). Loopback only.
+const lastAccessToken = new Map();
+provider.on('access_token.saved', (token) => lastAccessToken.set(token.accountId, token.jti));
+// ...and the device code behind each user code, so a test can prove it never reached the TV.
+const deviceCodes = new Map();
+provider.on('device_code.saved', (code) => deviceCodes.set(code.userCode, code.jti));
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/__test/last-access-token') {
+    ctx.body = { access_token: lastAccessToken.get(String(ctx.query.sub)) ?? null };
+  } else if (ctx.path === '/__test/device-code') {
+    ctx.body = { device_code: deviceCodes.get(String(ctx.query.user_code)) ?? null };
+  } else if (ctx.path === '/__test/stats') {
+    ctx.body = { slow_downs: stats.slowDowns };
+  } else {
+    return next();
+  }
+  return undefined;
+});
 // Unexpected errors only; expected OAuth errors are answered to the client and stay quiet.
 provider.on('server_error', (_ctx, err) => console.error('idp server_error:', err));
 

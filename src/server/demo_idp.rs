@@ -1,8 +1,47 @@
 //! The built-in demo OpenID provider, served under `/demo-idp` when no real provider is
 //! configured. Not for production: its users and passwords are shown on its own pages.
+//!
+//! It speaks plain OAuth 2.0 / OpenID Connect, so the app's own provider client talks to it
+//! exactly as to a real provider:
+//!
+//! | path (under the issuer)             | what                                              |
+//! | ----------------------------------- | ------------------------------------------------- |
+//! | `/.well-known/openid-configuration` | discovery                                         |
+//! | `/jwks`                             | the ES256 (P-256) signing key made at start       |
+//! | `/device_authorization`             | RFC 8628 §3.1                                     |
+//! | `/token`                            | device code, refresh token and password grants    |
+//! | `/userinfo`                         | the user's claims (Bearer)                        |
+//! | `/revoke`                           | RFC 7009                                          |
+//! | `/device`                           | the phone page: enter the code, sign in, allow    |
+//!
+//! The only client is the public client from [`DemoConfig::client_id`] (`none` client
+//! authentication). Everything is kept in memory behind one mutex, swept as it expires and
+//! capped in size.
+//!
+//! Two optional environment variables, read once by [`DemoIdp::new`], change the timing:
+//! `DEMO_CODE_TTL_SECS` (how long a device code lives, default 600) and `DEMO_INTERVAL_SECS`
+//! (the polling interval it asks for, default 5). Tests use [`DemoIdp::set_timing`] instead.
 
+mod crypto;
+mod oauth;
+mod pages;
+mod phone;
+mod store;
+mod token;
+mod tokens;
+mod users;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
 use axum::Router;
 use url::Url;
+
+use self::crypto::Keys;
+use self::store::State;
+use self::users::DemoUser;
 
 /// How the demo provider is set up.
 #[derive(Clone, Debug)]
@@ -15,18 +54,173 @@ pub struct DemoConfig {
     pub extra_users: Vec<(String, String)>,
 }
 
+/// How long things live and how often the TV may poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DemoTiming {
+    /// A device code's life (`expires_in`).
+    pub code_ttl: Duration,
+    /// The polling interval asked for (whole seconds, at least 1).
+    pub interval: Duration,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+}
+
+impl Default for DemoTiming {
+    fn default() -> Self {
+        Self {
+            code_ttl: Duration::from_secs(600),
+            interval: Duration::from_secs(5),
+            access_token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl DemoTiming {
+    /// The defaults, with `DEMO_CODE_TTL_SECS` and `DEMO_INTERVAL_SECS` applied when set to a
+    /// usable number (a bad value is logged and ignored).
+    pub fn from_env() -> Self {
+        let mut timing = Self::default();
+        if let Some(secs) = env_secs("DEMO_CODE_TTL_SECS", 1, 24 * 3600) {
+            timing.code_ttl = Duration::from_secs(secs);
+        }
+        if let Some(secs) = env_secs("DEMO_INTERVAL_SECS", 1, 600) {
+            timing.interval = Duration::from_secs(secs);
+        }
+        timing
+    }
+
+    /// Whole seconds (at least 1) everywhere, as the protocol sends them.
+    fn normalized(self) -> Self {
+        let whole = |d: Duration| Duration::from_secs(d.as_secs().max(1));
+        Self {
+            code_ttl: whole(self.code_ttl),
+            interval: whole(self.interval),
+            access_token_ttl: whole(self.access_token_ttl),
+            refresh_token_ttl: whole(self.refresh_token_ttl),
+        }
+    }
+}
+
+fn env_secs(key: &str, min: u64, max: u64) -> Option<u64> {
+    let value = std::env::var(key).ok()?;
+    match value.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Some(n),
+        _ => {
+            tracing::warn!(
+                "ignoring {key}={value:?}: not a whole number of seconds from {min} to {max}"
+            );
+            None
+        }
+    }
+}
+
 /// The demo provider's state.
 pub struct DemoIdp {
-    #[allow(dead_code)]
     config: DemoConfig,
+    users: Vec<DemoUser>,
+    keys: Keys,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for DemoIdp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoIdp")
+            .field("issuer", &self.config.issuer.as_str())
+            .finish_non_exhaustive()
+    }
 }
 
 impl DemoIdp {
+    /// Sets the provider up with a fresh signing key.
+    ///
+    /// # Panics
+    /// When the operating system's random number generator is unusable.
     pub fn new(config: DemoConfig) -> Self {
-        Self { config }
+        let keys = Keys::generate()
+            .expect("the demo provider cannot generate its signing key (no OS randomness?)");
+        let users = users::demo_users(&config.extra_users);
+        let timing = DemoTiming::from_env().normalized();
+        Self {
+            config,
+            users,
+            keys,
+            state: Mutex::new(State::new(timing)),
+        }
     }
 
-    pub fn router(self: std::sync::Arc<Self>) -> Router {
+    /// The routes, relative to `/demo-idp`.
+    pub fn router(self: Arc<Self>) -> Router {
         Router::new()
+            .route("/", get(to_device_page))
+            .route("/.well-known/openid-configuration", get(oauth::discovery))
+            .route("/jwks", get(oauth::jwks))
+            .route("/device_authorization", post(oauth::device_authorization))
+            .route("/token", post(token::token))
+            .route("/userinfo", get(oauth::userinfo).post(oauth::userinfo))
+            .route("/revoke", post(oauth::revoke))
+            .route("/device", get(phone::show).post(phone::submit))
+            .fallback(oauth::not_found)
+            .with_state(self)
     }
+
+    /// The timing in force.
+    pub fn timing(&self) -> DemoTiming {
+        self.state().timing
+    }
+
+    /// Changes the timing for codes and tokens issued from now on (tests use short ones).
+    pub fn set_timing(&self, timing: DemoTiming) {
+        self.state().timing = timing.normalized();
+    }
+
+    /// The client this provider accepts.
+    pub fn client_id(&self) -> &str {
+        &self.config.client_id
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The issuer without a trailing slash; every endpoint hangs off it.
+    fn issuer(&self) -> &str {
+        self.config.issuer.as_str().trim_end_matches('/')
+    }
+
+    fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer())
+    }
+
+    /// The path phones use for this provider's pages (`/demo-idp`, under PUBLIC_URL's path).
+    fn public_path(&self) -> String {
+        format!(
+            "{}/demo-idp",
+            self.config.public_base.path().trim_end_matches('/')
+        )
+    }
+
+    /// The phone page's full URL.
+    fn verification_uri(&self) -> String {
+        format!(
+            "{}/demo-idp/device",
+            self.config.public_base.as_str().trim_end_matches('/')
+        )
+    }
+
+    fn public_is_https(&self) -> bool {
+        self.config.public_base.scheme() == "https"
+    }
+
+    fn user(&self, username: &str) -> Option<&DemoUser> {
+        self.users.iter().find(|u| u.username == username)
+    }
+}
+
+async fn to_device_page(
+    axum::extract::State(idp): axum::extract::State<Arc<DemoIdp>>,
+) -> impl IntoResponse {
+    Redirect::to(&format!("{}/device", idp.public_path()))
 }

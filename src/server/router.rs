@@ -11,7 +11,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use super::push;
+use super::{assets, push};
 use super::session::ensure_session;
 use super::state::AppState;
 use crate::app::{shell, App};
@@ -20,7 +20,10 @@ use crate::app::{shell, App};
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let site = &state.leptos_options;
+    let pkg = assets::pkg_router(&site.site_root, &site.site_pkg_dir, site.hash_files);
     let mut app = Router::new()
+        .nest_service("/pkg", pkg)
         .route("/events", get(push::events))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

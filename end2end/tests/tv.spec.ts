@@ -1,0 +1,228 @@
+// The TV and the phone, as people use them, against the real local OpenID provider.
+import { test, expect, type Page, type Browser } from '@playwright/test';
+import { startStack, type Stack } from '../support/stack';
+import { phoneSignIn, decodeQr } from '../support/phone';
+import { watchPage } from '../support/watch';
+
+const ALICE = { user: 'alice', password: 'wonderland' };
+const BOB = { user: 'bob', password: 'builder' };
+
+async function openTv(browser: Browser, stack: Stack, size = { width: 1920, height: 1080 }) {
+  const context = await browser.newContext({ viewport: size });
+  const page = await context.newPage();
+  const watch = watchPage(page);
+  await page.goto(stack.appUrl + '/');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  return { context, page, watch };
+}
+
+async function startPairing(page: Page) {
+  await page.getByTestId('sign-in').click();
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'waiting');
+  return (await page.getByTestId('user-code').textContent())!.trim();
+}
+
+async function qrLink(page: Page) {
+  return decodeQr(await page.getByTestId('qr').screenshot());
+}
+
+async function providerGet(stack: Stack, path: string) {
+  return (await fetch(stack.issuer + path)).json();
+}
+
+test.describe('with the local provider', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    stack = await startStack();
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('happy path through the QR code, then sign-out revokes the token', async ({ browser }, testInfo) => {
+    const { context, page, watch } = await openTv(browser, stack);
+    const code = await startPairing(page);
+    expect(code).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+    await expect(page.getByTestId('verification-uri')).toHaveText(`${stack.issuer}/device`);
+    await expect(page.getByTestId('countdown')).toContainText(/\d+:\d\d/);
+    await expect(page.getByTestId('phishing-warning')).toBeVisible();
+
+    for (const [name, width, height] of [['720p', 1280, 720], ['1080p', 1920, 1080], ['4k', 3840, 2160]] as const) {
+      await page.setViewportSize({ width, height });
+      await page.screenshot({ path: testInfo.outputPath(`pairing-${name}.png`) });
+    }
+    await page.setViewportSize({ width: 1920, height: 1080 });
+
+    // The phone opens what a camera would read from the TV's QR code.
+    const link = await qrLink(page);
+    expect(link).toBe(`${stack.issuer}/device?user_code=${code}`);
+    const approvedAt = Date.now();
+    await phoneSignIn(browser, link, ALICE);
+
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'signed-in');
+    testInfo.annotations.push({ type: 'approval-to-tv-ms', description: String(Date.now() - approvedAt) });
+    await expect(page.getByTestId('welcome')).toHaveText('Welcome, Alice Liddell');
+    const claims = page.getByTestId('claims');
+    await expect(claims).toContainText('ext.tenantId');
+    await expect(claims).toContainText('wonderland-tenant');
+    await expect(claims).toContainText('alice@example.test');
+    await expect(page.getByTestId('sign-out')).toBeFocused();
+    for (const [name, width, height] of [['720p', 1280, 720], ['1080p', 1920, 1080], ['4k', 3840, 2160]] as const) {
+      await page.setViewportSize({ width, height });
+      await page.screenshot({ path: testInfo.outputPath(`signed-in-${name}.png`) });
+    }
+
+    // Secrets never reached the browser.
+    const { access_token: accessToken } = await providerGet(stack, '/__test/last-access-token?sub=alice');
+    const { device_code: deviceCode } = await providerGet(stack, `/__test/device-code?user_code=${code}`);
+    expect(accessToken).toBeTruthy();
+    expect(deviceCode).toBeTruthy();
+    for (const { url, body } of watch.bodies) {
+      expect(body, url).not.toContain(accessToken);
+      expect(body, url).not.toContain(deviceCode);
+    }
+
+    // The token works until sign-out, and not after.
+    const userinfo = () => fetch(`${stack.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+    expect((await userinfo()).status).toBe(200);
+    await page.getByTestId('sign-out').click();
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'idle');
+    await expect(page.getByTestId('sign-in')).toBeVisible();
+    expect((await userinfo()).status).toBe(401);
+
+    expect(watch.consoleErrors).toEqual([]);
+    expect(watch.httpErrors).toEqual([]);
+    await context.close();
+  });
+
+  test('manual path: the phone opens the plain link and types the code', async ({ browser }) => {
+    const { context, page } = await openTv(browser, stack);
+    const code = await startPairing(page);
+    const uri = (await page.getByTestId('verification-uri').textContent())!.trim();
+    await phoneSignIn(browser, uri, { ...BOB, code });
+    await expect(page.getByTestId('welcome')).toHaveText('Welcome, Bob Builder');
+    await context.close();
+  });
+
+  test('declined on the phone', async ({ browser }) => {
+    const { context, page } = await openTv(browser, stack);
+    await startPairing(page);
+    await phoneSignIn(browser, await qrLink(page), { ...ALICE, action: 'deny' });
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'denied');
+    await expect(page.getByTestId('status')).toHaveText('Sign-in was declined.');
+    await expect(page.getByTestId('new-code')).toBeFocused();
+    await context.close();
+  });
+
+  test('cancel returns to Home, and a reload mid-pairing keeps the code', async ({ browser }) => {
+    const { context, page } = await openTv(browser, stack);
+    const code = await startPairing(page);
+    await page.reload();
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'waiting');
+    await expect(page.getByTestId('user-code')).toHaveText(code);
+    await page.getByTestId('cancel').click();
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'idle');
+    await expect(page.getByTestId('sign-in')).toBeFocused();
+    await context.close();
+  });
+
+  test('two TVs pair at once with different accounts', async ({ browser }) => {
+    const tv1 = await openTv(browser, stack);
+    const tv2 = await openTv(browser, stack);
+    const code1 = await startPairing(tv1.page);
+    const code2 = await startPairing(tv2.page);
+    expect(code1).not.toBe(code2);
+    await Promise.all([
+      phoneSignIn(browser, await qrLink(tv1.page), ALICE),
+      phoneSignIn(browser, await qrLink(tv2.page), BOB),
+    ]);
+    await expect(tv1.page.getByTestId('welcome')).toHaveText('Welcome, Alice Liddell');
+    await expect(tv2.page.getByTestId('welcome')).toHaveText('Welcome, Bob Builder');
+    await expect(tv1.page.getByTestId('claims')).not.toContainText('bob');
+    await tv1.context.close();
+    await tv2.context.close();
+  });
+
+  test('keyboard only on the TV', async ({ browser }) => {
+    const { context, page } = await openTv(browser, stack);
+    await expect(page.getByTestId('sign-in')).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'waiting');
+    await expect(page.getByTestId('new-code')).toBeFocused();
+    const first = (await page.getByTestId('user-code').textContent())!.trim();
+    // Arrow keys move between the actions; Enter presses the focused one.
+    await page.keyboard.press('ArrowRight');
+    await expect(page.getByTestId('cancel')).toBeFocused();
+    await page.keyboard.press('ArrowLeft');
+    await expect(page.getByTestId('new-code')).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(page.getByTestId('user-code')).not.toHaveText(first);
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'idle');
+    await context.close();
+  });
+
+  test('without JavaScript the server-rendered pages still pair a TV', async ({ browser }) => {
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 720 } });
+    const page = await context.newPage();
+    await page.goto(stack.appUrl + '/');
+    await page.getByTestId('sign-in').click();
+    // The form post comes back to the page, which refreshes itself until the code is there.
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'waiting');
+    const code = (await page.getByTestId('user-code').textContent())!.trim();
+    const link = await qrLink(page);
+    expect(link).toContain(code);
+    await phoneSignIn(browser, link, ALICE);
+    await expect(page.getByTestId('welcome')).toHaveText('Welcome, Alice Liddell', { timeout: 20_000 });
+    await page.getByTestId('sign-out').click();
+    await expect(page.getByTestId('sign-in')).toBeVisible();
+    await context.close();
+  });
+});
+
+test.describe('with a short code lifetime', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    stack = await startStack({ idp: { IDP_DEVICE_CODE_TTL: '4' } });
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('the code expires, then New code gives a fresh one', async ({ browser }) => {
+    const { context, page } = await openTv(browser, stack);
+    const first = await startPairing(page);
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'expired', { timeout: 15_000 });
+    await expect(page.getByTestId('status')).toHaveText('This code expired.');
+    await expect(page.getByTestId('new-code')).toBeFocused();
+    await page.getByTestId('new-code').click();
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'waiting');
+    await expect(page.getByTestId('user-code')).not.toHaveText(first);
+    await context.close();
+  });
+});
+
+test.describe('with a provider that enforces slow_down', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    // The provider advertises 1 s but insists on 3 s between polls.
+    stack = await startStack({ idp: { IDP_INTERVAL: '1', IDP_SLOW_DOWN: '1', IDP_SLOW_DOWN_GAP: '3' } });
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('the TV slows down and still signs in', async ({ browser }) => {
+    const { context, page } = await openTv(browser, stack);
+    await startPairing(page);
+    // Let a few polls happen so the provider answers slow_down at least once.
+    await expect.poll(async () => (await providerGet(stack, '/__test/stats')).slow_downs, { timeout: 15_000 }).toBeGreaterThan(0);
+    await phoneSignIn(browser, await qrLink(page), ALICE);
+    await expect(page.getByTestId('welcome')).toHaveText('Welcome, Alice Liddell', { timeout: 20_000 });
+    // After one slow_down the interval is 6 s, above the provider's 3 s: no more slow_downs.
+    expect((await providerGet(stack, '/__test/stats')).slow_downs).toBe(1);
+    await context.close();
+  });
+});

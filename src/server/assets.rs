@@ -1,0 +1,99 @@
+//! The browser bundle under `/pkg`: served precompressed (brotli, gzip) and, when cargo-leptos
+//! hashed the file names, cached for a year. The compressed copies are made once at start-up
+//! next to the originals, so no request pays for compression.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use axum::http::HeaderValue;
+use axum::Router;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+const COMPRESSIBLE: &[&str] = &["js", "wasm", "css", "svg", "json"];
+
+/// Writes `<file>.br` and `<file>.gz` for every compressible file in `dir` that lacks a
+/// current copy. Returns how many files were compressed.
+pub fn precompress(dir: &Path) -> std::io::Result<usize> {
+    let mut done = 0;
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(0) };
+    for entry in entries {
+        let path = entry?.path();
+        let compressible = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| COMPRESSIBLE.contains(&e));
+        if !compressible {
+            continue;
+        }
+        let data = std::fs::read(&path)?;
+        let br = with_suffix(&path, "br");
+        if is_stale(&br, &path) {
+            let mut out = Vec::new();
+            {
+                let mut writer = brotli::CompressorWriter::new(&mut out, 64 * 1024, 11, 22);
+                writer.write_all(&data)?;
+            }
+            write_atomically(&br, &out)?;
+            done += 1;
+        }
+        let gz = with_suffix(&path, "gz");
+        if is_stale(&gz, &path) {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            encoder.write_all(&data)?;
+            write_atomically(&gz, &encoder.finish()?)?;
+        }
+    }
+    Ok(done)
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn is_stale(copy: &Path, original: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(copy), modified(original)) {
+        (Some(c), Some(o)) => c < o,
+        _ => true,
+    }
+}
+
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = with_suffix(path, "tmp");
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(tmp, path)
+}
+
+/// The `/pkg` service. `immutable` only when file names carry content hashes.
+pub fn pkg_router(site_root: &str, pkg_dir: &str, hashed: bool) -> Router {
+    let dir = Path::new(site_root).join(pkg_dir);
+    let cache = if hashed { "public, max-age=31536000, immutable" } else { "no-cache" };
+    Router::new()
+        .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+        .layer(SetResponseHeaderLayer::overriding(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static(cache),
+        ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compressed_copies_are_made_once() {
+        let dir = std::env::temp_dir().join(format!("tvsignin-assets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("app.js"), "console.log('hi');".repeat(100)).unwrap();
+        std::fs::write(dir.join("notes.txt"), "not compressed").unwrap();
+        assert_eq!(precompress(&dir).unwrap(), 1);
+        assert!(dir.join("app.js.br").exists() && dir.join("app.js.gz").exists());
+        assert!(!dir.join("notes.txt.br").exists());
+        assert_eq!(precompress(&dir).unwrap(), 0, "up-to-date copies are kept");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

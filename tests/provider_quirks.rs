@@ -1,0 +1,800 @@
+//! Provider quirks, one test each: the real `ProviderClient` (and `run_polling`) talking HTTP
+//! to a small scripted provider on 127.0.0.1 whose endpoints answer from a per-test script.
+
+#![cfg(feature = "ssr")]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use tvsignin::oidc::device::DeviceAuthorization;
+use tvsignin::oidc::error::ErrorCode;
+use tvsignin::oidc::polling::{
+    run_polling, PollOutcome, PollProgress, PollResponse, PollState, Timer, TokioTimer,
+};
+use tvsignin::oidc::secret::{ClientSecret, DeviceCode};
+use tvsignin::oidc::token::TokenSet;
+use tvsignin::oidc::{ClientAuthMethod, ProviderClient, ProviderError};
+
+use scripted::{Reply, Scripted};
+
+/// The scripted provider: discovery, device, token and userinfo endpoints that answer from a
+/// per-endpoint queue of replies, and a log of every request they received.
+mod scripted {
+    use std::collections::{HashMap, VecDeque};
+    use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use axum::body::{Body, Bytes};
+    use axum::extract::State;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::Response;
+    use axum::Router;
+    use serde_json::{json, Value};
+    use url::Url;
+
+    use tvsignin::oidc::{ProviderClient, ProviderConfig, ProviderSource};
+
+    pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+    pub const DEVICE: &str = "/device";
+    pub const TOKEN: &str = "/token";
+    pub const USERINFO: &str = "/userinfo";
+    /// Where the redirect test points: anything that reaches it followed a redirect.
+    pub const ELSEWHERE: &str = "/elsewhere";
+
+    #[derive(Clone, Debug)]
+    enum ReplyBody {
+        Bytes(Vec<u8>),
+        /// Never ends: 16 KiB chunks for as long as the client keeps reading.
+        Endless,
+    }
+
+    /// One scripted answer.
+    #[derive(Clone, Debug)]
+    pub struct Reply {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: ReplyBody,
+        delay: Duration,
+    }
+
+    impl Reply {
+        pub fn json(status: u16, body: Value) -> Self {
+            Self::raw(status, "application/json", body.to_string())
+        }
+
+        pub fn raw(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+            Self {
+                status,
+                headers: vec![("content-type".into(), content_type.into())],
+                body: ReplyBody::Bytes(body.into()),
+                delay: Duration::ZERO,
+            }
+        }
+
+        /// A JSON body that never ends (sent chunked, so without a Content-Length).
+        pub fn endless() -> Self {
+            Self { body: ReplyBody::Endless, ..Self::raw(200, "application/json", "") }
+        }
+
+        /// An OAuth error with this HTTP status.
+        pub fn error(status: u16, code: &str) -> Self {
+            Self::json(status, json!({ "error": code, "error_description": format!("scripted {code}") }))
+        }
+
+        pub fn pending() -> Self {
+            Self::error(400, "authorization_pending")
+        }
+
+        pub fn tokens() -> Self {
+            Self::json(
+                200,
+                json!({ "access_token": "at-1", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "rt-1" }),
+            )
+        }
+
+        pub fn header(mut self, name: &str, value: &str) -> Self {
+            self.headers.push((name.into(), value.into()));
+            self
+        }
+
+        /// Answers only after `delay` (to outlast the client's request timeout).
+        pub fn after(mut self, delay: Duration) -> Self {
+            self.delay = delay;
+            self
+        }
+    }
+
+    /// A request as the provider saw it.
+    #[derive(Clone, Debug)]
+    pub struct Seen {
+        pub authorization: Option<String>,
+        pub form: Vec<(String, String)>,
+    }
+
+    impl Seen {
+        /// Every value of a form field (a field sent twice shows up twice).
+        pub fn field(&self, name: &str) -> Vec<&str> {
+            self.form.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        }
+    }
+
+    struct Inner {
+        base: String,
+        scripts: Mutex<HashMap<String, VecDeque<Reply>>>,
+        seen: Mutex<Vec<(String, Seen)>>,
+    }
+
+    /// A running scripted provider; stopped when dropped.
+    pub struct Scripted {
+        pub base: String,
+        inner: Arc<Inner>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for Scripted {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    impl Scripted {
+        pub async fn start() -> Self {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+            let base = format!("http://{}", listener.local_addr().expect("local addr"));
+            let inner = Arc::new(Inner { base: base.clone(), scripts: Mutex::default(), seen: Mutex::default() });
+            let app = Router::new().fallback(answer).with_state(inner.clone());
+            let task = tokio::spawn(async move {
+                axum::serve(listener, app).await.expect("scripted provider");
+            });
+            Self { base, inner, task }
+        }
+
+        /// What `path` answers, in order; the last reply then repeats forever.
+        pub fn script(&self, path: &str, replies: Vec<Reply>) {
+            assert!(!replies.is_empty(), "a script needs at least one reply");
+            self.inner.scripts.lock().unwrap().insert(path.to_owned(), replies.into());
+        }
+
+        /// The requests `path` received, oldest first.
+        pub fn seen(&self, path: &str) -> Vec<Seen> {
+            let seen = self.inner.seen.lock().unwrap();
+            seen.iter().filter(|(p, _)| p == path).map(|(_, s)| s.clone()).collect()
+        }
+
+        pub fn hits(&self, path: &str) -> usize {
+            self.seen(path).len()
+        }
+
+        /// A client of this provider (via discovery) with the settings tweaked by `tweak`.
+        pub fn client(&self, tweak: impl FnOnce(&mut ProviderConfig)) -> ProviderClient {
+            let source = ProviderSource::Issuer(Url::parse(&self.base).unwrap());
+            let mut config = ProviderConfig::new(source, "tv");
+            config.connect_timeout = Duration::from_secs(2);
+            config.request_timeout = Duration::from_secs(5);
+            tweak(&mut config);
+            ProviderClient::new(config).expect("client")
+        }
+    }
+
+    /// What an endpoint says when the test did not script it.
+    fn default_reply(base: &str, path: &str) -> Reply {
+        match path {
+            DISCOVERY => Reply::json(
+                200,
+                json!({
+                    "issuer": base,
+                    "device_authorization_endpoint": format!("{base}{DEVICE}"),
+                    "token_endpoint": format!("{base}{TOKEN}"),
+                    "userinfo_endpoint": format!("{base}{USERINFO}"),
+                    "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+                }),
+            ),
+            DEVICE => Reply::json(
+                200,
+                json!({
+                    "device_code": "dc-1", "user_code": "WDJB-MJHT",
+                    "verification_uri": format!("{base}/activate"), "expires_in": 600, "interval": 1,
+                }),
+            ),
+            TOKEN => Reply::pending(),
+            ELSEWHERE => Reply::tokens(),
+            USERINFO => Reply::json(200, json!({ "sub": "u-1", "name": "Una User" })),
+            _ => Reply::raw(404, "text/plain", "not found"),
+        }
+    }
+
+    async fn answer(
+        State(inner): State<Arc<Inner>>,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Response {
+        let path = uri.path().to_owned();
+        let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let form = if method == Method::POST { url::form_urlencoded::parse(&body).into_owned().collect() } else { Vec::new() };
+        inner.seen.lock().unwrap().push((path.clone(), Seen { authorization, form }));
+        let reply = {
+            let mut scripts = inner.scripts.lock().unwrap();
+            match scripts.get_mut(&path) {
+                Some(queue) if queue.len() > 1 => queue.pop_front().unwrap(),
+                Some(queue) => queue.front().unwrap().clone(),
+                None => default_reply(&inner.base, &path),
+            }
+        };
+        if !reply.delay.is_zero() {
+            tokio::time::sleep(reply.delay).await;
+        }
+        let mut response = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
+        for (name, value) in &reply.headers {
+            response = response.header(name, value);
+        }
+        let body = match reply.body {
+            ReplyBody::Bytes(bytes) => Body::from(bytes),
+            ReplyBody::Endless => Body::from_stream(futures::stream::repeat_with(|| {
+                Ok::<_, Infallible>(Bytes::from(vec![b' '; 16 * 1024]))
+            })),
+        };
+        response.body(body).unwrap()
+    }
+}
+
+use scripted::{DEVICE, DISCOVERY, ELSEWHERE, TOKEN};
+
+/// Every test runs under this bound, so a client that loops or hangs fails instead of stalling.
+async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), test).await.expect("test took too long")
+}
+
+/// A virtual clock (as in polling.rs's unit tests): sleeping advances it at once and records
+/// the wait, so the loop runs against real HTTP without sleeping for real.
+struct FakeTimer {
+    start: Instant,
+    elapsed: Mutex<Duration>,
+    sleeps: Mutex<Vec<Duration>>,
+}
+
+impl FakeTimer {
+    fn new() -> Self {
+        Self { start: Instant::now(), elapsed: Mutex::new(Duration::ZERO), sleeps: Mutex::new(Vec::new()) }
+    }
+
+    fn sleeps(&self) -> Vec<u64> {
+        self.sleeps.lock().unwrap().iter().map(Duration::as_secs).collect()
+    }
+}
+
+impl Timer for FakeTimer {
+    fn now(&self) -> Instant {
+        self.start + *self.elapsed.lock().unwrap()
+    }
+
+    fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        *self.elapsed.lock().unwrap() += d;
+        self.sleeps.lock().unwrap().push(d);
+        Box::pin(async {})
+    }
+}
+
+/// Runs the real polling loop with the real client's `poll_for_rules`; returns the outcome and
+/// every progress report.
+async fn poll_until_done(
+    client: &ProviderClient,
+    device: &DeviceAuthorization,
+    timer: &dyn Timer,
+) -> (PollOutcome<TokenSet>, Vec<PollProgress>) {
+    let cancel = CancellationToken::new();
+    let state = PollState::new(device.interval, timer.now(), device.expires_in);
+    let code = &device.device_code;
+    let mut progress = Vec::new();
+    let outcome = run_polling(state, timer, &cancel, move || client.poll_for_rules(code), |p| progress.push(p)).await;
+    (outcome, progress)
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn pending_intervals(progress: &[PollProgress]) -> Vec<u64> {
+    progress
+        .iter()
+        .filter_map(|p| match p {
+            PollProgress::Pending { interval } => Some(interval.as_secs()),
+            PollProgress::Trouble { .. } => None,
+        })
+        .collect()
+}
+
+fn trouble_waits(progress: &[PollProgress]) -> Vec<u64> {
+    progress
+        .iter()
+        .filter_map(|p| match p {
+            PollProgress::Trouble { retry_in } => Some(retry_in.as_secs()),
+            PollProgress::Pending { .. } => None,
+        })
+        .collect()
+}
+
+fn approved(outcome: PollOutcome<TokenSet>) -> TokenSet {
+    match outcome {
+        PollOutcome::Approved(tokens) => tokens,
+        other => panic!("expected Approved, got {other:?}"),
+    }
+}
+
+/// Decodes standard base64 (for the Basic header); test-only, so panics on bad input.
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let (mut bits, mut count, mut out) = (0u32, 0u32, Vec::new());
+    for c in text.bytes().filter(|&c| c != b'=') {
+        let value = ALPHABET.iter().position(|&a| a == c).expect("not base64") as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    out
+}
+
+fn form_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={text}").as_bytes()).next().unwrap().1.into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device authorization response quirks.
+
+#[tokio::test]
+async fn verification_url_is_an_alias_of_verification_uri() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        // Older Google: `verification_url`, and no `verification_uri` at all.
+        idp.script(
+            DEVICE,
+            vec![Reply::json(
+                200,
+                json!({ "device_code": "dc", "user_code": "GQVQ-JKEC", "verification_url": "https://www.google.com/device", "expires_in": 1800, "interval": 5 }),
+            )],
+        );
+        let d = idp.client(|_| {}).start_device_authorization().await.unwrap();
+        assert_eq!(d.verification_uri, "https://www.google.com/device");
+        assert_eq!(d.user_code, "GQVQ-JKEC");
+        assert!(d.verification_uri_complete.is_none());
+        // The alias is a known field, not an unknown extra.
+        assert!(!d.extra.contains_key("verification_url"), "{:?}", d.extra);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_missing_interval_means_five_seconds() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        idp.script(
+            DEVICE,
+            vec![Reply::json(200, json!({ "device_code": "dc", "user_code": "U", "verification_uri": "https://e/d", "expires_in": 600 }))],
+        );
+        idp.script(TOKEN, vec![Reply::tokens()]);
+        let client = idp.client(|_| {});
+        let d = client.start_device_authorization().await.unwrap();
+        assert_eq!(d.interval, secs(5));
+        // And the loop really waits those 5 s before its first poll (on a virtual clock).
+        let timer = FakeTimer::new();
+        let (outcome, _) = poll_until_done(&client, &d, &timer).await;
+        approved(outcome);
+        assert_eq!(timer.sleeps(), vec![5]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_form_encoded_device_response_is_parsed() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        idp.script(
+            DEVICE,
+            vec![Reply::raw(
+                200,
+                "application/x-www-form-urlencoded; charset=utf-8",
+                "device_code=dc%2B1&user_code=ABCD-EFGH&verification_uri=https%3A%2F%2Fe.example%2Fdevice&expires_in=900&interval=7",
+            )],
+        );
+        let d = idp.client(|_| {}).start_device_authorization().await.unwrap();
+        assert_eq!(d.device_code.expose(), "dc+1");
+        assert_eq!(d.user_code, "ABCD-EFGH");
+        assert_eq!(d.verification_uri, "https://e.example/device");
+        assert_eq!(d.expires_in, secs(900));
+        assert_eq!(d.interval, secs(7));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_entra_style_message_field_is_kept() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        let message = "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code FGH7KL2 to authenticate.";
+        idp.script(
+            DEVICE,
+            vec![Reply::json(
+                200,
+                json!({ "device_code": "dc", "user_code": "FGH7KL2", "verification_uri": "https://microsoft.com/devicelogin", "expires_in": "900", "interval": "5", "message": message }),
+            )],
+        );
+        let d = idp.client(|_| {}).start_device_authorization().await.unwrap();
+        assert_eq!(d.extra.get("message").and_then(|m| m.as_str()), Some(message));
+        // Entra sends numbers as strings in some versions.
+        assert_eq!(d.expires_in, secs(900));
+        assert_eq!(d.interval, secs(5));
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token endpoint quirks.
+
+#[tokio::test]
+async fn oauth_errors_are_decided_on_the_error_field_whatever_the_status() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        let client = idp.client(|_| {});
+        let code = DeviceCode::new("dc");
+        for (status, error, expect) in [
+            (200, "authorization_pending", ErrorCode::AuthorizationPending),
+            (403, "access_denied", ErrorCode::AccessDenied),
+            (429, "slow_down", ErrorCode::SlowDown),
+            (401, "invalid_client", ErrorCode::InvalidClient),
+        ] {
+            idp.script(TOKEN, vec![Reply::error(status, error)]);
+            let err = client.poll_token(&code).await.unwrap_err();
+            assert_eq!(err.oauth().map(|e| e.code.clone()), Some(expect.clone()), "HTTP {status}: {err}");
+            assert_eq!(client.poll_for_rules(&code).await.unwrap_err(), PollResponse::Error(expect), "HTTP {status}");
+        }
+        // A 429 without an `error` is plain overload: retry later, not a protocol answer.
+        idp.script(TOKEN, vec![Reply::raw(429, "text/plain", "Too Many Requests")]);
+        assert_eq!(client.poll_for_rules(&code).await.unwrap_err(), PollResponse::Trouble);
+
+        // The loop acts on them too: pending (200), slow_down (429), access_denied (403).
+        idp.script(
+            TOKEN,
+            vec![Reply::error(200, "authorization_pending"), Reply::error(429, "slow_down"), Reply::error(403, "access_denied")],
+        );
+        let before = idp.hits(TOKEN);
+        let d = client.start_device_authorization().await.unwrap();
+        let timer = FakeTimer::new();
+        let (outcome, progress) = poll_until_done(&client, &d, &timer).await;
+        assert!(matches!(outcome, PollOutcome::Denied), "{outcome:?}");
+        assert_eq!(pending_intervals(&progress), vec![1, 6]);
+        assert_eq!(timer.sleeps(), vec![1, 1, 6]);
+        assert_eq!(idp.hits(TOKEN) - before, 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn slow_down_twice_grows_the_interval_5_10_15() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        // No `interval`: the 5 s default, then +5 s per slow_down, kept for every later poll.
+        idp.script(
+            DEVICE,
+            vec![Reply::json(200, json!({ "device_code": "dc", "user_code": "U", "verification_uri": "https://e/d", "expires_in": 600 }))],
+        );
+        idp.script(
+            TOKEN,
+            vec![
+                Reply::error(400, "slow_down"),
+                Reply::error(400, "slow_down"),
+                Reply::pending(),
+                Reply::tokens(),
+                Reply::error(400, "invalid_grant"),
+            ],
+        );
+        let client = idp.client(|_| {});
+        let d = client.start_device_authorization().await.unwrap();
+        let timer = FakeTimer::new();
+        let (outcome, progress) = poll_until_done(&client, &d, &timer).await;
+        assert_eq!(approved(outcome).access_token.expose(), "at-1");
+        assert_eq!(pending_intervals(&progress), vec![10, 15, 15]);
+        assert_eq!(timer.sleeps(), vec![5, 10, 15, 15]);
+        assert_eq!(idp.hits(TOKEN), 4);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn server_errors_back_off_then_succeed() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        idp.script(
+            TOKEN,
+            vec![
+                Reply::raw(503, "text/html", "<h1>Service Unavailable</h1>"),
+                Reply::json(502, json!({ "message": "bad gateway" })),
+                Reply::tokens(),
+            ],
+        );
+        let client = idp.client(|_| {});
+        let d = client.start_device_authorization().await.unwrap();
+        let timer = FakeTimer::new();
+        let (outcome, progress) = poll_until_done(&client, &d, &timer).await;
+        assert_eq!(approved(outcome).access_token.expose(), "at-1");
+        // Interval 1 s: trouble doubles it, then doubles the back-off.
+        assert_eq!(trouble_waits(&progress), vec![2, 4]);
+        assert_eq!(timer.sleeps(), vec![1, 2, 4]);
+        assert_eq!(idp.hits(TOKEN), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_timeout_is_transient_then_polling_succeeds() {
+    within(15, async {
+        let idp = Scripted::start().await;
+        let slow = Reply::pending().after(secs(3));
+        idp.script(TOKEN, vec![slow.clone(), slow, Reply::tokens()]);
+        let client = idp.client(|c| c.request_timeout = Duration::from_millis(300));
+        let d = client.start_device_authorization().await.unwrap();
+
+        let started = Instant::now();
+        let err = client.poll_token(&d.device_code).await.unwrap_err();
+        assert!(matches!(err, ProviderError::Timeout { .. }), "{err:?}");
+        assert!(err.is_transient());
+        assert!(started.elapsed() < secs(2), "the request timeout was not applied: {:?}", started.elapsed());
+
+        let timer = FakeTimer::new();
+        let (outcome, progress) = poll_until_done(&client, &d, &timer).await;
+        assert_eq!(approved(outcome).access_token.expose(), "at-1");
+        assert_eq!(trouble_waits(&progress), vec![2]);
+        assert_eq!(idp.hits(TOKEN), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_json_is_transient() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        idp.script(
+            TOKEN,
+            vec![
+                Reply::raw(200, "application/json", r#"{"access_token": "#),
+                Reply::raw(200, "application/json", "[1, 2, 3]"),
+                Reply::tokens(),
+            ],
+        );
+        let client = idp.client(|_| {});
+        let err = client.poll_token(&DeviceCode::new("dc")).await.unwrap_err();
+        assert!(matches!(err, ProviderError::Malformed { .. }), "{err:?}");
+        assert!(err.is_transient());
+
+        let d = client.start_device_authorization().await.unwrap();
+        let timer = FakeTimer::new();
+        let (outcome, progress) = poll_until_done(&client, &d, &timer).await;
+        approved(outcome);
+        assert_eq!(trouble_waits(&progress), vec![2], "a JSON array is malformed too");
+        assert_eq!(idp.hits(TOKEN), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_huge_body_is_refused_without_reading_it_all() {
+    within(15, async {
+        let idp = Scripted::start().await;
+        let limit = 64 * 1024;
+        idp.script(
+            TOKEN,
+            vec![
+                // Announced with a Content-Length far over the cap.
+                Reply::raw(200, "application/json", vec![b' '; 1024 * 1024]),
+                // Chunked and endless: only a capped read ever finishes.
+                Reply::endless(),
+                Reply::endless(),
+                Reply::tokens(),
+            ],
+        );
+        let client = idp.client(|c| c.max_response_bytes = limit);
+        let code = DeviceCode::new("dc");
+        for what in ["content-length", "endless stream"] {
+            let started = Instant::now();
+            let err = client.poll_token(&code).await.unwrap_err();
+            assert!(matches!(err, ProviderError::TooLarge { limit: l, .. } if l == limit), "{what}: {err:?}");
+            assert!(started.elapsed() < secs(3), "{what}: took {:?}", started.elapsed());
+        }
+        // The loop treats it as trouble and carries on; the client still works.
+        assert_eq!(client.poll_for_rules(&code).await.unwrap_err(), PollResponse::Trouble);
+        assert_eq!(client.poll_token(&code).await.unwrap().access_token.expose(), "at-1");
+
+        // Discovery is capped as well.
+        idp.script(DISCOVERY, vec![Reply::endless()]);
+        let err = idp.client(|c| c.max_response_bytes = limit).load_endpoints().await.unwrap_err();
+        assert!(matches!(err, ProviderError::TooLarge { .. }), "{err:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_code_is_not_polled() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        // Real clock: 1 s of life and a 1 s interval, so the first check is already too late.
+        idp.script(
+            DEVICE,
+            vec![Reply::json(200, json!({ "device_code": "dc", "user_code": "U", "verification_uri": "https://e/d", "expires_in": 1, "interval": 1 }))],
+        );
+        let client = idp.client(|_| {});
+        let d = client.start_device_authorization().await.unwrap();
+        let started = Instant::now();
+        let (outcome, _) = poll_until_done(&client, &d, &TokioTimer).await;
+        assert!(matches!(outcome, PollOutcome::Expired), "{outcome:?}");
+        assert_eq!(idp.hits(TOKEN), 0, "polled a code past its deadline");
+        assert!(started.elapsed() < Duration::from_millis(1900), "{:?}", started.elapsed());
+
+        // Virtual clock: 3 s of life, only pending: polls at 1 s and 2 s, then stops at 3 s.
+        idp.script(
+            DEVICE,
+            vec![Reply::json(200, json!({ "device_code": "dc", "user_code": "U", "verification_uri": "https://e/d", "expires_in": 3, "interval": 1 }))],
+        );
+        let d = client.start_device_authorization().await.unwrap();
+        let timer = FakeTimer::new();
+        let (outcome, _) = poll_until_done(&client, &d, &timer).await;
+        assert!(matches!(outcome, PollOutcome::Expired), "{outcome:?}");
+        assert_eq!(idp.hits(TOKEN), 2);
+        assert_eq!(timer.sleeps(), vec![1, 1, 1]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn polling_stops_once_the_code_is_redeemed() {
+    within(15, async {
+        let idp = Scripted::start().await;
+        // After the tokens, any further poll would be answered invalid_grant (and at real
+        // providers revoke the grant).
+        idp.script(TOKEN, vec![Reply::pending(), Reply::pending(), Reply::tokens(), Reply::error(400, "invalid_grant")]);
+        let client = idp.client(|_| {});
+        let d = client.start_device_authorization().await.unwrap();
+        assert_eq!(d.interval, secs(1));
+        let started = Instant::now();
+        let (outcome, progress) = poll_until_done(&client, &d, &TokioTimer).await;
+        let elapsed = started.elapsed();
+        assert_eq!(approved(outcome).refresh_token.unwrap().expose(), "rt-1");
+        assert_eq!(pending_intervals(&progress), vec![1, 1]);
+        assert!(elapsed >= secs(3) && elapsed < secs(5), "three 1 s waits, got {elapsed:?}");
+        // Nothing keeps polling in the background.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(idp.hits(TOKEN), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn redirects_from_the_token_endpoint_are_not_followed() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        let client = idp.client(|_| {});
+        let code = DeviceCode::new("dc");
+        let target = format!("{}{ELSEWHERE}", idp.base);
+        for status in [302, 307, 308] {
+            idp.script(TOKEN, vec![Reply::raw(status, "text/plain", "").header("location", &target)]);
+            let err = client.poll_token(&code).await.unwrap_err();
+            assert!(matches!(err, ProviderError::Status { status: s, .. } if s == status), "{err:?}");
+            // Not a "retry later": the pairing ends.
+            assert_eq!(
+                client.poll_for_rules(&code).await.unwrap_err(),
+                PollResponse::Error(ErrorCode::Other("http_status".into()))
+            );
+        }
+        assert_eq!(idp.hits(ELSEWHERE), 0, "a redirect was followed (the device code went elsewhere)");
+        assert_eq!(idp.hits(TOKEN), 6);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_secret_basic_sends_the_secret_in_the_header_only() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        idp.script(TOKEN, vec![Reply::tokens()]);
+        // Characters that must be form-encoded before Basic (RFC 6749 §2.3.1).
+        let client = idp.client(|c| {
+            c.client_id = "tv:kiosk".into();
+            c.client_secret = Some(ClientSecret::new("p@ss w/rd:1"));
+            c.auth_method = Some(ClientAuthMethod::ClientSecretBasic);
+        });
+        let d = client.start_device_authorization().await.unwrap();
+        client.poll_token(&d.device_code).await.unwrap();
+        let requests = [idp.seen(DEVICE), idp.seen(TOKEN)].concat();
+        assert_eq!(requests.len(), 2);
+        for seen in requests {
+            let header = seen.authorization.as_deref().expect("an Authorization header");
+            let decoded = String::from_utf8(base64_decode(header.strip_prefix("Basic ").expect("Basic"))).unwrap();
+            let (id, secret) = decoded.split_once(':').expect("id:secret");
+            assert_eq!((form_decode(id).as_str(), form_decode(secret).as_str()), ("tv:kiosk", "p@ss w/rd:1"));
+            assert!(seen.field("client_secret").is_empty(), "secret in the body too: {:?}", seen.form);
+            assert!(!seen.form.iter().any(|(_, v)| v.contains("p@ss")), "{:?}", seen.form);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_secret_post_sends_the_secret_in_the_body_only() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        idp.script(TOKEN, vec![Reply::tokens()]);
+        // Discovery lists only client_secret_post, so the client picks it by itself.
+        let base = idp.base.clone();
+        idp.script(
+            DISCOVERY,
+            vec![Reply::json(
+                200,
+                json!({ "issuer": base, "device_authorization_endpoint": format!("{base}{DEVICE}"), "token_endpoint": format!("{base}{TOKEN}"), "token_endpoint_auth_methods_supported": ["client_secret_post"] }),
+            )],
+        );
+        let client = idp.client(|c| c.client_secret = Some(ClientSecret::new("post-secret")));
+        let d = client.start_device_authorization().await.unwrap();
+        client.poll_token(&d.device_code).await.unwrap();
+        let requests = [idp.seen(DEVICE), idp.seen(TOKEN)].concat();
+        assert_eq!(requests.len(), 2);
+        for seen in requests {
+            assert_eq!(seen.authorization, None);
+            assert_eq!(seen.field("client_secret"), vec!["post-secret"]);
+            assert_eq!(seen.field("client_id"), vec!["tv"]);
+        }
+        let token = &idp.seen(TOKEN)[0];
+        assert_eq!(token.field("grant_type"), vec!["urn:ietf:params:oauth:grant-type:device_code"]);
+        assert_eq!(token.field("device_code"), vec!["dc-1"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_public_client_sends_only_its_id() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        idp.script(TOKEN, vec![Reply::tokens()]);
+        let client = idp.client(|_| {});
+        let d = client.start_device_authorization().await.unwrap();
+        client.poll_token(&d.device_code).await.unwrap();
+        for seen in [idp.seen(DEVICE), idp.seen(TOKEN)].concat() {
+            assert_eq!(seen.authorization, None);
+            assert_eq!(seen.field("client_id"), vec!["tv"]);
+            assert!(seen.field("client_secret").is_empty());
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_lowercase_bearer_token_type_is_accepted() {
+    within(10, async {
+        let idp = Scripted::start().await;
+        idp.script(
+            TOKEN,
+            vec![
+                Reply::json(200, json!({ "access_token": "at-lower", "token_type": "bearer", "expires_in": "3599", "id_token": "x.y.z" })),
+                Reply::json(200, json!({ "access_token": "at-mac", "token_type": "mac" })),
+            ],
+        );
+        let client = idp.client(|_| {});
+        let code = DeviceCode::new("dc");
+        let tokens = client.poll_token(&code).await.unwrap();
+        assert_eq!(tokens.access_token.expose(), "at-lower");
+        assert_eq!(tokens.expires_in, Some(secs(3599)));
+        assert_eq!(tokens.id_token.unwrap().expose(), "x.y.z");
+        // Only the case is forgiven: another token type is still refused.
+        let err = client.poll_token(&code).await.unwrap_err();
+        assert!(matches!(err, ProviderError::Unsupported(_)), "{err:?}");
+    })
+    .await;
+}

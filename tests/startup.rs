@@ -1,0 +1,103 @@
+//! Start-up of the real binary: bad settings stop it with one line naming the key; an
+//! unreachable provider does not stop it, and readiness says so.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tvsignin"));
+    let scratch = std::env::temp_dir().join(format!("tvsignin-startup-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("scratch dir");
+    command
+        .current_dir(scratch)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TVSIGNIN_CONFIG", "/nonexistent/Leptos.toml")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+async fn run_to_end(mut command: Command) -> (i32, String) {
+    let output = tokio::time::timeout(Duration::from_secs(20), command.output())
+        .await
+        .expect("the binary should stop by itself on bad settings")
+        .expect("run the binary");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn a_malformed_setting_stops_start_up_naming_the_key() {
+    let cases = [
+        ("TENANT_URL", "acme.verify", "TENANT_URL"),
+        ("ISSUER", "https://idp.example/?x=1", "ISSUER"),
+        ("LISTEN_ADDR", "everywhere", "LISTEN_ADDR"),
+        ("IDLE_SIGN_OUT_SECS", "soon", "IDLE_SIGN_OUT_SECS"),
+    ];
+    for (key, value, named) in cases {
+        let mut command = binary();
+        command.env(key, value).env("CLIENT_ID", "tv");
+        if key != "TENANT_URL" && key != "ISSUER" {
+            command.env("ISSUER", "https://idp.example");
+        }
+        let (code, text) = run_to_end(command).await;
+        assert_eq!(code, 2, "{key}={value}: {text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "one line, got: {text}");
+        assert!(lines[0].contains(&format!("bad setting {named}: ")), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_key_in_the_settings_file_is_named() {
+    let dir = std::env::temp_dir().join(format!("tvsignin-toml-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("Leptos.toml");
+    std::fs::write(&file, "[provider]\nISUER = \"https://idp.example\"\n").unwrap();
+    let mut command = binary();
+    command.env("TVSIGNIN_CONFIG", &file);
+    let (code, text) = run_to_end(command).await;
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("unknown key ISUER"), "{text}");
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_does_not_stop_the_server() {
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let app = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let app_addr = app.local_addr().unwrap();
+    drop(app);
+
+    let mut command = binary();
+    command
+        .env("ISSUER", format!("http://{dead}"))
+        .env("CLIENT_ID", "tv")
+        .env("LISTEN_ADDR", app_addr.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().expect("start the server");
+    let client = reqwest::Client::new();
+    let base = format!("http://{app_addr}");
+    let mut healthy = false;
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            healthy = r.status().is_success();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(healthy, "the server should answer /healthz");
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["ready"], false);
+    child.kill().await.ok();
+}
