@@ -50,7 +50,7 @@ pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
 pub async fn start_pairing() -> Result<TvStatus, AppError> {
     let (state, session) = backend::context()?;
     backend::back_to_page_if_form_post();
-    Ok(state.hub.start(&session).unwrap_or_else(|refused| throttled(refused)))
+    Ok(state.hub.start(&session).unwrap_or_else(throttled))
 }
 
 /// "New code": drops the current code and starts a fresh one.
@@ -58,7 +58,7 @@ pub async fn start_pairing() -> Result<TvStatus, AppError> {
 pub async fn new_code() -> Result<TvStatus, AppError> {
     let (state, session) = backend::context()?;
     backend::back_to_page_if_form_post();
-    Ok(state.hub.renew(&session).unwrap_or_else(|refused| throttled(refused)))
+    Ok(state.hub.renew(&session).unwrap_or_else(throttled))
 }
 
 /// "Cancel": back to Home.

@@ -130,6 +130,8 @@ fn read_toml(text: &str, out: &mut BTreeMap<String, String>) -> Result<(), Strin
 }
 
 /// Which provider the app signs in with.
+// Made once at start-up, so the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum ProviderChoice {
     /// A real provider.
