@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod demo_idp;
+pub mod guard;
 pub mod pairing;
 pub mod push;
 pub mod qr;

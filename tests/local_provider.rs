@@ -17,10 +17,14 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use tvsignin::oidc::device::DeviceAuthorization;
-use tvsignin::oidc::polling::{run_polling, PollOutcome, PollProgress, PollState, Timer, TokioTimer};
+use tvsignin::oidc::polling::{
+    run_polling, PollOutcome, PollProgress, PollState, Timer, TokioTimer,
+};
 use tvsignin::oidc::secret::{ClientSecret, IdToken};
 use tvsignin::oidc::token::TokenSet;
-use tvsignin::oidc::{ClientAuthMethod, ProviderClient, ProviderConfig, ProviderError, ProviderSource};
+use tvsignin::oidc::{
+    ClientAuthMethod, ProviderClient, ProviderConfig, ProviderError, ProviderSource,
+};
 
 use support::{phone, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT, POST_CLIENT, PUBLIC_CLIENT};
 
@@ -28,12 +32,19 @@ type ClientDef = (&'static str, Option<&'static str>, &'static str);
 
 /// Every test runs under this bound, so a hang fails instead of stalling the suite.
 async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), test).await.expect("test took too long")
+    tokio::time::timeout(Duration::from_secs(secs), test)
+        .await
+        .expect("test took too long")
 }
 
 /// A client of `idp`; `auth: None` leaves the method to discovery.
-fn client_for(idp: &LocalIdp, (id, secret, _): ClientDef, auth: Option<ClientAuthMethod>) -> ProviderClient {
-    let mut config = ProviderConfig::new(ProviderSource::Issuer(Url::parse(&idp.issuer).unwrap()), id);
+fn client_for(
+    idp: &LocalIdp,
+    (id, secret, _): ClientDef,
+    auth: Option<ClientAuthMethod>,
+) -> ProviderClient {
+    let mut config =
+        ProviderConfig::new(ProviderSource::Issuer(Url::parse(&idp.issuer).unwrap()), id);
     config.client_secret = secret.map(ClientSecret::new);
     config.auth_method = auth;
     config.request_timeout = Duration::from_secs(5);
@@ -51,10 +62,16 @@ async fn poll_until_done(
     let state = PollState::new(device.interval, timer.now(), device.expires_in);
     let code = &device.device_code;
     let mut progress = Vec::new();
-    let outcome = run_polling(state, timer, &cancel, move || client.poll_for_rules(code), |p| {
-        on_progress(&p);
-        progress.push(p);
-    })
+    let outcome = run_polling(
+        state,
+        timer,
+        &cancel,
+        move || client.poll_for_rules(code),
+        |p| {
+            on_progress(&p);
+            progress.push(p);
+        },
+    )
     .await;
     (outcome, progress)
 }
@@ -99,7 +116,8 @@ fn b64url_encode(bytes: &[u8]) -> String {
 fn forge(token: &IdToken, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> IdToken {
     let parts: Vec<&str> = token.expose().split('.').collect();
     assert_eq!(parts.len(), 3, "a JWS has three parts");
-    let mut payload: serde_json::Map<String, Value> = serde_json::from_slice(&b64url_decode(parts[1])).unwrap();
+    let mut payload: serde_json::Map<String, Value> =
+        serde_json::from_slice(&b64url_decode(parts[1])).unwrap();
     edit(&mut payload);
     let payload = b64url_encode(&serde_json::to_vec(&payload).unwrap());
     IdToken::new(format!("{}.{payload}.{}", parts[0], parts[2]))
@@ -115,15 +133,27 @@ fn flip_signature(token: &IdToken) -> IdToken {
 }
 
 /// Sign-in, ID token, refresh and revocation for one client, with alice allowing on the phone.
-async fn full_flow(def: ClientDef, auth: Option<ClientAuthMethod>, expect_method: ClientAuthMethod, complete_uri: bool) {
+async fn full_flow(
+    def: ClientDef,
+    auth: Option<ClientAuthMethod>,
+    expect_method: ClientAuthMethod,
+    complete_uri: bool,
+) {
     let idp = LocalIdp::start(&[("IDP_INTERVAL", "1")]).await;
     let client = client_for(&idp, def, auth);
     let endpoints = client.load_endpoints().await.expect("discovery");
     assert_eq!(endpoints.auth_method, expect_method);
 
-    let d = client.start_device_authorization().await.expect("device authorization");
+    let d = client
+        .start_device_authorization()
+        .await
+        .expect("device authorization");
     assert_eq!(d.interval, Duration::from_secs(1));
-    let uri = if complete_uri { d.verification_uri_complete.clone().expect("complete uri") } else { d.verification_uri.clone() };
+    let uri = if complete_uri {
+        d.verification_uri_complete.clone().expect("complete uri")
+    } else {
+        d.verification_uri.clone()
+    };
     let (user, password) = ALICE;
     let ((outcome, progress), (exit, output)) = tokio::join!(
         poll_until_done(&client, &d, &TokioTimer, |_| {}),
@@ -131,31 +161,56 @@ async fn full_flow(def: ClientDef, auth: Option<ClientAuthMethod>, expect_method
     );
     assert_eq!(exit, 0, "phone: {output}");
     let tokens = approved(outcome);
-    assert!(progress.iter().all(|p| *p == PollProgress::Pending { interval: Duration::from_secs(1) }), "{progress:?}");
+    assert!(
+        progress.iter().all(|p| *p
+            == PollProgress::Pending {
+                interval: Duration::from_secs(1)
+            }),
+        "{progress:?}"
+    );
 
     // Who signed in: the ID token is verified, userinfo supplies the rest.
-    let signed_in = client.complete_sign_in(&tokens).await.expect("complete_sign_in");
+    let signed_in = client
+        .complete_sign_in(&tokens)
+        .await
+        .expect("complete_sign_in");
     assert_eq!(signed_in.sub, "alice");
     assert_eq!(signed_in.display_name, "Alice Liddell");
     assert!(
-        signed_in.claims.contains(&("ext.tenantId".to_owned(), "wonderland-tenant".to_owned())),
+        signed_in
+            .claims
+            .contains(&("ext.tenantId".to_owned(), "wonderland-tenant".to_owned())),
         "{:?}",
         signed_in.claims
     );
-    assert!(signed_in.claims.contains(&("email".to_owned(), "alice@example.test".to_owned())));
+    assert!(signed_in
+        .claims
+        .contains(&("email".to_owned(), "alice@example.test".to_owned())));
 
     let id_token = tokens.id_token.clone().expect("an ID token");
-    let claims = client.verify_id_token(&id_token).await.expect("genuine ID token");
+    let claims = client
+        .verify_id_token(&id_token)
+        .await
+        .expect("genuine ID token");
     assert_eq!(claims.sub, "alice");
-    assert_eq!(claims.claims.get("aud").and_then(Value::as_str), Some(def.0));
-    assert_eq!(claims.claims.get("iss").and_then(Value::as_str), Some(idp.issuer.as_str()));
+    assert_eq!(
+        claims.claims.get("aud").and_then(Value::as_str),
+        Some(def.0)
+    );
+    assert_eq!(
+        claims.claims.get("iss").and_then(Value::as_str),
+        Some(idp.issuer.as_str())
+    );
 
     // Tampered tokens are rejected: a payload naming bob under alice's signature, and a
     // damaged signature.
     let forged = forge(&id_token, |p| {
         p.insert("sub".into(), "bob".into());
     });
-    for (what, bad) in [("forged sub", forged), ("flipped signature", flip_signature(&id_token))] {
+    for (what, bad) in [
+        ("forged sub", forged),
+        ("flipped signature", flip_signature(&id_token)),
+    ] {
         match client.verify_id_token(&bad).await {
             Err(ProviderError::InvalidIdToken(reason)) => {
                 assert!(reason.contains("InvalidSignature"), "{what}: {reason}")
@@ -172,13 +227,30 @@ async fn full_flow(def: ClientDef, auth: Option<ClientAuthMethod>, expect_method
         // The public client's refresh tokens rotate on every use.
         assert_ne!(refreshed.refresh_token.as_ref(), Some(&refresh_token));
     }
-    assert_eq!(client.userinfo(&refreshed.access_token).await.expect("userinfo").sub(), "alice");
+    assert_eq!(
+        client
+            .userinfo(&refreshed.access_token)
+            .await
+            .expect("userinfo")
+            .sub(),
+        "alice"
+    );
 
     // Revocation ends the grant: both the new and the original access token stop working.
-    assert!(client.revoke(&refreshed).await.expect("revoke"), "the provider has a revocation endpoint");
-    for (what, token) in [("refreshed", &refreshed.access_token), ("original", &tokens.access_token)] {
+    assert!(
+        client.revoke(&refreshed).await.expect("revoke"),
+        "the provider has a revocation endpoint"
+    );
+    for (what, token) in [
+        ("refreshed", &refreshed.access_token),
+        ("original", &tokens.access_token),
+    ] {
         let err = client.userinfo(token).await.expect_err(what);
-        assert_eq!(err.oauth().map(|e| e.code.as_str()), Some("invalid_token"), "{what}: {err:?}");
+        assert_eq!(
+            err.oauth().map(|e| e.code.as_str()),
+            Some("invalid_token"),
+            "{what}: {err:?}"
+        );
         // The same request, raw: the provider's status is 401.
         let raw = reqwest::Client::new()
             .get(endpoints.userinfo.clone().unwrap())
@@ -193,20 +265,42 @@ async fn full_flow(def: ClientDef, auth: Option<ClientAuthMethod>, expect_method
 #[tokio::test]
 async fn public_client_signs_in_end_to_end() {
     // No secret: discovery leaves it `none`. The phone opens the complete URI.
-    within(40, full_flow(PUBLIC_CLIENT, None, ClientAuthMethod::None, true)).await;
+    within(
+        40,
+        full_flow(PUBLIC_CLIENT, None, ClientAuthMethod::None, true),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn basic_client_signs_in_end_to_end() {
     // Method left to discovery, which lists client_secret_basic. The phone types the code.
-    within(40, full_flow(BASIC_CLIENT, None, ClientAuthMethod::ClientSecretBasic, false)).await;
+    within(
+        40,
+        full_flow(
+            BASIC_CLIENT,
+            None,
+            ClientAuthMethod::ClientSecretBasic,
+            false,
+        ),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn post_client_signs_in_end_to_end() {
     // Discovery lists basic too, so client_secret_post has to be set explicitly.
     let method = Some(ClientAuthMethod::ClientSecretPost);
-    within(40, full_flow(POST_CLIENT, method, ClientAuthMethod::ClientSecretPost, true)).await;
+    within(
+        40,
+        full_flow(
+            POST_CLIENT,
+            method,
+            ClientAuthMethod::ClientSecretPost,
+            true,
+        ),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -239,7 +333,10 @@ async fn an_unused_code_expires() {
         let elapsed = started.elapsed();
         assert!(matches!(outcome, PollOutcome::Expired), "{outcome:?}");
         assert!(!progress.is_empty(), "it was polled while still valid");
-        assert!(elapsed >= Duration::from_millis(2500) && elapsed < Duration::from_secs(6), "{elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(2500) && elapsed < Duration::from_secs(6),
+            "{elapsed:?}"
+        );
     })
     .await;
 }
@@ -258,7 +355,11 @@ impl Timer for HastyTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         let mut asked = self.asked.lock().unwrap();
         asked.push(duration);
-        let actual = if asked.len() == 2 { Duration::from_millis(100) } else { duration };
+        let actual = if asked.len() == 2 {
+            Duration::from_millis(100)
+        } else {
+            duration
+        };
         Box::pin(tokio::time::sleep(actual))
     }
 }
@@ -269,23 +370,33 @@ async fn slow_down_adds_five_seconds_and_the_pairing_still_completes() {
         let idp = LocalIdp::start(&[("IDP_SLOW_DOWN", "1"), ("IDP_INTERVAL", "1")]).await;
         let client = client_for(&idp, POST_CLIENT, Some(ClientAuthMethod::ClientSecretPost));
         let d = client.start_device_authorization().await.unwrap();
-        let timer = HastyTimer { asked: Mutex::new(Vec::new()) };
+        let timer = HastyTimer {
+            asked: Mutex::new(Vec::new()),
+        };
         // The phone starts only once slow_down has been seen, so the tokens cannot arrive
         // before the too-fast poll.
         let slowed = Notify::new();
         let on_progress = |p: &PollProgress| {
-            if *p == (PollProgress::Pending { interval: Duration::from_secs(6) }) {
+            if *p
+                == (PollProgress::Pending {
+                    interval: Duration::from_secs(6),
+                })
+            {
                 slowed.notify_one();
             }
         };
         let uri = d.verification_uri_complete.clone().unwrap();
         let (user, password) = ALICE;
         let phone_after_slow_down = async {
-            tokio::time::timeout(Duration::from_secs(10), slowed.notified()).await.expect("no slow_down seen");
+            tokio::time::timeout(Duration::from_secs(10), slowed.notified())
+                .await
+                .expect("no slow_down seen");
             phone(&uri, &d.user_code, user, password, PhoneAction::Allow).await
         };
-        let ((outcome, progress), (exit, output)) =
-            tokio::join!(poll_until_done(&client, &d, &timer, on_progress), phone_after_slow_down);
+        let ((outcome, progress), (exit, output)) = tokio::join!(
+            poll_until_done(&client, &d, &timer, on_progress),
+            phone_after_slow_down
+        );
         assert_eq!(exit, 0, "phone: {output}");
         let tokens = approved(outcome);
 
@@ -299,7 +410,10 @@ async fn slow_down_adds_five_seconds_and_the_pairing_still_completes() {
             .collect();
         // Pending at 1 s, then slow_down: 1 + 5 = 6 s for every later poll.
         assert_eq!(secs(&intervals[..2]), vec![1, 6]);
-        assert!(intervals[1..].iter().all(|i| i.as_secs() == 6), "{intervals:?}");
+        assert!(
+            intervals[1..].iter().all(|i| i.as_secs() == 6),
+            "{intervals:?}"
+        );
         let asked = timer.asked.lock().unwrap().clone();
         assert_eq!(secs(&asked[..3]), vec![1, 1, 6]);
         assert!(asked[2..].iter().all(|d| d.as_secs() == 6), "{asked:?}");

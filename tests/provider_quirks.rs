@@ -52,6 +52,8 @@ mod scripted {
         Bytes(Vec<u8>),
         /// Never ends: 16 KiB chunks for as long as the client keeps reading.
         Endless,
+        /// Sends the start of a JSON object, then nothing more, ever.
+        Stalled,
     }
 
     /// One scripted answer.
@@ -79,12 +81,26 @@ mod scripted {
 
         /// A JSON body that never ends (sent chunked, so without a Content-Length).
         pub fn endless() -> Self {
-            Self { body: ReplyBody::Endless, ..Self::raw(200, "application/json", "") }
+            Self {
+                body: ReplyBody::Endless,
+                ..Self::raw(200, "application/json", "")
+            }
+        }
+
+        /// Headers at once, then a body that stops after a few bytes and never finishes.
+        pub fn stalled() -> Self {
+            Self {
+                body: ReplyBody::Stalled,
+                ..Self::raw(200, "application/json", "")
+            }
         }
 
         /// An OAuth error with this HTTP status.
         pub fn error(status: u16, code: &str) -> Self {
-            Self::json(status, json!({ "error": code, "error_description": format!("scripted {code}") }))
+            Self::json(
+                status,
+                json!({ "error": code, "error_description": format!("scripted {code}") }),
+            )
         }
 
         pub fn pending() -> Self {
@@ -120,7 +136,11 @@ mod scripted {
     impl Seen {
         /// Every value of a form field (a field sent twice shows up twice).
         pub fn field(&self, name: &str) -> Vec<&str> {
-            self.form.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+            self.form
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .collect()
         }
     }
 
@@ -145,9 +165,15 @@ mod scripted {
 
     impl Scripted {
         pub async fn start() -> Self {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0");
             let base = format!("http://{}", listener.local_addr().expect("local addr"));
-            let inner = Arc::new(Inner { base: base.clone(), scripts: Mutex::default(), seen: Mutex::default() });
+            let inner = Arc::new(Inner {
+                base: base.clone(),
+                scripts: Mutex::default(),
+                seen: Mutex::default(),
+            });
             let app = Router::new().fallback(answer).with_state(inner.clone());
             let task = tokio::spawn(async move {
                 axum::serve(listener, app).await.expect("scripted provider");
@@ -158,13 +184,20 @@ mod scripted {
         /// What `path` answers, in order; the last reply then repeats forever.
         pub fn script(&self, path: &str, replies: Vec<Reply>) {
             assert!(!replies.is_empty(), "a script needs at least one reply");
-            self.inner.scripts.lock().unwrap().insert(path.to_owned(), replies.into());
+            self.inner
+                .scripts
+                .lock()
+                .unwrap()
+                .insert(path.to_owned(), replies.into());
         }
 
         /// The requests `path` received, oldest first.
         pub fn seen(&self, path: &str) -> Vec<Seen> {
             let seen = self.inner.seen.lock().unwrap();
-            seen.iter().filter(|(p, _)| p == path).map(|(_, s)| s.clone()).collect()
+            seen.iter()
+                .filter(|(p, _)| p == path)
+                .map(|(_, s)| s.clone())
+                .collect()
         }
 
         pub fn hits(&self, path: &str) -> usize {
@@ -217,9 +250,22 @@ mod scripted {
         body: Bytes,
     ) -> Response {
         let path = uri.path().to_owned();
-        let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let form = if method == Method::POST { url::form_urlencoded::parse(&body).into_owned().collect() } else { Vec::new() };
-        inner.seen.lock().unwrap().push((path.clone(), Seen { authorization, form }));
+        let authorization = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let form = if method == Method::POST {
+            url::form_urlencoded::parse(&body).into_owned().collect()
+        } else {
+            Vec::new()
+        };
+        inner.seen.lock().unwrap().push((
+            path.clone(),
+            Seen {
+                authorization,
+                form,
+            },
+        ));
         let reply = {
             let mut scripts = inner.scripts.lock().unwrap();
             match scripts.get_mut(&path) {
@@ -240,6 +286,12 @@ mod scripted {
             ReplyBody::Endless => Body::from_stream(futures::stream::repeat_with(|| {
                 Ok::<_, Infallible>(Bytes::from(vec![b' '; 16 * 1024]))
             })),
+            ReplyBody::Stalled => {
+                let start = futures::stream::once(async {
+                    Ok::<_, Infallible>(Bytes::from_static(b"{\"access_token\": "))
+                });
+                Body::from_stream(futures::StreamExt::chain(start, futures::stream::pending()))
+            }
         };
         response.body(body).unwrap()
     }
@@ -249,7 +301,9 @@ use scripted::{DEVICE, DISCOVERY, ELSEWHERE, TOKEN};
 
 /// Every test runs under this bound, so a client that loops or hangs fails instead of stalling.
 async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), test).await.expect("test took too long")
+    tokio::time::timeout(Duration::from_secs(secs), test)
+        .await
+        .expect("test took too long")
 }
 
 /// A virtual clock (as in polling.rs's unit tests): sleeping advances it at once and records
@@ -262,11 +316,20 @@ struct FakeTimer {
 
 impl FakeTimer {
     fn new() -> Self {
-        Self { start: Instant::now(), elapsed: Mutex::new(Duration::ZERO), sleeps: Mutex::new(Vec::new()) }
+        Self {
+            start: Instant::now(),
+            elapsed: Mutex::new(Duration::ZERO),
+            sleeps: Mutex::new(Vec::new()),
+        }
     }
 
     fn sleeps(&self) -> Vec<u64> {
-        self.sleeps.lock().unwrap().iter().map(Duration::as_secs).collect()
+        self.sleeps
+            .lock()
+            .unwrap()
+            .iter()
+            .map(Duration::as_secs)
+            .collect()
     }
 }
 
@@ -293,7 +356,14 @@ async fn poll_until_done(
     let state = PollState::new(device.interval, timer.now(), device.expires_in);
     let code = &device.device_code;
     let mut progress = Vec::new();
-    let outcome = run_polling(state, timer, &cancel, move || client.poll_for_rules(code), |p| progress.push(p)).await;
+    let outcome = run_polling(
+        state,
+        timer,
+        &cancel,
+        move || client.poll_for_rules(code),
+        |p| progress.push(p),
+    )
+    .await;
     (outcome, progress)
 }
 
@@ -346,7 +416,11 @@ fn base64_decode(text: &str) -> Vec<u8> {
 }
 
 fn form_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("x={text}").as_bytes()).next().unwrap().1.into_owned()
+    url::form_urlencoded::parse(format!("x={text}").as_bytes())
+        .next()
+        .unwrap()
+        .1
+        .into_owned()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -448,24 +522,46 @@ async fn oauth_errors_are_decided_on_the_error_field_whatever_the_status() {
         let client = idp.client(|_| {});
         let code = DeviceCode::new("dc");
         for (status, error, expect) in [
-            (200, "authorization_pending", ErrorCode::AuthorizationPending),
+            (
+                200,
+                "authorization_pending",
+                ErrorCode::AuthorizationPending,
+            ),
             (403, "access_denied", ErrorCode::AccessDenied),
             (429, "slow_down", ErrorCode::SlowDown),
             (401, "invalid_client", ErrorCode::InvalidClient),
         ] {
             idp.script(TOKEN, vec![Reply::error(status, error)]);
             let err = client.poll_token(&code).await.unwrap_err();
-            assert_eq!(err.oauth().map(|e| e.code.clone()), Some(expect.clone()), "HTTP {status}: {err}");
-            assert_eq!(client.poll_for_rules(&code).await.unwrap_err(), PollResponse::Error(expect), "HTTP {status}");
+            assert_eq!(
+                err.oauth().map(|e| e.code.clone()),
+                Some(expect.clone()),
+                "HTTP {status}: {err}"
+            );
+            assert_eq!(
+                client.poll_for_rules(&code).await.unwrap_err(),
+                PollResponse::Error(expect),
+                "HTTP {status}"
+            );
         }
         // A 429 without an `error` is plain overload: retry later, not a protocol answer.
-        idp.script(TOKEN, vec![Reply::raw(429, "text/plain", "Too Many Requests")]);
-        assert_eq!(client.poll_for_rules(&code).await.unwrap_err(), PollResponse::Trouble);
+        idp.script(
+            TOKEN,
+            vec![Reply::raw(429, "text/plain", "Too Many Requests")],
+        );
+        assert_eq!(
+            client.poll_for_rules(&code).await.unwrap_err(),
+            PollResponse::Trouble
+        );
 
         // The loop acts on them too: pending (200), slow_down (429), access_denied (403).
         idp.script(
             TOKEN,
-            vec![Reply::error(200, "authorization_pending"), Reply::error(429, "slow_down"), Reply::error(403, "access_denied")],
+            vec![
+                Reply::error(200, "authorization_pending"),
+                Reply::error(429, "slow_down"),
+                Reply::error(403, "access_denied"),
+            ],
         );
         let before = idp.hits(TOKEN);
         let d = client.start_device_authorization().await.unwrap();
@@ -539,22 +635,35 @@ async fn server_errors_back_off_then_succeed() {
 async fn a_timeout_is_transient_then_polling_succeeds() {
     within(15, async {
         let idp = Scripted::start().await;
+        // Slow headers, then headers at once but a body that stalls half-way.
         let slow = Reply::pending().after(secs(3));
-        idp.script(TOKEN, vec![slow.clone(), slow, Reply::tokens()]);
+        idp.script(
+            TOKEN,
+            vec![slow.clone(), Reply::stalled(), slow, Reply::tokens()],
+        );
         let client = idp.client(|c| c.request_timeout = Duration::from_millis(300));
         let d = client.start_device_authorization().await.unwrap();
 
-        let started = Instant::now();
-        let err = client.poll_token(&d.device_code).await.unwrap_err();
-        assert!(matches!(err, ProviderError::Timeout { .. }), "{err:?}");
-        assert!(err.is_transient());
-        assert!(started.elapsed() < secs(2), "the request timeout was not applied: {:?}", started.elapsed());
+        for what in ["slow headers", "stalled body"] {
+            let started = Instant::now();
+            let err = client.poll_token(&d.device_code).await.unwrap_err();
+            assert!(
+                matches!(err, ProviderError::Timeout { .. }),
+                "{what}: {err:?}"
+            );
+            assert!(err.is_transient(), "{what}");
+            assert!(
+                started.elapsed() < secs(2),
+                "{what}: no request timeout: {:?}",
+                started.elapsed()
+            );
+        }
 
         let timer = FakeTimer::new();
         let (outcome, progress) = poll_until_done(&client, &d, &timer).await;
         assert_eq!(approved(outcome).access_token.expose(), "at-1");
         assert_eq!(trouble_waits(&progress), vec![2]);
-        assert_eq!(idp.hits(TOKEN), 3);
+        assert_eq!(idp.hits(TOKEN), 4);
     })
     .await;
 }
@@ -580,7 +689,11 @@ async fn malformed_json_is_transient() {
         let timer = FakeTimer::new();
         let (outcome, progress) = poll_until_done(&client, &d, &timer).await;
         approved(outcome);
-        assert_eq!(trouble_waits(&progress), vec![2], "a JSON array is malformed too");
+        assert_eq!(
+            trouble_waits(&progress),
+            vec![2],
+            "a JSON array is malformed too"
+        );
         assert_eq!(idp.hits(TOKEN), 3);
     })
     .await;
@@ -607,16 +720,38 @@ async fn a_huge_body_is_refused_without_reading_it_all() {
         for what in ["content-length", "endless stream"] {
             let started = Instant::now();
             let err = client.poll_token(&code).await.unwrap_err();
-            assert!(matches!(err, ProviderError::TooLarge { limit: l, .. } if l == limit), "{what}: {err:?}");
-            assert!(started.elapsed() < secs(3), "{what}: took {:?}", started.elapsed());
+            assert!(
+                matches!(err, ProviderError::TooLarge { limit: l, .. } if l == limit),
+                "{what}: {err:?}"
+            );
+            assert!(
+                started.elapsed() < secs(3),
+                "{what}: took {:?}",
+                started.elapsed()
+            );
         }
         // The loop treats it as trouble and carries on; the client still works.
-        assert_eq!(client.poll_for_rules(&code).await.unwrap_err(), PollResponse::Trouble);
-        assert_eq!(client.poll_token(&code).await.unwrap().access_token.expose(), "at-1");
+        assert_eq!(
+            client.poll_for_rules(&code).await.unwrap_err(),
+            PollResponse::Trouble
+        );
+        assert_eq!(
+            client
+                .poll_token(&code)
+                .await
+                .unwrap()
+                .access_token
+                .expose(),
+            "at-1"
+        );
 
         // Discovery is capped as well.
         idp.script(DISCOVERY, vec![Reply::endless()]);
-        let err = idp.client(|c| c.max_response_bytes = limit).load_endpoints().await.unwrap_err();
+        let err = idp
+            .client(|c| c.max_response_bytes = limit)
+            .load_endpoints()
+            .await
+            .unwrap_err();
         assert!(matches!(err, ProviderError::TooLarge { .. }), "{err:?}");
     })
     .await;
@@ -660,7 +795,15 @@ async fn polling_stops_once_the_code_is_redeemed() {
         let idp = Scripted::start().await;
         // After the tokens, any further poll would be answered invalid_grant (and at real
         // providers revoke the grant).
-        idp.script(TOKEN, vec![Reply::pending(), Reply::pending(), Reply::tokens(), Reply::error(400, "invalid_grant")]);
+        idp.script(
+            TOKEN,
+            vec![
+                Reply::pending(),
+                Reply::pending(),
+                Reply::tokens(),
+                Reply::error(400, "invalid_grant"),
+            ],
+        );
         let client = idp.client(|_| {});
         let d = client.start_device_authorization().await.unwrap();
         assert_eq!(d.interval, secs(1));
@@ -669,7 +812,10 @@ async fn polling_stops_once_the_code_is_redeemed() {
         let elapsed = started.elapsed();
         assert_eq!(approved(outcome).refresh_token.unwrap().expose(), "rt-1");
         assert_eq!(pending_intervals(&progress), vec![1, 1]);
-        assert!(elapsed >= secs(3) && elapsed < secs(5), "three 1 s waits, got {elapsed:?}");
+        assert!(
+            elapsed >= secs(3) && elapsed < secs(6),
+            "three 1 s waits, got {elapsed:?}"
+        );
         // Nothing keeps polling in the background.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(idp.hits(TOKEN), 3);
@@ -685,16 +831,26 @@ async fn redirects_from_the_token_endpoint_are_not_followed() {
         let code = DeviceCode::new("dc");
         let target = format!("{}{ELSEWHERE}", idp.base);
         for status in [302, 307, 308] {
-            idp.script(TOKEN, vec![Reply::raw(status, "text/plain", "").header("location", &target)]);
+            idp.script(
+                TOKEN,
+                vec![Reply::raw(status, "text/plain", "").header("location", &target)],
+            );
             let err = client.poll_token(&code).await.unwrap_err();
-            assert!(matches!(err, ProviderError::Status { status: s, .. } if s == status), "{err:?}");
+            assert!(
+                matches!(err, ProviderError::Status { status: s, .. } if s == status),
+                "{err:?}"
+            );
             // Not a "retry later": the pairing ends.
             assert_eq!(
                 client.poll_for_rules(&code).await.unwrap_err(),
                 PollResponse::Error(ErrorCode::Other("http_status".into()))
             );
         }
-        assert_eq!(idp.hits(ELSEWHERE), 0, "a redirect was followed (the device code went elsewhere)");
+        assert_eq!(
+            idp.hits(ELSEWHERE),
+            0,
+            "a redirect was followed (the device code went elsewhere)"
+        );
         assert_eq!(idp.hits(TOKEN), 6);
     })
     .await;
@@ -716,12 +872,28 @@ async fn client_secret_basic_sends_the_secret_in_the_header_only() {
         let requests = [idp.seen(DEVICE), idp.seen(TOKEN)].concat();
         assert_eq!(requests.len(), 2);
         for seen in requests {
-            let header = seen.authorization.as_deref().expect("an Authorization header");
-            let decoded = String::from_utf8(base64_decode(header.strip_prefix("Basic ").expect("Basic"))).unwrap();
+            let header = seen
+                .authorization
+                .as_deref()
+                .expect("an Authorization header");
+            let decoded =
+                String::from_utf8(base64_decode(header.strip_prefix("Basic ").expect("Basic")))
+                    .unwrap();
             let (id, secret) = decoded.split_once(':').expect("id:secret");
-            assert_eq!((form_decode(id).as_str(), form_decode(secret).as_str()), ("tv:kiosk", "p@ss w/rd:1"));
-            assert!(seen.field("client_secret").is_empty(), "secret in the body too: {:?}", seen.form);
-            assert!(!seen.form.iter().any(|(_, v)| v.contains("p@ss")), "{:?}", seen.form);
+            assert_eq!(
+                (form_decode(id).as_str(), form_decode(secret).as_str()),
+                ("tv:kiosk", "p@ss w/rd:1")
+            );
+            assert!(
+                seen.field("client_secret").is_empty(),
+                "secret in the body too: {:?}",
+                seen.form
+            );
+            assert!(
+                !seen.form.iter().any(|(_, v)| v.contains("p@ss")),
+                "{:?}",
+                seen.form
+            );
         }
     })
     .await;

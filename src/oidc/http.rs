@@ -81,7 +81,7 @@ impl ProviderResponse {
         let is_form = self
             .content_type
             .as_deref()
-            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+            .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
         if is_form {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&self.body)
                 .map_err(|e| self.malformed(format!("bad form body: {e}")))?;

@@ -153,10 +153,12 @@ where
 {
     let mut wait = state.interval;
     loop {
+        // Never sleep past the deadline: the TV should learn of the expiry when it happens.
+        let left = state.deadline.saturating_duration_since(timer.now());
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return PollOutcome::Cancelled,
-            _ = timer.sleep(wait) => {}
+            _ = timer.sleep(wait.min(left)) => {}
         }
         if let Some(PollEnd::Expired) = before_poll(&state, timer.now()) {
             return PollOutcome::Expired;

@@ -7,14 +7,19 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos::nonce::provide_nonce;
 use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use super::{assets, push};
+use super::{assets, guard, push};
 use super::session::ensure_session;
 use super::state::AppState;
 use crate::app::{shell, App};
+
+/// For responses that are not pages (pages get a policy with a per-response nonce).
+const FALLBACK_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Builds the app's router.
 pub fn router(state: AppState) -> Router {
@@ -27,8 +32,10 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(push::events))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .leptos_routes_with_context(&state, routes, provide_nonce, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard::same_origin_only))
+        .layer(RequestBodyLimitLayer::new(guard::MAX_API_BODY * 4))
         .layer(middleware::from_fn_with_state(state.clone(), ensure_session));
     if let Some(demo) = &state.demo {
         app = app.nest_service("/demo-idp", Arc::clone(demo).router());
@@ -36,6 +43,10 @@ pub fn router(state: AppState) -> Router {
     app.layer(SetResponseHeaderLayer::if_not_present(
         http::header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
+    ))
+    .layer(SetResponseHeaderLayer::if_not_present(
+        http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(FALLBACK_CSP),
     ))
     .layer(SetResponseHeaderLayer::if_not_present(
         http::header::REFERRER_POLICY,

@@ -149,12 +149,14 @@ pub fn spawn_discovery(provider: Arc<ProviderClient>, shutdown: CancellationToke
 /// Serves until shutdown is signalled; open push streams and polling tasks end first.
 pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartError> {
     let shutdown = state.shutdown.clone();
+    // Compress the browser files in the background: until the copies exist, the files are
+    // served as they are, so start-up never waits for this.
     let pkg = std::path::Path::new(&*state.leptos_options.site_root).join(&*state.leptos_options.site_pkg_dir);
-    match tokio::task::spawn_blocking(move || super::assets::precompress(&pkg)).await {
-        Ok(Ok(n)) if n > 0 => tracing::info!("precompressed {n} browser files"),
-        Ok(Err(error)) => tracing::warn!(%error, "cannot precompress the browser files; serving them uncompressed"),
-        _ => {}
-    }
+    tokio::task::spawn_blocking(move || match super::assets::precompress(&pkg) {
+        Ok(n) if n > 0 => tracing::info!("precompressed {n} browser files"),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot precompress the browser files; serving them uncompressed"),
+    });
     spawn_discovery(state.provider.clone(), shutdown.clone());
     let app = super::router(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

@@ -166,7 +166,6 @@ pub async fn discovery(State(idp): State<Arc<DemoIdp>>) -> Response {
         "scopes_supported": KNOWN_SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "name",
             "preferred_username", "email", "email_verified", "ext"],
-        "service_documentation": idp.verification_uri(),
     });
     Json(document).into_response()
 }
