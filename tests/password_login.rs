@@ -586,17 +586,8 @@ async fn without_a_terminal_or_credentials_it_fails_fast() {
 }
 
 #[tokio::test]
-async fn bad_settings_and_no_provider_exit_2() {
+async fn bad_settings_exit_2() {
     let base = [("TEST_USERNAME", "alice"), ("TEST_PASSWORD", "wonderland")];
-    let run1 = run("no-provider", &with(vec![], &base), &[], None).await;
-    assert_eq!(run1.code, Some(2), "{}", run1.show());
-    assert!(
-        run1.stderr
-            .contains("no provider configured: set ISSUER or TENANT_URL and CLIENT_ID"),
-        "{}",
-        run1.show()
-    );
-
     let env = with(
         vec![],
         &[
@@ -612,13 +603,51 @@ async fn bad_settings_and_no_provider_exit_2() {
         "{}",
         run2.show()
     );
-    for run in [run1, run2] {
-        assert!(
-            run.took < Duration::from_secs(5) && run.stdout.is_empty(),
-            "{}",
-            run.show()
-        );
-    }
+    assert!(
+        run2.took < Duration::from_secs(5) && run2.stdout.is_empty(),
+        "{}",
+        run2.show()
+    );
+}
+
+/// With no provider configured, the command signs in at the demo provider of the tvsignin
+/// server the settings describe (here one started in this test, in demo mode).
+#[tokio::test]
+async fn without_a_provider_it_uses_the_demo_provider_of_the_server() {
+    use tvsignin::server::settings::{RawSettings, Settings};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bound = listener.local_addr().unwrap();
+    let public = format!("http://127.0.0.1:{}", bound.port());
+    let settings = Settings::from_raw(&RawSettings::from_pairs([("PUBLIC_URL", public.as_str())])).unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut state = tvsignin::server::start::build_state(settings, bound, shutdown.clone()).unwrap();
+    state.leptos_options.site_root = "target/password-login-tests-no-site".into();
+    tokio::spawn(tvsignin::server::start::serve(listener, state));
+
+    let env = with(
+        vec![],
+        &[
+            ("LISTEN_ADDR", bound.to_string().as_str()),
+            ("TEST_USERNAME", "alice"),
+            ("TEST_PASSWORD", "alice-demo"),
+        ],
+    );
+    let signed_in = run("demo", &env, &[], None).await;
+    assert_eq!(signed_in.code, Some(0), "{}", signed_in.show());
+    assert!(signed_in.stdout.contains("Signed in as Alice Demo"), "{}", signed_in.show());
+    assert!(signed_in.stderr.contains("demo provider"), "{}", signed_in.show());
+
+    let wrong = with(
+        vec![],
+        &[
+            ("LISTEN_ADDR", bound.to_string().as_str()),
+            ("TEST_USERNAME", "alice"),
+            ("TEST_PASSWORD", "not-her-password"),
+        ],
+    );
+    let refused = run("demo-wrong", &wrong, &[], None).await;
+    assert_eq!(refused.code, Some(1), "{}", refused.show());
+    shutdown.cancel();
 }
 
 // ---- A real terminal: tmux on a private socket -------------------------------------------

@@ -110,13 +110,19 @@ async fn sign_in(config: &Path, args: &Args) -> Result<(), Failure> {
     let settings = super::load_settings(config).map_err(|e| Failure::usage(e.to_string()))?;
     let provider = match settings.provider {
         ProviderChoice::External(provider) => provider,
-        // DEMO MODE: the single place where the built-in demo provider would be handled (build
-        // its ProviderConfig here once it can be reached from the command line). Until then a
-        // missing provider is a usage error.
+        // Demo mode: no provider configured, so use the demo provider of the tvsignin server
+        // these settings describe (start it with `scripts/run.sh`), over loopback.
         ProviderChoice::Demo { .. } => {
-            return Err(Failure::usage(
-                "no provider configured: set ISSUER or TENANT_URL and CLIENT_ID",
-            ))
+            let port = settings.listen_addr().port();
+            let issuer = url::Url::parse(&format!("http://127.0.0.1:{port}/demo-idp"))
+                .map_err(|e| Failure::usage(format!("demo issuer: {e}")))?;
+            note(&format!(
+                "No provider configured: using the demo provider of the tvsignin server on port {port} (not for production)."
+            ));
+            crate::oidc::ProviderConfig::new(
+                crate::oidc::ProviderSource::Issuer(issuer),
+                crate::server::start::DEMO_CLIENT_ID,
+            )
         }
     };
 
