@@ -148,12 +148,13 @@ const lastAccessToken = new Map();
 provider.on('access_token.saved', (token) => lastAccessToken.set(token.accountId, token.jti));
 // ...and the device code behind each user code, so a test can prove it never reached the TV.
 const deviceCodes = new Map();
-provider.on('device_code.saved', (code) => deviceCodes.set(code.userCode, code.jti));
+const normalise = (userCode) => String(userCode).toUpperCase().replace(/[^A-Z0-9]/g, '');
+provider.on('device_code.saved', (code) => deviceCodes.set(normalise(code.userCode), code.jti));
 provider.use(async (ctx, next) => {
   if (ctx.path === '/__test/last-access-token') {
     ctx.body = { access_token: lastAccessToken.get(String(ctx.query.sub)) ?? null };
   } else if (ctx.path === '/__test/device-code') {
-    ctx.body = { device_code: deviceCodes.get(String(ctx.query.user_code)) ?? null };
+    ctx.body = { device_code: deviceCodes.get(normalise(ctx.query.user_code)) ?? null };
   } else if (ctx.path === '/__test/stats') {
     ctx.body = { slow_downs: stats.slowDowns };
   } else {

@@ -43,3 +43,23 @@ export function decodeQr(png: Buffer): string {
   if (!result) throw new Error('no QR code found in the screenshot');
   return result.data;
 }
+
+/** The same, on the built-in demo provider's pages. */
+export async function demoPhoneSignIn(browser: Browser, url: string, options: PhoneOptions): Promise<void> {
+  const { defaultBrowserType: _ignored, ...pixel } = devices['Pixel 7'];
+  const context = await browser.newContext({ ...pixel });
+  const page = await context.newPage();
+  try {
+    await page.goto(url);
+    await expect(page.getByTestId('demo-badge')).toHaveText('Demo');
+    if (options.code) await page.getByTestId('demo-code-input').fill(options.code);
+    await page.getByTestId('demo-continue').click();
+    await page.getByTestId('demo-user').selectOption(options.user);
+    await page.getByTestId('demo-password').fill(options.password);
+    const allow = (options.action ?? 'allow') === 'allow';
+    await page.getByTestId(allow ? 'demo-allow' : 'demo-deny').click();
+    await expect(page.getByTestId('demo-result')).toBeVisible();
+  } finally {
+    await context.close();
+  }
+}

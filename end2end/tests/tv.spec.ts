@@ -226,3 +226,50 @@ test.describe('with a provider that enforces slow_down', () => {
     await context.close();
   });
 });
+
+test.describe('with short kiosk timers', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    stack = await startStack({ app: { IDLE_SIGN_OUT_SECS: '12', SIGN_OUT_WARNING_SECS: '10', EXPIRED_RETURN_HOME_SECS: '2' } });
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('a shared screen warns, a key press keeps it, then it signs itself out', async ({ browser }) => {
+    const { context, page } = await openTv(browser, stack);
+    await startPairing(page);
+    await phoneSignIn(browser, await qrLink(page), ALICE);
+    await expect(page.getByTestId('welcome')).toHaveText('Welcome, Alice Liddell');
+    // 12 s idle limit, warning for the last 10 s: the warning shows within ~2 s.
+    await expect(page.getByTestId('idle-warning')).toBeVisible({ timeout: 5_000 });
+    await expect(page.getByTestId('idle-countdown')).toHaveText(/^0:(0\d|10)$/);
+    await page.keyboard.press('Shift');
+    await expect(page.getByTestId('idle-warning')).toBeHidden();
+    const { access_token: accessToken } = await providerGet(stack, '/__test/last-access-token?sub=alice');
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'idle', { timeout: 20_000 });
+    await expect(page.getByTestId('sign-in')).toBeFocused();
+    // The automatic sign-out revoked the token too.
+    const userinfo = await fetch(`${stack.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(userinfo.status).toBe(401);
+    await context.close();
+  });
+});
+
+test.describe('with a very short code lifetime and quick return to Home', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    stack = await startStack({ idp: { IDP_DEVICE_CODE_TTL: '3' }, app: { EXPIRED_RETURN_HOME_SECS: '2' } });
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('an expired code goes back to Home by itself', async ({ browser }) => {
+    const { context, page } = await openTv(browser, stack);
+    await startPairing(page);
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'expired', { timeout: 10_000 });
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'idle', { timeout: 10_000 });
+    await context.close();
+  });
+});

@@ -18,10 +18,9 @@ pub fn use_activity(status: RwSignal<TvStatus>) {
                 return;
             }
             last_report.set_value(now);
+            // The new sign-out time arrives through the push stream.
             leptos::task::spawn_local(async move {
-                if let Ok(next) = crate::api::report_activity().await {
-                    status.set(next);
-                }
+                let _ = crate::api::report_activity().await;
             });
         };
         let keys = window_event_listener(leptos::ev::keydown, move |_| report());

@@ -2,7 +2,7 @@
 //! provider. It loads discovery (retrying on failure), authenticates the client the way the
 //! settings or discovery say, and turns every answer into a typed value or a [`ProviderError`].
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::JwkSet;
@@ -38,6 +38,12 @@ pub struct ProviderHealth {
     pub last_error: Option<String>,
 }
 
+/// Told the answer to every device-code poll the server sends (for metrics). The server
+/// installs one; the command-line tools do not.
+pub trait PollObserver: Send + Sync {
+    fn token_poll(&self, answer: &Result<TokenSet, ProviderError>);
+}
+
 /// A client of one OpenID provider.
 pub struct ProviderClient {
     http: reqwest::Client,
@@ -48,6 +54,7 @@ pub struct ProviderClient {
     health: RwLock<ProviderHealth>,
     jwks: RwLock<Option<Arc<JwkSet>>>,
     jwks_fetched_at: Mutex<Option<Instant>>,
+    poll_observer: OnceLock<Arc<dyn PollObserver>>,
 }
 
 impl std::fmt::Debug for ProviderClient {
@@ -66,7 +73,13 @@ impl ProviderClient {
             health: RwLock::new(ProviderHealth::default()),
             jwks: RwLock::new(None),
             jwks_fetched_at: Mutex::new(None),
+            poll_observer: OnceLock::new(),
         })
+    }
+
+    /// Sets the observer of [`Self::poll_for_rules`]; only the first one set is used.
+    pub fn set_poll_observer(&self, observer: Arc<dyn PollObserver>) -> bool {
+        self.poll_observer.set(observer).is_ok()
     }
 
     pub fn config(&self) -> &ProviderConfig {
@@ -213,7 +226,11 @@ impl ProviderClient {
 
     /// One poll, reduced to what the polling rules need.
     pub async fn poll_for_rules(&self, device_code: &DeviceCode) -> Result<TokenSet, PollResponse> {
-        match self.poll_token(device_code).await {
+        let answer = self.poll_token(device_code).await;
+        if let Some(observer) = self.poll_observer.get() {
+            observer.token_poll(&answer);
+        }
+        match answer {
             Ok(tokens) => Ok(tokens),
             Err(ProviderError::OAuth(e)) => Err(PollResponse::Error(e.code)),
             Err(e) if e.is_transient() || matches!(e, ProviderError::TooLarge { .. }) => {

@@ -41,14 +41,9 @@ fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
     let cancel = ServerAction::<CancelPairing>::new();
     let sign_out = ServerAction::<SignOut>::new();
 
-    // An action's answer shows at once; the push stream confirms it a moment later.
-    for value in [start.value(), renew.value(), cancel.value(), sign_out.value()] {
-        Effect::new(move |_| {
-            if let Some(Ok(next)) = value.get() {
-                status.set(next);
-            }
-        });
-    }
+    // What an action changes arrives through the push stream, which also carries every
+    // later change in order; applying the action's own answer could put an older status on
+    // screen after a newer pushed one.
     use_status_stream(status);
     use_dpad_focus(Signal::derive(move || status.with(|s| s.state_name())));
     use_activity(status);

@@ -25,18 +25,29 @@ fn same_origin(origin: &str, host: Option<&str>, public: Option<&url::Url>) -> b
     public.is_some_and(|p| p.origin() == origin.origin())
 }
 
+/// Fetch Metadata first (`Sec-Fetch-Site`, sent by current browsers even where the page's
+/// `Referrer-Policy: no-referrer` turns `Origin` into `null`), else `Origin`. With neither,
+/// the request is let through: the session cookie is SameSite=Strict, so a cross-site
+/// request from an old browser carries no session and can only act on a fresh, empty one.
+fn is_same_origin_request(headers: &http::HeaderMap, host: Option<&str>, public: Option<&url::Url>) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return matches!(site, "same-origin" | "none");
+    }
+    match header("origin") {
+        Some("null") | None => true,
+        Some(origin) => same_origin(origin, host, public),
+    }
+}
+
 /// Middleware for `/api/*`: POSTs must come from this server's own pages.
 pub async fn same_origin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if request.method() == Method::POST {
         let headers = request.headers();
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-        // Browsers send Origin on every cross-site POST; its absence means a same-origin
-        // request from an old browser or a non-browser client.
-        if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-            if !same_origin(origin, host, state.settings.public_url.as_ref()) {
-                tracing::warn!(origin, "cross-site request to a server function refused");
-                return (StatusCode::FORBIDDEN, "Cross-site requests are not allowed.").into_response();
-            }
+        if !is_same_origin_request(headers, host, state.settings.public_url.as_ref()) {
+            tracing::warn!("cross-site request to a server function refused");
+            return (StatusCode::FORBIDDEN, "Cross-site requests are not allowed.").into_response();
         }
         let too_big = headers
             .get(header::CONTENT_LENGTH)
@@ -62,5 +73,22 @@ mod tests {
         assert!(!same_origin("null", Some("127.0.0.1:3000"), None));
         assert!(same_origin("https://kiosk.example", Some("10.0.0.5:3000"), Some(&public)));
         assert!(!same_origin("https://kiosk.example.evil", Some("10.0.0.5:3000"), Some(&public)));
+    }
+
+    #[test]
+    fn fetch_metadata_wins_over_origin() {
+        let check = |pairs: &[(&'static str, &'static str)]| {
+            let mut headers = http::HeaderMap::new();
+            for (k, v) in pairs {
+                headers.insert(*k, http::HeaderValue::from_static(v));
+            }
+            is_same_origin_request(&headers, Some("127.0.0.1:3000"), None)
+        };
+        assert!(check(&[("sec-fetch-site", "same-origin"), ("origin", "null")]));
+        assert!(!check(&[("sec-fetch-site", "cross-site"), ("origin", "http://127.0.0.1:3000")]));
+        assert!(!check(&[("sec-fetch-site", "same-site")]));
+        assert!(check(&[("origin", "http://127.0.0.1:3000")]));
+        assert!(!check(&[("origin", "http://evil.example")]));
+        assert!(check(&[]));
     }
 }

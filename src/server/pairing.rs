@@ -5,15 +5,27 @@
 //! One task per active session does the work: start a device authorization, poll by the
 //! rules in `oidc::polling`, fetch the profile, then wait out the idle sign-out. A waiting TV
 //! therefore costs one task asleep on a timer, not a thread.
+//!
+//! New codes are rate-limited twice, both at `PAIRING_RATE_LIMIT` per minute: per TV session
+//! (a sliding window here) and per client address ([`AddressLimiter`], a keyed `governor`
+//! limiter), so a client cannot dodge the first by dropping its cookie.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use governor::clock::{Clock, DefaultClock};
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
+use metrics::Gauge;
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
+use super::metrics::{Metrics, PairingEnd, ThrottledBy};
 use super::qr::qr_svg;
 use super::session::SessionId;
 use super::settings::KioskSettings;
@@ -36,6 +48,75 @@ fn unix_ms(at: Instant) -> u64 {
     unix.as_millis() as u64
 }
 
+/// Rate limit per client address: at most `per_minute` new codes in a burst, refilled at
+/// `per_minute` a minute (GCRA, from `governor`). IPv6 clients are keyed by their /64, which
+/// one client can hop around in freely.
+pub struct AddressLimiter<C: Clock = DefaultClock> {
+    limiter: RateLimiter<IpAddr, DashMapStateStore<IpAddr>, C>,
+    clock: C,
+}
+
+impl AddressLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        Self::with_clock(per_minute, DefaultClock::default())
+    }
+}
+
+impl<C: Clock> AddressLimiter<C> {
+    /// A limiter on `clock` (tests pass `governor::clock::FakeRelativeClock`).
+    pub fn with_clock(per_minute: u32, clock: C) -> Self {
+        let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
+        Self { limiter: RateLimiter::dashmap_with_clock(quota, clock.clone()), clock }
+    }
+
+    fn key(address: IpAddr) -> IpAddr {
+        match address {
+            IpAddr::V4(_) => address,
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !((1u128 << 64) - 1))),
+            },
+        }
+    }
+
+    /// Takes one new code for `address`, or says how long until one is allowed.
+    pub fn check(&self, address: IpAddr) -> Result<(), Duration> {
+        self.limiter.check_key(&Self::key(address)).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// Forgets addresses whose allowance is full again.
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+
+    /// Addresses remembered.
+    pub fn len(&self) -> usize {
+        self.limiter.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.limiter.is_empty()
+    }
+}
+
+/// The client's address for rate limiting: the first `X-Forwarded-For` entry when the proxy
+/// is trusted (`TRUST_PROXY`) and it holds an address, else the peer address of the
+/// connection (`ConnectInfo`, present when served by `start::serve`).
+pub fn client_address(parts: &http::request::Parts, trust_proxy: bool) -> Option<IpAddr> {
+    let forwarded = trust_proxy
+        .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next().map(str::trim).and_then(parse_address))
+        .flatten();
+    forwarded.or_else(|| {
+        parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+    })
+}
+
+/// `1.2.3.4`, `::1`, `1.2.3.4:5678` or `[::1]:5678`.
+fn parse_address(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>().ok().or_else(|| text.parse::<SocketAddr>().ok().map(|a| a.ip()))
+}
+
 /// All TV sessions of this server.
 #[derive(Clone)]
 pub struct Hub {
@@ -48,6 +129,8 @@ struct HubInner {
     sessions: Mutex<HashMap<SessionId, Arc<TvSession>>>,
     shutdown: CancellationToken,
     timer: Arc<dyn Timer>,
+    metrics: Metrics,
+    addresses: AddressLimiter,
 }
 
 /// One TV browser.
@@ -73,10 +156,13 @@ struct SessionState {
 /// Held while a push stream is open; the TV counts as present while any is.
 pub struct ViewerGuard {
     session: Arc<TvSession>,
+    /// `tvsignin_push_connections`, counted up when the guard is made and down when dropped.
+    connections: Gauge,
 }
 
 impl Drop for ViewerGuard {
     fn drop(&mut self) {
+        self.connections.decrement(1.0);
         self.session.viewers.fetch_sub(1, Ordering::SeqCst);
         self.session.touch();
     }
@@ -128,6 +214,11 @@ impl TvSession {
     }
 }
 
+/// Whether a pairing is under way (a code is being fetched or shown).
+fn in_progress(status: &TvStatus) -> bool {
+    matches!(status, TvStatus::Starting | TvStatus::Waiting { .. } | TvStatus::Unreachable { .. })
+}
+
 /// Why a pairing could not start now.
 #[derive(Debug, PartialEq, Eq)]
 pub enum StartRefused {
@@ -145,11 +236,28 @@ impl Hub {
         shutdown: CancellationToken,
         timer: Arc<dyn Timer>,
     ) -> Self {
+        let metrics = Metrics::new();
+        // One provider client per hub in practice; were it shared, the first hub counts polls.
+        provider.set_poll_observer(Arc::new(metrics.clone()));
+        let addresses = AddressLimiter::new(kiosk.pairings_per_minute);
         let hub = Self {
-            inner: Arc::new(HubInner { provider, kiosk, sessions: Mutex::new(HashMap::new()), shutdown, timer }),
+            inner: Arc::new(HubInner {
+                provider,
+                kiosk,
+                sessions: Mutex::new(HashMap::new()),
+                shutdown,
+                timer,
+                metrics,
+                addresses,
+            }),
         };
         hub.spawn_sweeper();
         hub
+    }
+
+    /// This server's metrics (`GET /metrics`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Arc<TvSession>>> {
@@ -188,28 +296,31 @@ impl Hub {
     pub fn subscribe(&self, id: &SessionId) -> (watch::Receiver<TvStatus>, ViewerGuard) {
         let session = self.session(id);
         session.viewers.fetch_add(1, Ordering::SeqCst);
-        (session.status.subscribe(), ViewerGuard { session })
+        let connections = self.inner.metrics.push_connections();
+        connections.increment(1.0);
+        (session.status.subscribe(), ViewerGuard { session, connections })
     }
 
     /// Starts a pairing, unless one is already under way (a reload must not make a new code).
-    pub fn start(&self, id: &SessionId) -> Result<TvStatus, StartRefused> {
+    /// `client` is the caller's address for the per-address limit (see [`client_address`]).
+    pub fn start(&self, id: &SessionId, client: Option<IpAddr>) -> Result<TvStatus, StartRefused> {
         let session = self.session(id);
         match session.status() {
             status @ (TvStatus::Waiting { .. } | TvStatus::Starting | TvStatus::Unreachable { .. } | TvStatus::SignedIn { .. }) => Ok(status),
-            _ => self.begin(&session),
+            _ => self.begin(&session, client),
         }
     }
 
     /// Drops the current code (if any) and starts a fresh one.
-    pub fn renew(&self, id: &SessionId) -> Result<TvStatus, StartRefused> {
+    pub fn renew(&self, id: &SessionId, client: Option<IpAddr>) -> Result<TvStatus, StartRefused> {
         let session = self.session(id);
         if matches!(session.status(), TvStatus::SignedIn { .. }) {
             return Ok(session.status());
         }
-        self.begin(&session)
+        self.begin(&session, client)
     }
 
-    fn begin(&self, session: &Arc<TvSession>) -> Result<TvStatus, StartRefused> {
+    fn begin(&self, session: &Arc<TvSession>, client: Option<IpAddr>) -> Result<TvStatus, StartRefused> {
         let (generation, cancel) = {
             let mut state = session.lock();
             let now = Instant::now();
@@ -219,9 +330,23 @@ impl Hub {
             if state.recent_starts.len() >= self.inner.kiosk.pairings_per_minute as usize {
                 let oldest = state.recent_starts.front().copied().unwrap_or(now);
                 let retry_after = Duration::from_secs(60).saturating_sub(now.duration_since(oldest)) + Duration::from_secs(1);
+                self.inner.metrics.pairing_throttled(ThrottledBy::Session);
                 return Err(StartRefused::TooMany { retry_after });
             }
+            if let Some(address) = client {
+                if let Err(wait) = self.inner.addresses.check(address) {
+                    tracing::info!(%address, "too many new codes from one address");
+                    self.inner.metrics.pairing_throttled(ThrottledBy::Address);
+                    // Whole seconds, rounded up: the TV must not ask again too early.
+                    let retry_after = Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+                    return Err(StartRefused::TooMany { retry_after });
+                }
+            }
             state.recent_starts.push_back(now);
+            if in_progress(&session.status()) {
+                self.inner.metrics.pairing_finished(PairingEnd::Replaced);
+            }
+            self.inner.metrics.pairing_started();
             if let Some(task) = state.task.take() {
                 task.cancel();
             }
@@ -233,15 +358,20 @@ impl Hub {
         };
         let hub = self.clone();
         let task_session = session.clone();
-        tokio::spawn(async move { hub.pairing_task(task_session, generation, cancel).await });
+        // The task's logs carry the span (request id, path) of the request that started it.
+        tokio::spawn(async move { hub.pairing_task(task_session, generation, cancel).await }.in_current_span());
         Ok(TvStatus::Starting)
     }
 
     /// Stops the pairing and returns to Home.
     pub fn cancel(&self, id: &SessionId) -> TvStatus {
         let session = self.session(id);
-        if matches!(session.status(), TvStatus::SignedIn { .. }) {
-            return session.status();
+        let status = session.status();
+        if matches!(status, TvStatus::SignedIn { .. }) {
+            return status;
+        }
+        if in_progress(&status) {
+            self.inner.metrics.pairing_finished(PairingEnd::Cancelled);
         }
         Self::reset(&session);
         TvStatus::Idle
@@ -271,7 +401,10 @@ impl Hub {
         match self.inner.provider.revoke(&tokens).await {
             Ok(true) => tracing::info!("tokens revoked"),
             Ok(false) => tracing::info!("the provider has no revocation endpoint; tokens dropped"),
-            Err(error) => tracing::warn!(%error, "revocation failed; tokens dropped anyway"),
+            Err(error) => {
+                tracing::warn!(%error, "revocation failed; tokens dropped anyway");
+                self.inner.metrics.provider_error("revocation", &error);
+            }
         }
     }
 
@@ -330,6 +463,7 @@ impl Hub {
                 Ok(auth) => break auth,
                 Err(error) => {
                     tracing::warn!(%error, kind = error.kind(), "cannot start a device authorization; retrying in {retry:?}");
+                    self.inner.metrics.provider_error("device_authorization", &error);
                     session.set_if_current(generation, TvStatus::Unreachable { pairing: None });
                     if !self.nap(&cancel, retry).await || session.is_abandoned(abandon_after) {
                         self.abandon(&session, generation);
@@ -386,15 +520,15 @@ impl Hub {
             PollOutcome::Approved(tokens) => self.signed_in(session, generation, cancel, tokens).await,
             PollOutcome::Denied => {
                 tracing::info!("pairing declined on the phone");
-                self.finish(session, generation, cancel, TvStatus::Denied).await;
+                self.finish(session, generation, cancel, TvStatus::Denied, PairingEnd::Denied).await;
             }
             PollOutcome::Expired => {
                 tracing::info!("pairing expired");
-                self.finish(session, generation, cancel, TvStatus::Expired).await;
+                self.finish(session, generation, cancel, TvStatus::Expired, PairingEnd::Expired).await;
             }
             PollOutcome::Rejected(code) => {
                 tracing::warn!(error = %code, "the provider ended the pairing");
-                self.finish(session, generation, cancel, TvStatus::Expired).await;
+                self.finish(session, generation, cancel, TvStatus::Expired, PairingEnd::Rejected).await;
             }
             PollOutcome::Cancelled => {
                 if session.is_abandoned(abandon_after) {
@@ -407,14 +541,17 @@ impl Hub {
     fn abandon(&self, session: &TvSession, generation: u64) {
         if session.set_if_current(generation, TvStatus::Idle) {
             tracing::info!("no TV is watching; pairing stopped");
+            self.inner.metrics.pairing_finished(PairingEnd::Abandoned);
         }
     }
 
     /// Shows a final state, then returns to Home after a while.
-    async fn finish(&self, session: Arc<TvSession>, generation: u64, cancel: CancellationToken, status: TvStatus) {
-        if session.set_if_current(generation, status)
-            && self.nap(&cancel, self.inner.kiosk.expired_return_home).await
-        {
+    async fn finish(&self, session: Arc<TvSession>, generation: u64, cancel: CancellationToken, status: TvStatus, end: PairingEnd) {
+        if !session.set_if_current(generation, status) {
+            return;
+        }
+        self.inner.metrics.pairing_finished(end);
+        if self.nap(&cancel, self.inner.kiosk.expired_return_home).await {
             session.set_if_current(generation, TvStatus::Idle);
         }
     }
@@ -425,8 +562,9 @@ impl Hub {
             Ok(user) => user,
             Err(error) => {
                 tracing::warn!(%error, kind = error.kind(), "sign-in could not be completed");
+                self.inner.metrics.provider_error("sign_in", &error);
                 self.revoke(tokens).await;
-                self.finish(session, generation, cancel, TvStatus::Expired).await;
+                self.finish(session, generation, cancel, TvStatus::Expired, PairingEnd::Failed).await;
                 return;
             }
         };
@@ -454,6 +592,8 @@ impl Hub {
             self.revoke(tokens).await;
             return;
         }
+        self.inner.metrics.pairing_finished(PairingEnd::SignedIn);
+        self.inner.metrics.signed_in(&provider.config().client_id);
 
         // Wait for the idle sign-out, refreshing the access token before it expires.
         loop {
@@ -492,6 +632,7 @@ impl Hub {
                     }
                     Err(error) => {
                         tracing::warn!(%error, "refresh failed; keeping the session until idle sign-out");
+                        self.inner.metrics.provider_error("refresh", &error);
                         tokens.refresh_token = None;
                     }
                 }
@@ -532,11 +673,79 @@ impl Hub {
                     _ = tick.tick() => {}
                 }
                 let Some(inner) = weak.upgrade() else { return };
+                inner.addresses.forget_idle();
                 let mut sessions = inner.sessions.lock().unwrap_or_else(|p| p.into_inner());
                 sessions.retain(|_, s| {
                     !(matches!(s.status(), TvStatus::Idle) && s.is_abandoned(FORGET_IDLE_AFTER))
                 });
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use governor::clock::FakeRelativeClock;
+
+    fn parts(peer: &str, forwarded: Option<&str>) -> http::request::Parts {
+        let mut request = http::Request::builder().uri("/api/start");
+        if let Some(value) = forwarded {
+            request = request.header("x-forwarded-for", value);
+        }
+        let (mut parts, ()) = request.body(()).unwrap().into_parts();
+        parts.extensions.insert(axum::extract::ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        parts
+    }
+
+    #[test]
+    fn address_limit_refills_over_the_minute() {
+        let clock = FakeRelativeClock::default();
+        let limiter = AddressLimiter::with_clock(3, clock.clone());
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        for _ in 0..3 {
+            assert_eq!(limiter.check(a), Ok(()));
+        }
+        // A burst of 3, then one more every 20 s.
+        assert_eq!(limiter.check(a), Err(Duration::from_secs(20)));
+        assert_eq!(limiter.check(b), Ok(()), "other addresses have their own allowance");
+        clock.advance(Duration::from_secs(15));
+        assert_eq!(limiter.check(a), Err(Duration::from_secs(5)));
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(limiter.check(a), Ok(()));
+        assert!(limiter.check(a).is_err());
+        clock.advance(Duration::from_secs(60));
+        limiter.forget_idle();
+        assert!(limiter.is_empty(), "full allowances are forgotten");
+        for _ in 0..3 {
+            assert_eq!(limiter.check(a), Ok(()));
+        }
+    }
+
+    #[test]
+    fn ipv6_clients_share_their_64() {
+        let limiter = AddressLimiter::with_clock(1, FakeRelativeClock::default());
+        assert_eq!(limiter.check("2001:db8:1:2::1".parse().unwrap()), Ok(()));
+        assert!(limiter.check("2001:db8:1:2:ffff::9".parse().unwrap()).is_err());
+        assert_eq!(limiter.check("2001:db8:1:3::1".parse().unwrap()), Ok(()));
+        assert_eq!(limiter.check("::ffff:192.0.2.7".parse().unwrap()), Ok(()));
+        assert!(limiter.check("192.0.2.7".parse().unwrap()).is_err(), "IPv4-mapped is the IPv4 address");
+    }
+
+    #[test]
+    fn client_address_uses_forwarded_for_only_when_trusted() {
+        let peer: IpAddr = "10.0.0.9".parse().unwrap();
+        let p = parts("10.0.0.9:5555", Some("203.0.113.5, 10.0.0.1"));
+        assert_eq!(client_address(&p, false), Some(peer));
+        assert_eq!(client_address(&p, true), Some("203.0.113.5".parse().unwrap()));
+        let p = parts("10.0.0.9:5555", Some("[2001:db8::1]:4711"));
+        assert_eq!(client_address(&p, true), Some("2001:db8::1".parse().unwrap()));
+        let p = parts("10.0.0.9:5555", Some("unknown"));
+        assert_eq!(client_address(&p, true), Some(peer), "junk falls back to the peer");
+        let p = parts("10.0.0.9:5555", None);
+        assert_eq!(client_address(&p, true), Some(peer));
+        let (bare, ()) = http::Request::builder().body(()).unwrap().into_parts();
+        assert_eq!(client_address(&bare, false), None);
     }
 }
