@@ -23,6 +23,12 @@ mod backend {
         Ok((state, session))
     }
 
+    /// The caller's address for the per-address limit on new codes.
+    pub fn client_address(state: &AppState) -> Option<std::net::IpAddr> {
+        let parts = use_context::<http::request::Parts>()?;
+        crate::server::pairing::client_address(&parts, state.settings.trust_proxy)
+    }
+
     /// A plain form post (no WebAssembly) is sent back to the TV page after the action.
     pub fn back_to_page_if_form_post() {
         let is_form = use_context::<http::request::Parts>().is_some_and(|parts| {
@@ -50,7 +56,8 @@ pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
 pub async fn start_pairing() -> Result<TvStatus, AppError> {
     let (state, session) = backend::context()?;
     backend::back_to_page_if_form_post();
-    Ok(state.hub.start(&session).unwrap_or_else(throttled))
+    let client = backend::client_address(&state);
+    Ok(state.hub.start(&session, client).unwrap_or_else(throttled))
 }
 
 /// "New code": drops the current code and starts a fresh one.
@@ -58,7 +65,8 @@ pub async fn start_pairing() -> Result<TvStatus, AppError> {
 pub async fn new_code() -> Result<TvStatus, AppError> {
     let (state, session) = backend::context()?;
     backend::back_to_page_if_form_post();
-    Ok(state.hub.renew(&session).unwrap_or_else(throttled))
+    let client = backend::client_address(&state);
+    Ok(state.hub.renew(&session, client).unwrap_or_else(throttled))
 }
 
 /// "Cancel": back to Home.

@@ -26,6 +26,29 @@ async function qrLink(page: Page) {
   return decodeQr(await page.getByTestId('qr').screenshot());
 }
 
+/** Everything visible sits inside the 5% safe area, and text is at least `minFont` px. */
+async function checkLayout(page: Page, minFont: number) {
+  const problems = await page.evaluate((minFont) => {
+    const found: string[] = [];
+    const { innerWidth: w, innerHeight: h } = window;
+    for (const el of Array.from(document.querySelectorAll('main *'))) {
+      const box = el.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+      const name = el.getAttribute('data-testid') ?? el.tagName.toLowerCase();
+      const slack = 1;
+      if (box.left < w * 0.05 - slack || box.right > w * 0.95 + slack || box.top < h * 0.05 - slack || box.bottom > h * 0.95 + slack) {
+        found.push(`${name} outside the safe area: ${JSON.stringify(box)}`);
+      }
+      const hasText = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent!.trim() !== '');
+      if (hasText && parseFloat(getComputedStyle(el).fontSize) < minFont) {
+        found.push(`${name} text is ${getComputedStyle(el).fontSize}`);
+      }
+    }
+    return found;
+  }, minFont);
+  expect(problems).toEqual([]);
+}
+
 async function providerGet(stack: Stack, path: string) {
   return (await fetch(stack.issuer + path)).json();
 }
@@ -49,6 +72,7 @@ test.describe('with the local provider', () => {
 
     for (const [name, width, height] of [['720p', 1280, 720], ['1080p', 1920, 1080], ['4k', 3840, 2160]] as const) {
       await page.setViewportSize({ width, height });
+      await checkLayout(page, 24);
       await page.screenshot({ path: testInfo.outputPath(`pairing-${name}.png`) });
     }
     await page.setViewportSize({ width: 1920, height: 1080 });
@@ -69,6 +93,7 @@ test.describe('with the local provider', () => {
     await expect(page.getByTestId('sign-out')).toBeFocused();
     for (const [name, width, height] of [['720p', 1280, 720], ['1080p', 1920, 1080], ['4k', 3840, 2160]] as const) {
       await page.setViewportSize({ width, height });
+      await checkLayout(page, 24);
       await page.screenshot({ path: testInfo.outputPath(`signed-in-${name}.png`) });
     }
 

@@ -161,44 +161,110 @@ impl Metrics {
         let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         let describe = |name: &'static str, unit: Unit, text: &'static str| {
-            recorder.describe_counter(KeyName::from_const_str(name), Some(unit), SharedString::const_str(text));
+            recorder.describe_counter(
+                KeyName::from_const_str(name),
+                Some(unit),
+                SharedString::const_str(text),
+            );
         };
-        describe(PAIRINGS_STARTED, Unit::Count, "Device authorizations started");
+        describe(
+            PAIRINGS_STARTED,
+            Unit::Count,
+            "Device authorizations started",
+        );
         describe(PAIRINGS_FINISHED, Unit::Count, "Pairings ended, by outcome");
-        describe(PAIRINGS_THROTTLED, Unit::Count, "New codes refused by a rate limit");
-        describe(SIGN_INS, Unit::Count, "Completed sign-ins, by provider client id");
-        describe(TOKEN_POLLS, Unit::Count, "Device-code polls of the token endpoint, by outcome");
-        describe(PROVIDER_ERRORS, Unit::Count, "Failed provider requests, by operation and error kind");
+        describe(
+            PAIRINGS_THROTTLED,
+            Unit::Count,
+            "New codes refused by a rate limit",
+        );
+        describe(
+            SIGN_INS,
+            Unit::Count,
+            "Completed sign-ins, by provider client id",
+        );
+        describe(
+            TOKEN_POLLS,
+            Unit::Count,
+            "Device-code polls of the token endpoint, by outcome",
+        );
+        describe(
+            PROVIDER_ERRORS,
+            Unit::Count,
+            "Failed provider requests, by operation and error kind",
+        );
         let describe_gauge = |name: &'static str, text: &'static str| {
-            recorder.describe_gauge(KeyName::from_const_str(name), None, SharedString::const_str(text));
+            recorder.describe_gauge(
+                KeyName::from_const_str(name),
+                None,
+                SharedString::const_str(text),
+            );
         };
         describe_gauge(PUSH_CONNECTIONS, "Open push (/events) streams");
         describe_gauge(TV_SESSIONS, "TV sessions held in memory");
         describe_gauge(DISCOVERY_LOADED, "1 once provider discovery has loaded");
-        describe_gauge(PROVIDER_HEALTHY, "1 when the provider's last request did not fail at the network level");
+        describe_gauge(
+            PROVIDER_HEALTHY,
+            "1 when the provider's last request did not fail at the network level",
+        );
 
-        let pairings_started = recorder.register_counter(&Key::from_static_name(PAIRINGS_STARTED), &METADATA);
-        let push_connections = recorder.register_gauge(&Key::from_static_name(PUSH_CONNECTIONS), &METADATA);
-        let metrics = Self { inner: Arc::new(Inner { recorder, handle, pairings_started, push_connections }) };
+        let pairings_started =
+            recorder.register_counter(&Key::from_static_name(PAIRINGS_STARTED), &METADATA);
+        let push_connections =
+            recorder.register_gauge(&Key::from_static_name(PUSH_CONNECTIONS), &METADATA);
+        let metrics = Self {
+            inner: Arc::new(Inner {
+                recorder,
+                handle,
+                pairings_started,
+                push_connections,
+            }),
+        };
         // Pre-register the fixed label sets so they show (at 0) before anything happens.
         for end in PairingEnd::ALL {
-            metrics.counter(PAIRINGS_FINISHED, vec![Label::from_static_parts("outcome", end.as_str())]);
+            metrics
+                .counter(
+                    PAIRINGS_FINISHED,
+                    vec![Label::from_static_parts("outcome", end.as_str())],
+                )
+                .increment(0);
         }
         for by in [ThrottledBy::Session, ThrottledBy::Address] {
-            metrics.counter(PAIRINGS_THROTTLED, vec![Label::from_static_parts("limit", by.as_str())]);
+            metrics
+                .counter(
+                    PAIRINGS_THROTTLED,
+                    vec![Label::from_static_parts("limit", by.as_str())],
+                )
+                .increment(0);
         }
-        for outcome in ["tokens", "pending", "slow_down", "access_denied", "expired_token", "trouble"] {
-            metrics.counter(TOKEN_POLLS, vec![Label::from_static_parts("outcome", outcome)]);
+        for outcome in [
+            "tokens",
+            "pending",
+            "slow_down",
+            "access_denied",
+            "expired_token",
+            "trouble",
+        ] {
+            metrics
+                .counter(
+                    TOKEN_POLLS,
+                    vec![Label::from_static_parts("outcome", outcome)],
+                )
+                .increment(0);
         }
         metrics
     }
 
     fn counter(&self, name: &'static str, labels: Vec<Label>) -> Counter {
-        self.inner.recorder.register_counter(&Key::from_parts(name, labels), &METADATA)
+        self.inner
+            .recorder
+            .register_counter(&Key::from_parts(name, labels), &METADATA)
     }
 
     fn gauge(&self, name: &'static str) -> Gauge {
-        self.inner.recorder.register_gauge(&Key::from_static_name(name), &METADATA)
+        self.inner
+            .recorder
+            .register_gauge(&Key::from_static_name(name), &METADATA)
     }
 
     pub fn pairing_started(&self) {
@@ -206,22 +272,37 @@ impl Metrics {
     }
 
     pub fn pairing_finished(&self, end: PairingEnd) {
-        self.counter(PAIRINGS_FINISHED, vec![Label::from_static_parts("outcome", end.as_str())]).increment(1);
+        self.counter(
+            PAIRINGS_FINISHED,
+            vec![Label::from_static_parts("outcome", end.as_str())],
+        )
+        .increment(1);
     }
 
     pub fn pairing_throttled(&self, by: ThrottledBy) {
-        self.counter(PAIRINGS_THROTTLED, vec![Label::from_static_parts("limit", by.as_str())]).increment(1);
+        self.counter(
+            PAIRINGS_THROTTLED,
+            vec![Label::from_static_parts("limit", by.as_str())],
+        )
+        .increment(1);
     }
 
     /// A completed sign-in with this provider client id (one server uses one client id, so
     /// the label has a single value in practice).
     pub fn signed_in(&self, client_id: &str) {
-        self.counter(SIGN_INS, vec![Label::new("client_id", client_id.to_owned())]).increment(1);
+        self.counter(
+            SIGN_INS,
+            vec![Label::new("client_id", client_id.to_owned())],
+        )
+        .increment(1);
     }
 
     /// A provider request failed while the server was doing `operation`.
     pub fn provider_error(&self, operation: &'static str, error: &ProviderError) {
-        let labels = vec![Label::from_static_parts("operation", operation), Label::from_static_parts("kind", error.kind())];
+        let labels = vec![
+            Label::from_static_parts("operation", operation),
+            Label::from_static_parts("kind", error.kind()),
+        ];
         self.counter(PROVIDER_ERRORS, labels).increment(1);
     }
 
@@ -240,11 +321,20 @@ impl Metrics {
 impl PollObserver for Metrics {
     fn token_poll(&self, answer: &Result<TokenSet, ProviderError>) {
         let outcome = poll_outcome(answer);
-        self.counter(TOKEN_POLLS, vec![Label::from_static_parts("outcome", outcome)]).increment(1);
+        self.counter(
+            TOKEN_POLLS,
+            vec![Label::from_static_parts("outcome", outcome)],
+        )
+        .increment(1);
         if let Err(error) = answer {
             let expected = matches!(
                 error.oauth().map(|e| &e.code),
-                Some(ErrorCode::AuthorizationPending | ErrorCode::SlowDown | ErrorCode::AccessDenied | ErrorCode::ExpiredToken)
+                Some(
+                    ErrorCode::AuthorizationPending
+                        | ErrorCode::SlowDown
+                        | ErrorCode::AccessDenied
+                        | ErrorCode::ExpiredToken
+                )
             );
             if !expected {
                 self.provider_error("token_poll", error);
@@ -258,10 +348,21 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let metrics = state.metrics();
     metrics.gauge(TV_SESSIONS).set(state.hub.len() as f64);
     let health = state.provider.health();
-    metrics.gauge(DISCOVERY_LOADED).set(if health.discovery_loaded { 1.0 } else { 0.0 });
-    metrics.gauge(PROVIDER_HEALTHY).set(if health.discovery_loaded && health.last_error.is_none() { 1.0 } else { 0.0 });
+    metrics
+        .gauge(DISCOVERY_LOADED)
+        .set(if health.discovery_loaded { 1.0 } else { 0.0 });
+    metrics.gauge(PROVIDER_HEALTHY).set(
+        if health.discovery_loaded && health.last_error.is_none() {
+            1.0
+        } else {
+            0.0
+        },
+    );
     (
-        [(header::CONTENT_TYPE, CONTENT_TYPE), (header::CACHE_CONTROL, "no-store")],
+        [
+            (header::CONTENT_TYPE, CONTENT_TYPE),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
         metrics.render(),
     )
 }
@@ -272,7 +373,13 @@ mod tests {
     use crate::oidc::error::OAuthError;
 
     fn value(text: &str, series: &str) -> Option<f64> {
-        text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+        text.lines().find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
     }
 
     #[test]
@@ -285,33 +392,73 @@ mod tests {
         a.signed_in("tv-public");
         let text = a.render();
         assert_eq!(value(&text, PAIRINGS_STARTED), Some(2.0), "{text}");
-        assert_eq!(value(&text, r#"tvsignin_pairings_finished_total{outcome="signed_in"}"#), Some(1.0), "{text}");
-        assert_eq!(value(&text, r#"tvsignin_pairings_finished_total{outcome="denied"}"#), Some(0.0), "{text}");
-        assert_eq!(value(&text, r#"tvsignin_sign_ins_total{client_id="tv-public"}"#), Some(1.0), "{text}");
+        assert_eq!(
+            value(
+                &text,
+                r#"tvsignin_pairings_finished_total{outcome="signed_in"}"#
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            value(
+                &text,
+                r#"tvsignin_pairings_finished_total{outcome="denied"}"#
+            ),
+            Some(0.0),
+            "{text}"
+        );
+        assert_eq!(
+            value(&text, r#"tvsignin_sign_ins_total{client_id="tv-public"}"#),
+            Some(1.0),
+            "{text}"
+        );
         assert_eq!(value(&b.render(), PAIRINGS_STARTED), Some(0.0));
     }
 
     #[test]
     fn poll_outcomes_and_errors() {
         let m = Metrics::new();
-        let oauth = |code: &str| Err(ProviderError::OAuth(OAuthError { code: ErrorCode::parse(code), description: None }));
+        let oauth = |code: &str| {
+            Err(ProviderError::OAuth(OAuthError {
+                code: ErrorCode::parse(code),
+                description: None,
+            }))
+        };
         m.token_poll(&oauth("authorization_pending"));
         m.token_poll(&oauth("slow_down"));
         m.token_poll(&oauth("invalid_grant"));
         m.token_poll(&oauth("made_up_by_the_provider"));
-        m.token_poll(&Err(ProviderError::Timeout { endpoint: "token_endpoint".into() }));
+        m.token_poll(&Err(ProviderError::Timeout {
+            endpoint: "token_endpoint".into(),
+        }));
         m.token_poll(&Err(ProviderError::Unsupported("x".into())));
         let text = m.render();
         for (series, n) in [
             (r#"tvsignin_token_polls_total{outcome="pending"}"#, 1.0),
             (r#"tvsignin_token_polls_total{outcome="slow_down"}"#, 1.0),
-            (r#"tvsignin_token_polls_total{outcome="invalid_grant"}"#, 1.0),
-            (r#"tvsignin_token_polls_total{outcome="other_oauth_error"}"#, 1.0),
+            (
+                r#"tvsignin_token_polls_total{outcome="invalid_grant"}"#,
+                1.0,
+            ),
+            (
+                r#"tvsignin_token_polls_total{outcome="other_oauth_error"}"#,
+                1.0,
+            ),
             (r#"tvsignin_token_polls_total{outcome="trouble"}"#, 1.0),
             (r#"tvsignin_token_polls_total{outcome="unsupported"}"#, 1.0),
-            (r#"tvsignin_provider_errors_total{operation="token_poll",kind="oauth_error"}"#, 2.0),
-            (r#"tvsignin_provider_errors_total{operation="token_poll",kind="timeout"}"#, 1.0),
-            (r#"tvsignin_provider_errors_total{operation="token_poll",kind="unsupported"}"#, 1.0),
+            (
+                r#"tvsignin_provider_errors_total{operation="token_poll",kind="oauth_error"}"#,
+                2.0,
+            ),
+            (
+                r#"tvsignin_provider_errors_total{operation="token_poll",kind="timeout"}"#,
+                1.0,
+            ),
+            (
+                r#"tvsignin_provider_errors_total{operation="token_poll",kind="unsupported"}"#,
+                1.0,
+            ),
         ] {
             assert_eq!(value(&text, series), Some(n), "{series} in {text}");
         }

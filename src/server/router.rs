@@ -1,7 +1,12 @@
 //! `router(state)`: every route of the app, shared by `main` and the tests.
+//!
+//! Every request gets an `x-request-id` (kept if the client sent one, else a new UUID), echoed
+//! on the response and recorded in the request's log span with the method and the path. The
+//! query string is left out of logs: it can carry user codes.
 
 use std::sync::Arc;
 
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -10,10 +15,11 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use leptos::nonce::provide_nonce;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use super::{assets, guard, push};
+use super::{assets, guard, metrics, push};
 use super::session::ensure_session;
 use super::state::AppState;
 use crate::app::{shell, App};
@@ -40,6 +46,8 @@ pub fn router(state: AppState) -> Router {
     if let Some(demo) = &state.demo {
         app = app.nest_service("/demo-idp", Arc::clone(demo).router());
     }
+    // Outside the session layer: a scraper gets no cookie and no TV session.
+    app = app.route("/metrics", get(metrics::render));
     app.layer(SetResponseHeaderLayer::if_not_present(
         http::header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -53,8 +61,26 @@ pub fn router(state: AppState) -> Router {
         HeaderValue::from_static("no-referrer"),
     ))
     .layer(CompressionLayer::new())
-    .layer(TraceLayer::new_for_http())
+    // Outermost last: the id is set, then the span made, then the id copied to the response.
+    .layer(PropagateRequestIdLayer::x_request_id())
+    .layer(TraceLayer::new_for_http().make_span_with(request_span))
+    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
     .with_state(state)
+}
+
+/// The log span of one request: method, path (never the query) and request id.
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+    )
 }
 
 async fn healthz() -> &'static str {

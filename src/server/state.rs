@@ -24,3 +24,10 @@ pub struct AppState {
     /// The demo provider, when no real one is configured.
     pub demo: Option<Arc<super::demo_idp::DemoIdp>>,
 }
+
+impl AppState {
+    /// This server's metrics (kept in the hub: one recorder per state, none global).
+    pub fn metrics(&self) -> &super::metrics::Metrics {
+        self.hub.metrics()
+    }
+}

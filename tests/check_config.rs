@@ -1,0 +1,305 @@
+//! `tvsignin check-config` (issue 7), run as the built binary: against the real local OpenID
+//! provider (end2end/idp), against scripted discovery documents that lack what the app needs,
+//! against a closed port, with a bad setting and in demo mode. Every run gets a clean
+//! environment and an empty working directory.
+
+#![cfg(feature = "ssr")]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::process::Command;
+
+use support::{LocalIdp, BASIC_CLIENT, PUBLIC_CLIENT};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tvsignin");
+/// No run may take longer than this (everything is on loopback).
+const RUN_LIMIT: Duration = Duration::from_secs(30);
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// An empty directory of its own for each test.
+fn work_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("check_config")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the test's working directory");
+    dir
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+impl Run {
+    fn show(&self) -> String {
+        format!(
+            "exit {:?} after {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.took, self.stdout, self.stderr
+        )
+    }
+
+    /// The report line of `check`, if any: (verdict, detail).
+    fn check(&self, check: &str) -> Option<(String, String)> {
+        self.stdout.lines().find_map(|line| {
+            let (verdict, rest) = line.split_once(' ')?;
+            let detail = rest.trim_start().strip_prefix(check)?.strip_prefix(": ")?;
+            Some((verdict.to_owned(), detail.to_owned()))
+        })
+    }
+
+    fn verdict(&self, check: &str) -> String {
+        self.check(check)
+            .unwrap_or_else(|| panic!("no {check} line\n{}", self.show()))
+            .0
+    }
+
+    /// Every line is "OK", "WARN" or "FAIL", a check name, then the detail; the last says
+    /// how it went.
+    fn assert_well_formed(&self) {
+        let mut lines: Vec<&str> = self.stdout.lines().filter(|l| !l.is_empty()).collect();
+        let summary = lines.pop().unwrap_or_default();
+        assert!(
+            summary.contains("required check"),
+            "no summary line\n{}",
+            self.show()
+        );
+        for line in lines {
+            let verdict = line.split(' ').next().unwrap_or_default();
+            assert!(
+                matches!(verdict, "OK" | "WARN" | "FAIL") && line.contains(": "),
+                "odd line {line:?}\n{}",
+                self.show()
+            );
+        }
+    }
+}
+
+/// Runs `tvsignin --config /nonexistent check-config` with exactly `env` plus PATH.
+async fn run(test: &str, env: &[(&str, &str)]) -> Run {
+    let dir = work_dir(test);
+    let mut command = Command::new(BIN);
+    command
+        .arg("--config")
+        .arg("/nonexistent/Leptos.toml")
+        .arg("check-config")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let started = Instant::now();
+    let output = tokio::time::timeout(RUN_LIMIT, command.output())
+        .await
+        .expect("tvsignin check-config did not finish within 30 s")
+        .expect("run tvsignin");
+    let run = Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        took: started.elapsed(),
+    };
+    run.assert_well_formed();
+    run
+}
+
+#[tokio::test]
+async fn the_local_provider_passes_every_check() {
+    let idp = LocalIdp::start(&[]).await;
+    for (client, secret, method) in [PUBLIC_CLIENT, BASIC_CLIENT] {
+        let mut env = vec![("ISSUER", idp.issuer.as_str()), ("CLIENT_ID", client)];
+        if let Some(secret) = secret {
+            env.push(("CLIENT_SECRET", secret));
+        }
+        let run = run(&format!("ok-{client}"), &env).await;
+        assert_eq!(run.code, Some(0), "{}", run.show());
+        for check in [
+            "settings",
+            "provider",
+            "discovery",
+            "issuer",
+            "device grant",
+            "device authorization endpoint",
+            "token endpoint",
+            "userinfo endpoint",
+            "jwks_uri",
+            "revocation endpoint",
+            "client authentication",
+            "device authorization request",
+            "token endpoint poll",
+        ] {
+            assert_eq!(run.verdict(check), "OK", "{check}\n{}", run.show());
+        }
+        let (_, auth) = run.check("client authentication").unwrap();
+        assert!(auth.starts_with(method), "{auth}");
+        assert!(
+            run.stdout
+                .trim_end()
+                .ends_with("all required checks passed"),
+            "{}",
+            run.show()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_secret_fails_the_client_check() {
+    let idp = LocalIdp::start(&[]).await;
+    let (client, _, _) = BASIC_CLIENT;
+    let env = [
+        ("ISSUER", idp.issuer.as_str()),
+        ("CLIENT_ID", client),
+        ("CLIENT_SECRET", "not-the-secret"),
+    ];
+    let run = run("wrong-secret", &env).await;
+    assert_eq!(run.code, Some(1), "{}", run.show());
+    let (verdict, detail) = run.check("device authorization request").unwrap();
+    assert_eq!(verdict, "FAIL", "{}", run.show());
+    assert!(detail.contains("invalid_client"), "{detail}");
+    assert!(
+        !run.stdout.contains("not-the-secret"),
+        "the secret is never printed"
+    );
+}
+
+/// A provider that serves only a discovery document, shaped by the first path segment.
+async fn scripted_provider() -> (String, tokio::task::JoinHandle<()>) {
+    async fn discovery(State(base): State<String>, Path(variant): Path<String>) -> Json<Value> {
+        let issuer = format!("{base}/{variant}");
+        let mut doc = json!({
+            "issuer": issuer,
+            "device_authorization_endpoint": format!("{issuer}/device"),
+            "token_endpoint": format!("{issuer}/token"),
+            "userinfo_endpoint": format!("{issuer}/me"),
+            "jwks_uri": format!("{issuer}/jwks"),
+            "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_GRANT],
+        });
+        let map = doc.as_object_mut().unwrap();
+        match variant.as_str() {
+            "no-device-endpoint" => {
+                map.remove("device_authorization_endpoint");
+            }
+            "no-device-grant" => {
+                map.insert(
+                    "grant_types_supported".into(),
+                    json!(["authorization_code", "refresh_token"]),
+                );
+            }
+            "no-jwks" => {
+                map.remove("jwks_uri");
+            }
+            _ => {}
+        }
+        Json(doc)
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let app = Router::new()
+        .route(
+            "/{variant}/.well-known/openid-configuration",
+            get(discovery),
+        )
+        .with_state(base.clone());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, task)
+}
+
+#[tokio::test]
+async fn missing_device_support_fails() {
+    let (base, server) = scripted_provider().await;
+    let cases = [
+        ("no-device-endpoint", "device authorization endpoint"),
+        ("no-device-grant", "device grant"),
+        ("no-jwks", "jwks_uri"),
+    ];
+    for (variant, failing) in cases {
+        let issuer = format!("{base}/{variant}");
+        let env = [("ISSUER", issuer.as_str()), ("CLIENT_ID", "tv")];
+        let run = run(variant, &env).await;
+        assert_eq!(run.code, Some(1), "{variant}\n{}", run.show());
+        assert_eq!(run.verdict("discovery"), "OK", "{}", run.show());
+        assert_eq!(run.verdict(failing), "FAIL", "{variant}\n{}", run.show());
+        // Nothing answers at the scripted provider's endpoints but discovery.
+        if variant != "no-jwks" {
+            assert_eq!(
+                run.verdict("client accepted"),
+                "FAIL",
+                "no probe without device support\n{}",
+                run.show()
+            );
+        }
+        // Without a revocation endpoint there is a warning, not a failure.
+        assert_eq!(run.verdict("revocation endpoint"), "WARN", "{}", run.show());
+    }
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_closed_port_fails_discovery() {
+    // Bind and drop: the port is free and nothing listens.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let issuer = format!("http://127.0.0.1:{port}");
+    let env = [("ISSUER", issuer.as_str()), ("CLIENT_ID", "tv")];
+    let run = run("closed-port", &env).await;
+    assert_eq!(run.code, Some(1), "{}", run.show());
+    let (verdict, detail) = run.check("discovery").unwrap();
+    assert_eq!(verdict, "FAIL", "{}", run.show());
+    assert!(detail.contains("cannot reach"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_bad_setting_fails_naming_the_key() {
+    for (env, key) in [
+        (
+            vec![
+                ("ISSUER", "http://127.0.0.1:9"),
+                ("CLIENT_ID", "tv"),
+                ("HTTP_TIMEOUT_SECS", "soon"),
+            ],
+            "HTTP_TIMEOUT_SECS",
+        ),
+        (vec![("ISSUER", "not a url"), ("CLIENT_ID", "tv")], "ISSUER"),
+        (vec![("CLIENT_ID", "tv")], "CLIENT_ID"),
+    ] {
+        let run = run(&format!("bad-{key}"), &env).await;
+        assert_eq!(run.code, Some(1), "{}", run.show());
+        let (verdict, detail) = run.check("settings").unwrap();
+        assert_eq!(verdict, "FAIL", "{}", run.show());
+        assert!(
+            detail.starts_with(&format!("bad setting {key}: ")),
+            "{detail}"
+        );
+        assert!(run.check("discovery").is_none(), "nothing else is tried");
+    }
+}
+
+#[tokio::test]
+async fn demo_mode_needs_no_network() {
+    let run = run("demo", &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    let (verdict, detail) = run.check("provider").unwrap();
+    assert_eq!(verdict, "OK");
+    assert!(detail.contains("demo provider"), "{detail}");
+    assert!(run.check("discovery").is_none(), "{}", run.show());
+}

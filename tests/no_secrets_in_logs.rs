@@ -1,0 +1,410 @@
+//! No secret reaches the logs (issue 7): the real binary, logging everything (`RUST_LOG=trace`),
+//! signs a TV in against the real local provider with a confidential client, and its whole
+//! output is searched for the device code, the access token and the client secret. The
+//! password-login tool is checked the same way for the user's password.
+
+#![cfg(feature = "ssr")]
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+use support::{phone, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tvsignin");
+
+/// Every test is over in this time, whatever happens.
+async fn within<T>(secs: u64, test: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), test)
+        .await
+        .unwrap_or_else(|_| panic!("test took longer than {secs} s"))
+}
+
+/// An empty working directory of the test's own: no Leptos.toml or .env can leak in.
+fn work_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("no_secrets_in_logs")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the test's working directory");
+    dir
+}
+
+/// The binary with a clean environment (PATH only), no settings file, everything logged.
+fn binary(dir: &PathBuf) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TVSIGNIN_CONFIG", "/nonexistent/Leptos.toml")
+        .env("RUST_LOG", "trace")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Reads a pipe to its end into a shared buffer.
+fn collect(
+    mut pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    into: Arc<Mutex<Vec<u8>>>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut buffer = [0u8; 16 * 1024];
+        loop {
+            match pipe.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => into.lock().unwrap().extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+}
+
+/// The running server with its output captured.
+struct Server {
+    child: Child,
+    output: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command.spawn().expect("start tvsignin");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            collect(child.stdout.take().expect("stdout"), output.clone()),
+            collect(child.stderr.take().expect("stderr"), output.clone()),
+        ];
+        Self {
+            child,
+            output,
+            readers,
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// SIGTERM (a graceful shutdown logs too), then everything it wrote.
+    async fn stop(mut self) -> String {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+        }
+        self.text()
+    }
+}
+
+/// A TV browser: keeps the session cookie and calls the server functions as the page does.
+struct Tv {
+    base: String,
+    http: reqwest::Client,
+    cookie: Mutex<Option<String>>,
+}
+
+impl Tv {
+    fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(15))
+            .build()
+            .expect("client");
+        Self {
+            base: base.to_owned(),
+            http,
+            cookie: Mutex::new(None),
+        }
+    }
+
+    fn send(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.cookie.lock().unwrap().clone() {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        }
+    }
+
+    fn keep_cookie(&self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let pair = value
+                .to_str()
+                .unwrap_or_default()
+                .split(';')
+                .next()
+                .unwrap_or_default();
+            if pair.trim().starts_with("tvsignin_session=") {
+                *self.cookie.lock().unwrap() = Some(pair.trim().to_owned());
+            }
+        }
+    }
+
+    async fn open_page(&self) {
+        let response = self
+            .send(self.http.get(format!("{}/", self.base)))
+            .send()
+            .await
+            .expect("GET /");
+        assert_eq!(response.status(), 200, "GET /");
+        self.keep_cookie(&response);
+        assert!(
+            self.cookie.lock().unwrap().is_some(),
+            "GET / set no session cookie"
+        );
+    }
+
+    async fn call(&self, endpoint: &str) -> Value {
+        let response = self
+            .send(self.http.post(format!("{}/api/{endpoint}", self.base)))
+            .header("sec-fetch-site", "same-origin")
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST /api/{endpoint}: {e}"));
+        self.keep_cookie(&response);
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert!(status.is_success(), "POST /api/{endpoint}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("/api/{endpoint} JSON: {e}: {text}"))
+    }
+
+    async fn wait_for(&self, state: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let status = self.call("status").await["status"].clone();
+            if status["state"] == state {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {state:?} within {limit:?}; last: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// A test hook of the local provider: `GET <issuer><path>`, one string field of its JSON.
+async fn hook(issuer: &str, path: &str, field: &str) -> String {
+    let body: Value = reqwest::get(format!("{issuer}{path}"))
+        .await
+        .expect("test hook")
+        .json()
+        .await
+        .expect("test hook JSON");
+    body[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{path}: no {field} in {body}"))
+        .to_owned()
+}
+
+/// Where `secret` shows up in `log`, as a few lines of context (empty: nowhere).
+fn leaks(log: &str, secret: &str) -> Vec<String> {
+    log.lines()
+        .filter(|line| line.contains(secret))
+        .take(3)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_whole_sign_in_logged_at_trace_leaks_no_secret() {
+    within(90, async {
+        let idp = LocalIdp::start(&[("IDP_INTERVAL", "1")]).await;
+        let (client_id, secret, method) = BASIC_CLIENT;
+        let client_secret = secret.expect("a confidential client");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+
+        let dir = work_dir("sign_in");
+        let mut command = binary(&dir);
+        command
+            .env("ISSUER", &idp.issuer)
+            .env("CLIENT_ID", client_id)
+            .env("CLIENT_SECRET", client_secret)
+            .env("CLIENT_AUTH_METHOD", method)
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"));
+        let server = Server::spawn(command);
+
+        let tv = Tv::new(&base);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !tv
+            .http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not start:\n{}",
+                server.text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        tv.open_page().await;
+        tv.call("start").await;
+        let waiting = tv.wait_for("waiting", Duration::from_secs(20)).await;
+        let user_code = waiting["pairing"]["user_code"]
+            .as_str()
+            .expect("user code")
+            .to_owned();
+        let uri = waiting["pairing"]["verification_uri_complete"]
+            .as_str()
+            .expect("verification_uri_complete")
+            .to_owned();
+        let (user, password) = ALICE;
+        let (code, said) = phone(&uri, &user_code, user, password, PhoneAction::Allow).await;
+        assert_eq!(code, 0, "phone: {said}");
+        let signed_in = tv.wait_for("signed-in", Duration::from_secs(20)).await;
+        assert_eq!(signed_in["profile"]["display_name"], "Alice Liddell");
+        assert_eq!(tv.call("sign_out").await["state"], "idle");
+
+        let device_code = hook(
+            &idp.issuer,
+            &format!("/__test/device-code?user_code={user_code}"),
+            "device_code",
+        )
+        .await;
+        let access_token = hook(
+            &idp.issuer,
+            "/__test/last-access-token?sub=alice",
+            "access_token",
+        )
+        .await;
+        // The refresh token and the ID token: the local provider has no hook that tells them.
+        let log = server.stop().await;
+        // Kept for reading when this fails (target/tmp/no_secrets_in_logs/sign_in/).
+        let _ = std::fs::write(dir.join("server.log"), &log);
+
+        // The log is real: trace and debug lines, and the sign-in it describes.
+        assert!(
+            log.lines().any(|l| l.contains(" TRACE ")),
+            "no trace lines in the log:\n{log}"
+        );
+        assert!(
+            log.lines().any(|l| l.contains(" DEBUG ")),
+            "no debug lines in the log:\n{log}"
+        );
+        assert!(
+            log.contains("pairing started") && log.contains("signed in"),
+            "{log}"
+        );
+        assert!(
+            log.contains(&user_code),
+            "the user code is not a secret and is logged:\n{log}"
+        );
+        eprintln!(
+            "searched {} lines ({} bytes) of log output",
+            log.lines().count(),
+            log.len()
+        );
+
+        let basic = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{client_secret}"))
+        };
+        for (name, value) in [
+            ("device code", device_code.as_str()),
+            ("access token", access_token.as_str()),
+            ("client secret", client_secret),
+            ("Basic authorization", basic.as_str()),
+        ] {
+            assert!(
+                value.len() >= 8,
+                "{name} is too short to search for: {value:?}"
+            );
+            let found = leaks(&log, value);
+            assert!(
+                found.is_empty(),
+                "the {name} is in the log:\n{}",
+                found.join("\n")
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn password_login_logged_at_trace_never_shows_the_password() {
+    within(60, async {
+        let idp = LocalIdp::start(&[]).await;
+        let (client_id, secret, method) = BASIC_CLIENT;
+        let client_secret = secret.expect("a confidential client");
+        let (user, password) = ALICE;
+        let wrong = "Wr0ng-passw0rd-7c1e";
+
+        for (name, attempt) in [("right", password), ("wrong", wrong)] {
+            let mut command = binary(&work_dir(&format!("password_{name}")));
+            command
+                .arg("password-login")
+                .env("ISSUER", &idp.issuer)
+                .env("CLIENT_ID", client_id)
+                .env("CLIENT_SECRET", client_secret)
+                .env("CLIENT_AUTH_METHOD", method)
+                .env("TEST_USERNAME", user)
+                .env("TEST_PASSWORD", attempt);
+            let output = tokio::time::timeout(Duration::from_secs(30), command.output())
+                .await
+                .expect("password-login took longer than 30 s")
+                .expect("run password-login");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let all = format!("{stdout}\n{stderr}");
+            let show = format!(
+                "exit {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+                output.status.code()
+            );
+            if name == "right" {
+                assert_eq!(output.status.code(), Some(0), "{show}");
+                assert!(stdout.contains("Signed in as Alice Liddell"), "{show}");
+                // Alice's tenant claim is `wonderland-tenant`: that is the only place her
+                // password's letters may show.
+                assert_eq!(
+                    all.matches(attempt).count(),
+                    all.matches("wonderland-tenant").count(),
+                    "the password is in the output:\n{show}"
+                );
+            } else {
+                assert_eq!(output.status.code(), Some(1), "{show}");
+                assert!(stderr.contains("invalid_grant"), "{show}");
+                assert!(
+                    !all.contains(attempt),
+                    "the password is in the output:\n{show}"
+                );
+            }
+            assert!(
+                !all.contains(client_secret),
+                "the client secret is in the output:\n{show}"
+            );
+        }
+    })
+    .await;
+}
