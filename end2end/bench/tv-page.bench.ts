@@ -20,7 +20,7 @@ const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
 
 test('TV page weight and approval latency', async ({ browser }) => {
   // The provider sends interval=INTERVAL, as a real one would (5 s is the RFC default).
-  const stack = await startStack({ idp: { IDP_INTERVAL: INTERVAL } });
+  const stack = await startStack({ idp: { IDP_INTERVAL: INTERVAL }, app: { PAIRING_RATE_LIMIT: '1000' } });
   try {
     const context = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
     const page = await context.newPage();

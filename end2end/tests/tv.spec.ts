@@ -298,3 +298,24 @@ test.describe('with a very short code lifetime and quick return to Home', () => 
     await context.close();
   });
 });
+
+test.describe('with a low pairing rate limit', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    stack = await startStack({ app: { PAIRING_RATE_LIMIT: '2' } });
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('too many new codes: the TV asks to try again in a moment', async ({ browser }) => {
+    const { context, page } = await openTv(browser, stack);
+    await startPairing(page);
+    await page.getByTestId('new-code').click();
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'waiting');
+    await page.getByTestId('new-code').click();
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'throttled');
+    await expect(page.getByTestId('status')).toContainText('Try again in a moment');
+    await context.close();
+  });
+});

@@ -36,7 +36,11 @@ mod browser {
         let on_status = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             if let Some(text) = event.data().as_string() {
                 if let Ok(next) = serde_json::from_str::<TvStatus>(&text) {
-                    status.set(next);
+                    // The stream repeats the current status on every (re)connect; leave the
+                    // screen (and its focus) alone unless something changed.
+                    if status.with_untracked(|current| *current != next) {
+                        status.set(next);
+                    }
                 }
             }
         });

@@ -321,6 +321,36 @@ impl Hub {
     }
 
     fn begin(&self, session: &Arc<TvSession>, client: Option<IpAddr>) -> Result<TvStatus, StartRefused> {
+        let result = self.try_begin(session, client);
+        if let Err(StartRefused::TooMany { retry_after }) = &result {
+            self.show_throttled(session, *retry_after);
+        }
+        result
+    }
+
+    /// Tells the TV to wait (the push stream carries it), then returns it to Home.
+    fn show_throttled(&self, session: &Arc<TvSession>, retry_after: Duration) {
+        let (generation, cancel) = {
+            let mut state = session.lock();
+            if let Some(task) = state.task.take() {
+                task.cancel();
+            }
+            state.generation += 1;
+            let cancel = self.inner.shutdown.child_token();
+            state.task = Some(cancel.clone());
+            session.status.send_replace(TvStatus::Throttled { retry_after_secs: retry_after.as_secs().max(1) });
+            (state.generation, cancel)
+        };
+        let hub = self.clone();
+        let session = session.clone();
+        tokio::spawn(async move {
+            if hub.nap(&cancel, retry_after).await {
+                session.set_if_current(generation, TvStatus::Idle);
+            }
+        });
+    }
+
+    fn try_begin(&self, session: &Arc<TvSession>, client: Option<IpAddr>) -> Result<TvStatus, StartRefused> {
         let (generation, cancel) = {
             let mut state = session.lock();
             let now = Instant::now();
