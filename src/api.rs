@@ -19,7 +19,11 @@ mod backend {
     pub fn context() -> Result<(AppState, SessionId), AppError> {
         let state = expect_context::<AppState>();
         let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
-        let session = parts.extensions.get::<SessionId>().cloned().ok_or(AppError::NoSession)?;
+        let session = parts
+            .extensions
+            .get::<SessionId>()
+            .cloned()
+            .ok_or(AppError::NoSession)?;
         Ok((state, session))
     }
 
@@ -48,7 +52,10 @@ mod backend {
 #[server(endpoint = "status")]
 pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
     let (state, session) = backend::context()?;
-    Ok(TvSnapshot { status: state.hub.status(&session), kiosk: state.kiosk.clone() })
+    Ok(TvSnapshot {
+        status: state.hub.status(&session),
+        kiosk: state.kiosk.clone(),
+    })
 }
 
 /// "Sign in": starts a pairing (or returns the one already on screen).
@@ -96,5 +103,7 @@ pub async fn report_activity() -> Result<TvStatus, AppError> {
 #[cfg(feature = "ssr")]
 fn throttled(refused: crate::server::pairing::StartRefused) -> TvStatus {
     let crate::server::pairing::StartRefused::TooMany { retry_after } = refused;
-    TvStatus::Throttled { retry_after_secs: retry_after.as_secs().max(1) }
+    TvStatus::Throttled {
+        retry_after_secs: retry_after.as_secs().max(1),
+    }
 }

@@ -33,7 +33,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 fn set_security_policy() {
     #[cfg(feature = "ssr")]
     {
-        let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
+        let nonce = leptos::nonce::use_nonce()
+            .map(|n| n.to_string())
+            .unwrap_or_default();
         let policy = format!(
             "default-src 'none'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
              style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \

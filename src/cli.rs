@@ -12,10 +12,19 @@ use clap::{Parser, Subcommand};
 use crate::server::settings::{RawSettings, Settings, SettingsError};
 
 #[derive(Debug, Parser)]
-#[command(name = "tvsignin", version, about = "Sign people in on a TV with the OAuth 2.0 device flow")]
+#[command(
+    name = "tvsignin",
+    version,
+    about = "Sign people in on a TV with the OAuth 2.0 device flow"
+)]
 pub struct Cli {
     /// The settings file (same keys as the environment).
-    #[arg(long, global = true, default_value = "Leptos.toml", env = "TVSIGNIN_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "Leptos.toml",
+        env = "TVSIGNIN_CONFIG"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -42,8 +51,10 @@ pub fn load_settings(config: &std::path::Path) -> Result<Settings, SettingsError
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter)
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();

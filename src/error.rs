@@ -8,9 +8,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
 /// What the browser can be told.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +26,9 @@ pub enum AppError {
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NoSession => f.write_str("This screen needs cookies to sign in. Reload the page."),
+            Self::NoSession => {
+                f.write_str("This screen needs cookies to sign in. Reload the page.")
+            }
             Self::BadRequest(m) => f.write_str(m),
             Self::Internal => f.write_str("Something went wrong. Try again in a moment."),
         }

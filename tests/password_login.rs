@@ -618,9 +618,11 @@ async fn without_a_provider_it_uses_the_demo_provider_of_the_server() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bound = listener.local_addr().unwrap();
     let public = format!("http://127.0.0.1:{}", bound.port());
-    let settings = Settings::from_raw(&RawSettings::from_pairs([("PUBLIC_URL", public.as_str())])).unwrap();
+    let settings =
+        Settings::from_raw(&RawSettings::from_pairs([("PUBLIC_URL", public.as_str())])).unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let mut state = tvsignin::server::start::build_state(settings, bound, shutdown.clone()).unwrap();
+    let mut state =
+        tvsignin::server::start::build_state(settings, bound, shutdown.clone()).unwrap();
     state.leptos_options.site_root = "target/password-login-tests-no-site".into();
     tokio::spawn(tvsignin::server::start::serve(listener, state));
 
@@ -634,8 +636,16 @@ async fn without_a_provider_it_uses_the_demo_provider_of_the_server() {
     );
     let signed_in = run("demo", &env, &[], None).await;
     assert_eq!(signed_in.code, Some(0), "{}", signed_in.show());
-    assert!(signed_in.stdout.contains("Signed in as Alice Demo"), "{}", signed_in.show());
-    assert!(signed_in.stderr.contains("demo provider"), "{}", signed_in.show());
+    assert!(
+        signed_in.stdout.contains("Signed in as Alice Demo"),
+        "{}",
+        signed_in.show()
+    );
+    assert!(
+        signed_in.stderr.contains("demo provider"),
+        "{}",
+        signed_in.show()
+    );
 
     let wrong = with(
         vec![],

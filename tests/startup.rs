@@ -27,7 +27,11 @@ async fn run_to_end(mut command: Command) -> (i32, String) {
         .await
         .expect("the binary should stop by itself on bad settings")
         .expect("run the binary");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     (output.status.code().unwrap_or(-1), text)
 }
 
@@ -49,7 +53,10 @@ async fn a_malformed_setting_stops_start_up_naming_the_key() {
         assert_eq!(code, 2, "{key}={value}: {text}");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 1, "one line, got: {text}");
-        assert!(lines[0].contains(&format!("bad setting {named}: ")), "{text}");
+        assert!(
+            lines[0].contains(&format!("bad setting {named}: ")),
+            "{text}"
+        );
     }
 }
 

@@ -72,7 +72,10 @@ async fn polling_stops_after_the_tv_leaves() {
     state.leptos_options.site_root = "target/tv-leaves-tests-no-site".into();
     tokio::spawn(serve(listener, state));
 
-    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     // The TV opens the page (session cookie) and its push stream, then starts a pairing.
     http.get(format!("{base}/healthz")).send().await.unwrap();
     let mut events = http.get(format!("{base}/events")).send().await.unwrap();
@@ -99,8 +102,16 @@ async fn polling_stops_after_the_tv_leaves() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after_grace = polls.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(polls.load(Ordering::SeqCst), after_grace, "still polling 5 s after the TV left");
-    assert!(after_grace <= left_at + 4, "polled {} more times after the TV left", after_grace - left_at);
+    assert_eq!(
+        polls.load(Ordering::SeqCst),
+        after_grace,
+        "still polling 5 s after the TV left"
+    );
+    assert!(
+        after_grace <= left_at + 4,
+        "polled {} more times after the TV left",
+        after_grace - left_at
+    );
 
     // Coming back, the TV finds Home, ready for a new code.
     let status: serde_json::Value = http

@@ -10,17 +10,28 @@ use crate::components::user_code::UserCode;
 use crate::model::TvStatus;
 
 #[component]
-pub fn PairingPanel(status: TvStatus, renew: ServerAction<NewCode>, cancel: ServerAction<CancelPairing>) -> impl IntoView {
+pub fn PairingPanel(
+    status: TvStatus,
+    renew: ServerAction<NewCode>,
+    cancel: ServerAction<CancelPairing>,
+) -> impl IntoView {
     let outcome = match &status {
         TvStatus::Denied => Some("Sign-in was declined on the phone."),
         TvStatus::Expired => Some("This code expired. Get a new one to try again."),
-        TvStatus::Throttled { .. } => Some("Too many new codes in a short time. Try again in a moment."),
-        TvStatus::Unreachable { pairing: None } => Some("Can't reach the sign-in service, retrying..."),
+        TvStatus::Throttled { .. } => {
+            Some("Too many new codes in a short time. Try again in a moment.")
+        }
+        TvStatus::Unreachable { pairing: None } => {
+            Some("Can't reach the sign-in service, retrying...")
+        }
         TvStatus::Starting => Some("Getting a code..."),
         _ => None,
     };
     // After an outcome, New code is the obvious next step; while waiting, it is there too.
-    let show_new_code = !matches!(status, TvStatus::Starting | TvStatus::Unreachable { pairing: None });
+    let show_new_code = !matches!(
+        status,
+        TvStatus::Starting | TvStatus::Unreachable { pairing: None }
+    );
     let pairing = status.pairing().cloned();
 
     view! {

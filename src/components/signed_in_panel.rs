@@ -9,17 +9,23 @@ use crate::hooks::use_countdown::use_countdown;
 use crate::model::Profile;
 
 #[component]
-pub fn SignedInPanel(profile: Profile, sign_out_at_ms: u64, warn_secs: u64, sign_out: ServerAction<SignOut>) -> impl IntoView {
+pub fn SignedInPanel(
+    profile: Profile,
+    sign_out_at_ms: u64,
+    warn_secs: u64,
+    sign_out: ServerAction<SignOut>,
+) -> impl IntoView {
     let left = use_countdown(sign_out_at_ms);
-    let warning = move || {
-        let secs = left.get();
-        (secs <= warn_secs).then(|| view! {
+    let warning =
+        move || {
+            let secs = left.get();
+            (secs <= warn_secs).then(|| view! {
             <p class="idle-warning" role="alert" data-testid="idle-warning">
                 "Signing out in " <time data-testid="idle-countdown">{format_mm_ss(secs)}</time>
                 ". Press any key to stay signed in."
             </p>
         })
-    };
+        };
     view! {
         <section class="signed-in">
             <h1 data-testid="welcome">"Welcome, " {profile.display_name}</h1>

@@ -11,7 +11,14 @@ pub fn use_activity(status: RwSignal<TvStatus>) {
         use crate::hooks::use_countdown::now_ms;
         let last_report = StoredValue::new(0u64);
         let report = move || {
-            let TvStatus::SignedIn { sign_out_at_ms, warn_secs, .. } = status.get_untracked() else { return };
+            let TvStatus::SignedIn {
+                sign_out_at_ms,
+                warn_secs,
+                ..
+            } = status.get_untracked()
+            else {
+                return;
+            };
             let now = now_ms();
             let warning = sign_out_at_ms.saturating_sub(now) <= warn_secs * 1_000;
             if !warning && now.saturating_sub(last_report.get_value()) < 5_000 {

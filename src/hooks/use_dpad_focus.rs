@@ -31,8 +31,11 @@ mod browser {
     use web_sys::HtmlElement;
 
     fn actions() -> Vec<HtmlElement> {
-        let Some(document) = web_sys::window().and_then(|w| w.document()) else { return Vec::new() };
-        let Ok(list) = document.query_selector_all("main button:not([disabled]), main a[href]") else {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return Vec::new();
+        };
+        let Ok(list) = document.query_selector_all("main button:not([disabled]), main a[href]")
+        else {
             return Vec::new();
         };
         (0..list.length())
@@ -42,7 +45,9 @@ mod browser {
     }
 
     pub fn focus_main_action() {
-        let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
         let target = document
             .query_selector("main [data-autofocus]")
             .ok()
@@ -59,8 +64,12 @@ mod browser {
         if actions.is_empty() {
             return;
         }
-        let active = web_sys::window().and_then(|w| w.document()).and_then(|d| d.active_element());
-        let current = actions.iter().position(|a| Some(a.unchecked_ref::<web_sys::Element>()) == active.as_ref());
+        let active = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.active_element());
+        let current = actions
+            .iter()
+            .position(|a| Some(a.unchecked_ref::<web_sys::Element>()) == active.as_ref());
         let len = actions.len() as i32;
         let next = match current {
             Some(i) => (i as i32 + step).rem_euclid(len),

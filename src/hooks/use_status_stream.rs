@@ -44,7 +44,8 @@ mod browser {
                 }
             }
         });
-        let _ = source.add_event_listener_with_callback("status", on_status.as_ref().unchecked_ref());
+        let _ =
+            source.add_event_listener_with_callback("status", on_status.as_ref().unchecked_ref());
         let watched = source.clone();
         let on_error = Closure::<dyn FnMut()>::new(move || {
             // CLOSED means the browser gave up (an HTTP error, not a dropped connection).

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Map, Value};
 
-use super::config::{ClientAuthMethod, ProviderConfig};
+use super::config::{ClientAuthMethod, ProviderConfig, ProviderSource};
 use super::device::DeviceAuthorization;
 use super::discovery::{Endpoints, ProviderMetadata};
 use super::error::{ErrorCode, ProviderError};
@@ -59,7 +59,9 @@ pub struct ProviderClient {
 
 impl std::fmt::Debug for ProviderClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderClient").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("ProviderClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -98,7 +100,10 @@ impl ProviderClient {
     }
 
     fn note_failure(&self, error: &ProviderError) {
-        if matches!(error, ProviderError::Unreachable { .. } | ProviderError::Timeout { .. }) {
+        if matches!(
+            error,
+            ProviderError::Unreachable { .. } | ProviderError::Timeout { .. }
+        ) {
             if let Ok(mut stale) = self.stale.lock() {
                 *stale = true;
             }
@@ -173,7 +178,9 @@ impl ProviderClient {
         let secret = self.config.client_secret.as_ref();
         match (method, secret) {
             (ClientAuthMethod::ClientSecretBasic, Some(secret)) => {
-                let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                let enc = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
                 request.basic_auth(enc(&self.config.client_id), Some(enc(secret.expose())))
             }
             (ClientAuthMethod::ClientSecretPost, Some(secret)) => {
@@ -209,7 +216,14 @@ impl ProviderClient {
         let url = endpoints.device_authorization()?.clone();
         let mut form: Vec<(String, String)> = vec![("scope".into(), self.config.scope.clone())];
         form.extend(self.config.extra_auth_params.iter().cloned());
-        let response = self.post_form(&url, "device_authorization_endpoint", form, endpoints.auth_method).await?;
+        let response = self
+            .post_form(
+                &url,
+                "device_authorization_endpoint",
+                form,
+                endpoints.auth_method,
+            )
+            .await?;
         DeviceAuthorization::parse(&response)
     }
 
@@ -220,7 +234,14 @@ impl ProviderClient {
             ("grant_type".into(), DEVICE_CODE_GRANT.to_owned()),
             ("device_code".into(), device_code.expose().to_owned()),
         ];
-        let response = self.post_form(&endpoints.token, "token_endpoint", form, endpoints.auth_method).await?;
+        let response = self
+            .post_form(
+                &endpoints.token,
+                "token_endpoint",
+                form,
+                endpoints.auth_method,
+            )
+            .await?;
         TokenSet::parse(&response)
     }
 
@@ -251,7 +272,14 @@ impl ProviderClient {
             ("grant_type".into(), "refresh_token".to_owned()),
             ("refresh_token".into(), refresh_token.expose().to_owned()),
         ];
-        let response = self.post_form(&endpoints.token, "token_endpoint", form, endpoints.auth_method).await?;
+        let response = self
+            .post_form(
+                &endpoints.token,
+                "token_endpoint",
+                form,
+                endpoints.auth_method,
+            )
+            .await?;
         let mut tokens = TokenSet::parse(&response)?;
         // Providers that do not rotate refresh tokens leave it out: keep using the old one.
         if tokens.refresh_token.is_none() {
@@ -261,7 +289,11 @@ impl ProviderClient {
     }
 
     /// RFC 6749 §4.3: the password grant (command line only; deprecated by RFC 9700).
-    pub async fn password_grant(&self, username: &str, password: &Password) -> Result<TokenSet, ProviderError> {
+    pub async fn password_grant(
+        &self,
+        username: &str,
+        password: &Password,
+    ) -> Result<TokenSet, ProviderError> {
         let endpoints = self.endpoints().await?;
         let form = vec![
             ("grant_type".into(), "password".to_owned()),
@@ -269,7 +301,14 @@ impl ProviderClient {
             ("password".into(), password.expose().to_owned()),
             ("scope".into(), self.config.scope.clone()),
         ];
-        let response = self.post_form(&endpoints.token, "token_endpoint", form, endpoints.auth_method).await?;
+        let response = self
+            .post_form(
+                &endpoints.token,
+                "token_endpoint",
+                form,
+                endpoints.auth_method,
+            )
+            .await?;
         TokenSet::parse(&response)
     }
 
@@ -286,13 +325,21 @@ impl ProviderClient {
         }
         list.push(("access_token", tokens.access_token.expose().to_owned()));
         for (hint, token) in list {
-            let form = vec![("token".into(), token), ("token_type_hint".into(), hint.to_owned())];
-            let response = self.post_form(&url, "revocation_endpoint", form, endpoints.auth_method).await?;
+            let form = vec![
+                ("token".into(), token),
+                ("token_type_hint".into(), hint.to_owned()),
+            ];
+            let response = self
+                .post_form(&url, "revocation_endpoint", form, endpoints.auth_method)
+                .await?;
             if let Some(error) = response.oauth_error() {
                 // unsupported_token_type for one kind is not fatal: try the other.
                 tracing::warn!(%error, hint, "revocation refused");
             } else if !(200..300).contains(&response.status) {
-                return Err(ProviderError::Status { endpoint: "revocation_endpoint".into(), status: response.status });
+                return Err(ProviderError::Status {
+                    endpoint: "revocation_endpoint".into(),
+                    status: response.status,
+                });
             }
         }
         Ok(true)
@@ -302,7 +349,9 @@ impl ProviderClient {
     pub async fn userinfo(&self, access_token: &AccessToken) -> Result<UserInfo, ProviderError> {
         let endpoints = self.endpoints().await?;
         let url = endpoints.userinfo.clone().ok_or_else(|| {
-            ProviderError::Unsupported("the provider has no userinfo_endpoint; set USERINFO_ENDPOINT".into())
+            ProviderError::Unsupported(
+                "the provider has no userinfo_endpoint; set USERINFO_ENDPOINT".into(),
+            )
         })?;
         let request = self.http.get(url).bearer_auth(access_token.expose());
         let response = http::send(request, "userinfo_endpoint", self.limit()).await;
@@ -333,9 +382,22 @@ impl ProviderClient {
     /// Verifies an ID token; an unknown `kid` refetches the JWKS once (keys rotate).
     pub async fn verify_id_token(&self, token: &IdToken) -> Result<IdClaims, ProviderError> {
         let endpoints = self.endpoints().await?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        // Discovery's issuer, else the one the settings name: the ID token's `iss` is always
+        // checked when there is anything to check it against.
+        let configured = match &self.config.source {
+            ProviderSource::Issuer(u) => Some(u.as_str().trim_end_matches('/').to_owned()),
+            ProviderSource::Tenant(u) => {
+                Some(format!("{}/oauth2", u.as_str().trim_end_matches('/')))
+            }
+            ProviderSource::Manual => None,
+        };
+        let issuer = endpoints.issuer.clone().or(configured);
         let expect = Expectations {
-            issuer: endpoints.issuer.as_deref(),
+            issuer: issuer.as_deref(),
             client_id: &self.config.client_id,
             allowed_algs: &endpoints.id_token_algs,
             skew: self.config.clock_skew,
@@ -357,11 +419,15 @@ impl ProviderClient {
                     .is_some_and(|at| at.elapsed() < JWKS_REFETCH_GAP);
                 if recent && self.jwks.read().map(|j| j.is_some()).unwrap_or(false) {
                     // Fetched moments ago: the key really is unknown.
-                    return Err(ProviderError::InvalidIdToken(format!("unknown signing key {kid:?}")));
+                    return Err(ProviderError::InvalidIdToken(format!(
+                        "unknown signing key {kid:?}"
+                    )));
                 }
                 let keys = self.fetch_jwks(&endpoints).await?;
                 id_token::verify(token, &keys, &expect).map_err(|e| match e {
-                    VerifyError::UnknownKey(kid) => ProviderError::InvalidIdToken(format!("unknown signing key {kid:?}")),
+                    VerifyError::UnknownKey(kid) => {
+                        ProviderError::InvalidIdToken(format!("unknown signing key {kid:?}"))
+                    }
                     VerifyError::Invalid(m) => ProviderError::InvalidIdToken(m),
                 })
             }
@@ -381,16 +447,26 @@ impl ProviderClient {
             let info = self.userinfo(&tokens.access_token).await?;
             if let Some(id) = &id_claims {
                 if id.sub != info.sub() {
-                    return Err(ProviderError::InvalidIdToken("userinfo sub differs from the ID token's".into()));
+                    return Err(ProviderError::InvalidIdToken(
+                        "userinfo sub differs from the ID token's".into(),
+                    ));
                 }
             }
             info
         } else if let Some(id) = &id_claims {
-            UserInfo { claims: id.claims.clone() }
+            UserInfo {
+                claims: id.claims.clone(),
+            }
         } else {
-            return Err(ProviderError::Unsupported("no ID token and no userinfo endpoint: cannot tell who signed in".into()));
+            return Err(ProviderError::Unsupported(
+                "no ID token and no userinfo endpoint: cannot tell who signed in".into(),
+            ));
         };
-        Ok(SignedInUser { sub: info.sub().to_owned(), display_name: info.display_name(), claims: info.flattened() })
+        Ok(SignedInUser {
+            sub: info.sub().to_owned(),
+            display_name: info.display_name(),
+            claims: info.flattened(),
+        })
     }
 }
 

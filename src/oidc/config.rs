@@ -20,9 +20,8 @@ pub enum ProviderSource {
 impl ProviderSource {
     /// The discovery document's URL, if the provider has one.
     pub fn discovery_url(&self) -> Option<String> {
-        let join = |base: &Url, suffix: &str| {
-            format!("{}{}", base.as_str().trim_end_matches('/'), suffix)
-        };
+        let join =
+            |base: &Url, suffix: &str| format!("{}{}", base.as_str().trim_end_matches('/'), suffix);
         match self {
             Self::Issuer(issuer) => Some(join(issuer, "/.well-known/openid-configuration")),
             Self::Tenant(tenant) => Some(join(tenant, "/oauth2/.well-known/openid-configuration")),

@@ -26,6 +26,9 @@ pub struct DeviceAuthorization {
     pub extra: Map<String, Value>,
 }
 
+/// The longest verification URI shown on the TV (and put in its QR code).
+const MAX_URI_LEN: usize = 2048;
+
 const KNOWN: &[&str] = &[
     "device_code",
     "user_code",
@@ -39,15 +42,20 @@ const KNOWN: &[&str] = &[
 impl DeviceAuthorization {
     pub fn parse(response: &ProviderResponse) -> Result<Self, ProviderError> {
         let map = response.success_object()?;
-        let missing = |field: &str| response.malformed(format!("no {field} in the device authorization response"));
-        let device_code = string_field(&map, "device_code").ok_or_else(|| missing("device_code"))?;
+        let missing = |field: &str| {
+            response.malformed(format!("no {field} in the device authorization response"))
+        };
+        let device_code =
+            string_field(&map, "device_code").ok_or_else(|| missing("device_code"))?;
         let user_code = string_field(&map, "user_code").ok_or_else(|| missing("user_code"))?;
         let verification_uri = string_field(&map, "verification_uri")
             .or_else(|| string_field(&map, "verification_url"))
             .ok_or_else(|| missing("verification_uri"))?;
         let expires_in = u64_field(&map, "expires_in").ok_or_else(|| missing("expires_in"))?;
-        if user_code.len() > 64 || verification_uri.len() > 2048 {
-            return Err(response.malformed("user_code or verification_uri is implausibly long".into()));
+        if user_code.len() > 64 || verification_uri.len() > MAX_URI_LEN {
+            return Err(
+                response.malformed("user_code or verification_uri is implausibly long".into())
+            );
         }
         let interval = match u64_field(&map, "interval") {
             Some(0) | None => DEFAULT_INTERVAL,
@@ -63,7 +71,10 @@ impl DeviceAuthorization {
             device_code: DeviceCode::new(device_code),
             user_code,
             verification_uri,
-            verification_uri_complete: string_field(&map, "verification_uri_complete"),
+            // Optional (§3.3.1): one too long for a QR code or a link is dropped, and the TV
+            // shows the plain URI and the code instead.
+            verification_uri_complete: string_field(&map, "verification_uri_complete")
+                .filter(|uri| uri.len() <= MAX_URI_LEN),
             expires_in: Duration::from_secs(expires_in.min(24 * 3600)),
             interval,
             extra,
@@ -95,7 +106,10 @@ mod tests {
         assert_eq!(d.user_code, "WDJB-MJHT");
         assert_eq!(d.interval, Duration::from_secs(7));
         assert_eq!(d.expires_in, Duration::from_secs(1800));
-        assert_eq!(d.verification_uri_complete.as_deref(), Some("https://e/device?user_code=WDJB-MJHT"));
+        assert_eq!(
+            d.verification_uri_complete.as_deref(),
+            Some("https://e/device?user_code=WDJB-MJHT")
+        );
         assert_eq!(d.device_code.expose(), "dc");
     }
 
@@ -111,7 +125,10 @@ mod tests {
         assert_eq!(d.interval, DEFAULT_INTERVAL);
         assert_eq!(d.expires_in, Duration::from_secs(900));
         assert!(d.verification_uri_complete.is_none());
-        assert_eq!(d.extra.get("message").and_then(Value::as_str), Some("Go to https://e/d"));
+        assert_eq!(
+            d.extra.get("message").and_then(Value::as_str),
+            Some("Go to https://e/d")
+        );
     }
 
     #[test]
@@ -125,8 +142,23 @@ mod tests {
     }
 
     #[test]
+    fn an_implausibly_long_complete_uri_is_dropped() {
+        let long = format!("https://e/d?user_code=U&pad={}", "x".repeat(4096));
+        let body = format!(
+            r#"{{"device_code":"dc","user_code":"U","verification_uri":"https://e/d","verification_uri_complete":"{long}","expires_in":600}}"#
+        );
+        let d = parse("application/json", &body).unwrap();
+        assert_eq!(d.verification_uri, "https://e/d");
+        assert!(d.verification_uri_complete.is_none());
+    }
+
+    #[test]
     fn missing_fields_are_errors() {
-        let err = parse("application/json", r#"{"user_code":"U","verification_uri":"x","expires_in":5}"#).unwrap_err();
+        let err = parse(
+            "application/json",
+            r#"{"user_code":"U","verification_uri":"x","expires_in":5}"#,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("device_code"), "{err}");
         let err = parse("application/json", r#"{"error":"invalid_client"}"#).unwrap_err();
         assert_eq!(err.oauth().unwrap().code.as_str(), "invalid_client");

@@ -25,7 +25,12 @@ pub struct ProviderMetadata {
 
 fn string_list(map: &Map<String, Value>, key: &str) -> Option<Vec<String>> {
     let list = map.get(key)?.as_array()?;
-    Some(list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+    Some(
+        list.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 impl ProviderMetadata {
@@ -99,7 +104,8 @@ impl Endpoints {
                 "the provider has no token_endpoint; set TOKEN_ENDPOINT".to_owned(),
             )
         })?;
-        let auth_method = choose_auth_method(config, m.token_endpoint_auth_methods_supported.as_deref());
+        let auth_method =
+            choose_auth_method(config, m.token_endpoint_auth_methods_supported.as_deref());
         Ok(Self {
             issuer: m.issuer.clone(),
             device_authorization: pick(
@@ -134,7 +140,10 @@ impl Endpoints {
 
 /// The settings' method wins; without one a public client uses `none`, and a confidential
 /// client uses `client_secret_basic` unless discovery lists only `client_secret_post`.
-pub fn choose_auth_method(config: &ProviderConfig, supported: Option<&[String]>) -> ClientAuthMethod {
+pub fn choose_auth_method(
+    config: &ProviderConfig,
+    supported: Option<&[String]>,
+) -> ClientAuthMethod {
     if let Some(method) = config.auth_method {
         return method;
     }
@@ -166,14 +175,32 @@ mod tests {
     #[test]
     fn auth_method_defaults() {
         let post_only = vec!["client_secret_post".to_owned()];
-        let both = vec!["client_secret_post".to_owned(), "client_secret_basic".to_owned()];
-        assert_eq!(choose_auth_method(&config(false), Some(&both)), ClientAuthMethod::None);
-        assert_eq!(choose_auth_method(&config(true), None), ClientAuthMethod::ClientSecretBasic);
-        assert_eq!(choose_auth_method(&config(true), Some(&both)), ClientAuthMethod::ClientSecretBasic);
-        assert_eq!(choose_auth_method(&config(true), Some(&post_only)), ClientAuthMethod::ClientSecretPost);
+        let both = vec![
+            "client_secret_post".to_owned(),
+            "client_secret_basic".to_owned(),
+        ];
+        assert_eq!(
+            choose_auth_method(&config(false), Some(&both)),
+            ClientAuthMethod::None
+        );
+        assert_eq!(
+            choose_auth_method(&config(true), None),
+            ClientAuthMethod::ClientSecretBasic
+        );
+        assert_eq!(
+            choose_auth_method(&config(true), Some(&both)),
+            ClientAuthMethod::ClientSecretBasic
+        );
+        assert_eq!(
+            choose_auth_method(&config(true), Some(&post_only)),
+            ClientAuthMethod::ClientSecretPost
+        );
         let mut forced = config(true);
         forced.auth_method = Some(ClientAuthMethod::ClientSecretPost);
-        assert_eq!(choose_auth_method(&forced, Some(&both)), ClientAuthMethod::ClientSecretPost);
+        assert_eq!(
+            choose_auth_method(&forced, Some(&both)),
+            ClientAuthMethod::ClientSecretPost
+        );
     }
 
     #[test]
@@ -185,7 +212,10 @@ mod tests {
         let mut c = config(false);
         c.overrides.device_authorization = Some(Url::parse("https://idp.example/device").unwrap());
         let e = Endpoints::resolve(Some(&metadata), &c).unwrap();
-        assert_eq!(e.device_authorization().unwrap().as_str(), "https://idp.example/device");
+        assert_eq!(
+            e.device_authorization().unwrap().as_str(),
+            "https://idp.example/device"
+        );
         assert_eq!(e.token.as_str(), "https://idp.example/token");
         assert!(e.userinfo.is_none());
 

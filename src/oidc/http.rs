@@ -47,22 +47,39 @@ pub async fn send(
         .map(str::to_owned);
     if let Some(length) = response.content_length() {
         if length > limit as u64 {
-            return Err(ProviderError::TooLarge { endpoint: endpoint.to_owned(), limit });
+            return Err(ProviderError::TooLarge {
+                endpoint: endpoint.to_owned(),
+                limit,
+            });
         }
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(endpoint, &e))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(endpoint, &e))?
+    {
         if body.len() + chunk.len() > limit {
-            return Err(ProviderError::TooLarge { endpoint: endpoint.to_owned(), limit });
+            return Err(ProviderError::TooLarge {
+                endpoint: endpoint.to_owned(),
+                limit,
+            });
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(ProviderResponse { endpoint: endpoint.to_owned(), status, content_type, body })
+    Ok(ProviderResponse {
+        endpoint: endpoint.to_owned(),
+        status,
+        content_type,
+        body,
+    })
 }
 
 fn transport_error(endpoint: &str, error: &reqwest::Error) -> ProviderError {
     if error.is_timeout() {
-        ProviderError::Timeout { endpoint: endpoint.to_owned() }
+        ProviderError::Timeout {
+            endpoint: endpoint.to_owned(),
+        }
     } else {
         // The error's Display can include the URL but never a request body, so no secret.
         let mut detail = error.to_string();
@@ -71,21 +88,28 @@ fn transport_error(endpoint: &str, error: &reqwest::Error) -> ProviderError {
             detail = format!("{detail}: {cause}");
             source = cause.source();
         }
-        ProviderError::Unreachable { endpoint: endpoint.to_owned(), detail }
+        ProviderError::Unreachable {
+            endpoint: endpoint.to_owned(),
+            detail,
+        }
     }
 }
 
 impl ProviderResponse {
     /// The body as a JSON object. A form-encoded body becomes an object of strings.
     pub fn object(&self) -> Result<Map<String, Value>, ProviderError> {
-        let is_form = self
-            .content_type
-            .as_deref()
-            .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        let is_form = self.content_type.as_deref().is_some_and(|t| {
+            t.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
         if is_form {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&self.body)
                 .map_err(|e| self.malformed(format!("bad form body: {e}")))?;
-            return Ok(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect());
+            return Ok(pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect());
         }
         match serde_json::from_slice::<Value>(&self.body) {
             Ok(Value::Object(map)) => Ok(map),
@@ -95,7 +119,10 @@ impl ProviderResponse {
     }
 
     pub fn malformed(&self, detail: String) -> ProviderError {
-        ProviderError::Malformed { endpoint: self.endpoint.clone(), detail }
+        ProviderError::Malformed {
+            endpoint: self.endpoint.clone(),
+            detail,
+        }
     }
 
     /// The OAuth error in the body, if there is one, whatever the HTTP status: servers send
@@ -114,7 +141,10 @@ impl ProviderResponse {
             }
         }
         if !(200..300).contains(&self.status) {
-            return Err(ProviderError::Status { endpoint: self.endpoint.clone(), status: self.status });
+            return Err(ProviderError::Status {
+                endpoint: self.endpoint.clone(),
+                status: self.status,
+            });
         }
         parsed
     }
@@ -130,7 +160,10 @@ pub fn oauth_error_in(map: &Map<String, Value>) -> Option<OAuthError> {
         .get("error_description")
         .and_then(Value::as_str)
         .map(|d| d.chars().take(500).collect());
-    Some(OAuthError { code: ErrorCode::parse(code), description })
+    Some(OAuthError {
+        code: ErrorCode::parse(code),
+        description,
+    })
 }
 
 /// A string field.
@@ -144,7 +177,9 @@ pub fn string_field(map: &Map<String, Value>, key: &str) -> Option<String> {
 /// A non-negative integer that some servers send as a string (or as a float).
 pub fn u64_field(map: &Map<String, Value>, key: &str) -> Option<u64> {
     match map.get(key)? {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -165,7 +200,11 @@ mod tests {
 
     #[test]
     fn form_bodies_parse_like_json() {
-        let r = response(200, "application/x-www-form-urlencoded; charset=utf-8", "device_code=abc&interval=7");
+        let r = response(
+            200,
+            "application/x-www-form-urlencoded; charset=utf-8",
+            "device_code=abc&interval=7",
+        );
         let map = r.object().unwrap();
         assert_eq!(string_field(&map, "device_code").as_deref(), Some("abc"));
         assert_eq!(u64_field(&map, "interval"), Some(7));
@@ -175,7 +214,11 @@ mod tests {
     fn errors_are_read_whatever_the_status() {
         for status in [200, 400, 401, 403, 429] {
             let r = response(status, "application/json", r#"{"error":"slow_down"}"#);
-            assert_eq!(r.oauth_error().unwrap().code, ErrorCode::SlowDown, "status {status}");
+            assert_eq!(
+                r.oauth_error().unwrap().code,
+                ErrorCode::SlowDown,
+                "status {status}"
+            );
             assert!(matches!(r.success_object(), Err(ProviderError::OAuth(_))));
         }
     }
@@ -183,7 +226,10 @@ mod tests {
     #[test]
     fn a_5xx_without_an_error_is_a_status_error() {
         let r = response(503, "text/html", "<h1>down</h1>");
-        assert!(matches!(r.success_object(), Err(ProviderError::Status { status: 503, .. })));
+        assert!(matches!(
+            r.success_object(),
+            Err(ProviderError::Status { status: 503, .. })
+        ));
         assert!(r.success_object().unwrap_err().is_transient());
     }
 

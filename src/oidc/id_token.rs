@@ -39,15 +39,27 @@ pub enum VerifyError {
 }
 
 /// Verifies `token` against `keys`.
-pub fn verify(token: &IdToken, keys: &JwkSet, expect: &Expectations<'_>) -> Result<IdClaims, VerifyError> {
+pub fn verify(
+    token: &IdToken,
+    keys: &JwkSet,
+    expect: &Expectations<'_>,
+) -> Result<IdClaims, VerifyError> {
     let invalid = |m: String| VerifyError::Invalid(m);
     let header = decode_header(token.expose()).map_err(|e| invalid(format!("bad header: {e}")))?;
     let alg_name = format!("{:?}", header.alg);
-    if matches!(header.alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
-        return Err(invalid(format!("{alg_name} (a shared-secret algorithm) is not accepted")));
+    if matches!(
+        header.alg,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    ) {
+        return Err(invalid(format!(
+            "{alg_name} (a shared-secret algorithm) is not accepted"
+        )));
     }
     if !expect.allowed_algs.iter().any(|a| a == &alg_name) {
-        return Err(invalid(format!("algorithm {alg_name} is not among the provider's {:?}", expect.allowed_algs)));
+        return Err(invalid(format!(
+            "algorithm {alg_name} is not among the provider's {:?}",
+            expect.allowed_algs
+        )));
     }
     let jwk = match &header.kid {
         Some(kid) => keys.find(kid),
@@ -72,10 +84,15 @@ pub fn verify(token: &IdToken, keys: &JwkSet, expect: &Expectations<'_>) -> Resu
     let claims = data.claims;
 
     if templated {
-        let tid = claims.get("tid").and_then(Value::as_str).unwrap_or_default();
+        let tid = claims
+            .get("tid")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let expected = expect.issuer.unwrap_or_default().replace("{tenantid}", tid);
         if claims.get("iss").and_then(Value::as_str) != Some(expected.as_str()) || tid.is_empty() {
-            return Err(invalid("iss does not match the tenant-specific issuer".into()));
+            return Err(invalid(
+                "iss does not match the tenant-specific issuer".into(),
+            ));
         }
     }
     if let Some(iat) = claims.get("iat").and_then(Value::as_u64) {
@@ -86,7 +103,9 @@ pub fn verify(token: &IdToken, keys: &JwkSet, expect: &Expectations<'_>) -> Resu
     // With several audiences, azp must name this client (Core §3.1.3.7 items 4-5).
     if let Some(Value::Array(auds)) = claims.get("aud") {
         if auds.len() > 1 && claims.get("azp").and_then(Value::as_str) != Some(expect.client_id) {
-            return Err(invalid("several audiences and azp is not this client".into()));
+            return Err(invalid(
+                "several audiences and azp is not this client".into(),
+            ));
         }
     }
     let sub = claims

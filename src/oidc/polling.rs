@@ -31,7 +31,11 @@ pub struct PollState {
 
 impl PollState {
     pub fn new(interval: Duration, issued_at: Instant, expires_in: Duration) -> Self {
-        Self { interval, backoff: None, deadline: issued_at + expires_in }
+        Self {
+            interval,
+            backoff: None,
+            deadline: issued_at + expires_in,
+        }
     }
 }
 
@@ -177,7 +181,9 @@ where
                 progress(if response == PollResponse::Trouble {
                     PollProgress::Trouble { retry_in: next }
                 } else {
-                    PollProgress::Pending { interval: state.interval }
+                    PollProgress::Pending {
+                        interval: state.interval,
+                    }
                 });
             }
             PollDecision::Stop(PollEnd::Approved) => match tokens {
@@ -218,42 +224,225 @@ mod tests {
     fn poll_step_table() {
         use PollDecision::*;
         let rows = [
-            Row { name: "pending waits one interval", interval: 5, backoff: None, left: 100, response: err("authorization_pending"), expect: PollAfter(S(5)), expect_interval: 5, expect_backoff: None },
-            Row { name: "slow_down adds 5 s", interval: 5, backoff: None, left: 100, response: err("slow_down"), expect: PollAfter(S(10)), expect_interval: 10, expect_backoff: None },
-            Row { name: "second slow_down adds 5 s more", interval: 10, backoff: None, left: 100, response: err("slow_down"), expect: PollAfter(S(15)), expect_interval: 15, expect_backoff: None },
-            Row { name: "pending after slow_down keeps the longer interval", interval: 15, backoff: None, left: 100, response: err("authorization_pending"), expect: PollAfter(S(15)), expect_interval: 15, expect_backoff: None },
-            Row { name: "tokens stop at once", interval: 5, backoff: None, left: 100, response: PollResponse::Tokens, expect: Stop(PollEnd::Approved), expect_interval: 5, expect_backoff: None },
-            Row { name: "tokens win even at the deadline", interval: 5, backoff: None, left: -1, response: PollResponse::Tokens, expect: Stop(PollEnd::Approved), expect_interval: 5, expect_backoff: None },
-            Row { name: "access_denied stops", interval: 5, backoff: None, left: 100, response: err("access_denied"), expect: Stop(PollEnd::Denied), expect_interval: 5, expect_backoff: None },
-            Row { name: "expired_token stops", interval: 5, backoff: None, left: 100, response: err("expired_token"), expect: Stop(PollEnd::Expired), expect_interval: 5, expect_backoff: None },
-            Row { name: "invalid_grant stops", interval: 5, backoff: None, left: 100, response: err("invalid_grant"), expect: Stop(PollEnd::Rejected(ErrorCode::InvalidGrant)), expect_interval: 5, expect_backoff: None },
-            Row { name: "invalid_client stops", interval: 5, backoff: None, left: 100, response: err("invalid_client"), expect: Stop(PollEnd::Rejected(ErrorCode::InvalidClient)), expect_interval: 5, expect_backoff: None },
-            Row { name: "an unknown error stops", interval: 5, backoff: None, left: 100, response: err("made_up_error"), expect: Stop(PollEnd::Rejected(ErrorCode::Other("made_up_error".into()))), expect_interval: 5, expect_backoff: None },
-            Row { name: "first trouble doubles the interval", interval: 5, backoff: None, left: 100, response: PollResponse::Trouble, expect: PollAfter(S(10)), expect_interval: 5, expect_backoff: Some(10) },
-            Row { name: "more trouble doubles again", interval: 5, backoff: Some(10), left: 100, response: PollResponse::Trouble, expect: PollAfter(S(20)), expect_interval: 5, expect_backoff: Some(20) },
-            Row { name: "trouble back-off is capped", interval: 5, backoff: Some(40), left: 1000, response: PollResponse::Trouble, expect: PollAfter(S(60)), expect_interval: 5, expect_backoff: Some(60) },
-            Row { name: "recovery resets the back-off", interval: 5, backoff: Some(40), left: 100, response: err("authorization_pending"), expect: PollAfter(S(5)), expect_interval: 5, expect_backoff: None },
-            Row { name: "pending past the deadline is expired", interval: 5, backoff: None, left: 0, response: err("authorization_pending"), expect: Stop(PollEnd::Expired), expect_interval: 5, expect_backoff: None },
-            Row { name: "trouble past the deadline is expired", interval: 5, backoff: Some(20), left: -3, response: PollResponse::Trouble, expect: Stop(PollEnd::Expired), expect_interval: 5, expect_backoff: Some(20) },
+            Row {
+                name: "pending waits one interval",
+                interval: 5,
+                backoff: None,
+                left: 100,
+                response: err("authorization_pending"),
+                expect: PollAfter(S(5)),
+                expect_interval: 5,
+                expect_backoff: None,
+            },
+            Row {
+                name: "slow_down adds 5 s",
+                interval: 5,
+                backoff: None,
+                left: 100,
+                response: err("slow_down"),
+                expect: PollAfter(S(10)),
+                expect_interval: 10,
+                expect_backoff: None,
+            },
+            Row {
+                name: "second slow_down adds 5 s more",
+                interval: 10,
+                backoff: None,
+                left: 100,
+                response: err("slow_down"),
+                expect: PollAfter(S(15)),
+                expect_interval: 15,
+                expect_backoff: None,
+            },
+            Row {
+                name: "pending after slow_down keeps the longer interval",
+                interval: 15,
+                backoff: None,
+                left: 100,
+                response: err("authorization_pending"),
+                expect: PollAfter(S(15)),
+                expect_interval: 15,
+                expect_backoff: None,
+            },
+            Row {
+                name: "tokens stop at once",
+                interval: 5,
+                backoff: None,
+                left: 100,
+                response: PollResponse::Tokens,
+                expect: Stop(PollEnd::Approved),
+                expect_interval: 5,
+                expect_backoff: None,
+            },
+            Row {
+                name: "tokens win even at the deadline",
+                interval: 5,
+                backoff: None,
+                left: -1,
+                response: PollResponse::Tokens,
+                expect: Stop(PollEnd::Approved),
+                expect_interval: 5,
+                expect_backoff: None,
+            },
+            Row {
+                name: "access_denied stops",
+                interval: 5,
+                backoff: None,
+                left: 100,
+                response: err("access_denied"),
+                expect: Stop(PollEnd::Denied),
+                expect_interval: 5,
+                expect_backoff: None,
+            },
+            Row {
+                name: "expired_token stops",
+                interval: 5,
+                backoff: None,
+                left: 100,
+                response: err("expired_token"),
+                expect: Stop(PollEnd::Expired),
+                expect_interval: 5,
+                expect_backoff: None,
+            },
+            Row {
+                name: "invalid_grant stops",
+                interval: 5,
+                backoff: None,
+                left: 100,
+                response: err("invalid_grant"),
+                expect: Stop(PollEnd::Rejected(ErrorCode::InvalidGrant)),
+                expect_interval: 5,
+                expect_backoff: None,
+            },
+            Row {
+                name: "invalid_client stops",
+                interval: 5,
+                backoff: None,
+                left: 100,
+                response: err("invalid_client"),
+                expect: Stop(PollEnd::Rejected(ErrorCode::InvalidClient)),
+                expect_interval: 5,
+                expect_backoff: None,
+            },
+            Row {
+                name: "an unknown error stops",
+                interval: 5,
+                backoff: None,
+                left: 100,
+                response: err("made_up_error"),
+                expect: Stop(PollEnd::Rejected(ErrorCode::Other("made_up_error".into()))),
+                expect_interval: 5,
+                expect_backoff: None,
+            },
+            Row {
+                name: "first trouble doubles the interval",
+                interval: 5,
+                backoff: None,
+                left: 100,
+                response: PollResponse::Trouble,
+                expect: PollAfter(S(10)),
+                expect_interval: 5,
+                expect_backoff: Some(10),
+            },
+            Row {
+                name: "more trouble doubles again",
+                interval: 5,
+                backoff: Some(10),
+                left: 100,
+                response: PollResponse::Trouble,
+                expect: PollAfter(S(20)),
+                expect_interval: 5,
+                expect_backoff: Some(20),
+            },
+            Row {
+                name: "trouble back-off is capped",
+                interval: 5,
+                backoff: Some(40),
+                left: 1000,
+                response: PollResponse::Trouble,
+                expect: PollAfter(S(60)),
+                expect_interval: 5,
+                expect_backoff: Some(60),
+            },
+            Row {
+                name: "recovery resets the back-off",
+                interval: 5,
+                backoff: Some(40),
+                left: 100,
+                response: err("authorization_pending"),
+                expect: PollAfter(S(5)),
+                expect_interval: 5,
+                expect_backoff: None,
+            },
+            Row {
+                name: "pending past the deadline is expired",
+                interval: 5,
+                backoff: None,
+                left: 0,
+                response: err("authorization_pending"),
+                expect: Stop(PollEnd::Expired),
+                expect_interval: 5,
+                expect_backoff: None,
+            },
+            Row {
+                name: "trouble past the deadline is expired",
+                interval: 5,
+                backoff: Some(20),
+                left: -3,
+                response: PollResponse::Trouble,
+                expect: Stop(PollEnd::Expired),
+                expect_interval: 5,
+                expect_backoff: Some(20),
+            },
         ];
         let start = Instant::now() + S(10_000);
         for row in rows {
             let now = start;
-            let deadline = if row.left >= 0 { now + S(row.left as u64) } else { now - S((-row.left) as u64) };
-            let mut state = PollState { interval: S(row.interval), backoff: row.backoff.map(S), deadline };
+            let deadline = if row.left >= 0 {
+                now + S(row.left as u64)
+            } else {
+                now - S((-row.left) as u64)
+            };
+            let mut state = PollState {
+                interval: S(row.interval),
+                backoff: row.backoff.map(S),
+                deadline,
+            };
             let decision = poll_step(&mut state, &row.response, now);
             assert_eq!(decision, row.expect, "{}", row.name);
-            assert_eq!(state.interval, S(row.expect_interval), "{}: interval", row.name);
-            assert_eq!(state.backoff, row.expect_backoff.map(S), "{}: backoff", row.name);
+            assert_eq!(
+                state.interval,
+                S(row.expect_interval),
+                "{}: interval",
+                row.name
+            );
+            assert_eq!(
+                state.backoff,
+                row.expect_backoff.map(S),
+                "{}: backoff",
+                row.name
+            );
         }
     }
 
     #[test]
     fn before_poll_table() {
         let now = Instant::now() + S(100);
-        for (left, expect) in [(10i64, None), (0, Some(PollEnd::Expired)), (-5, Some(PollEnd::Expired))] {
-            let deadline = if left >= 0 { now + S(left as u64) } else { now - S((-left) as u64) };
-            let state = PollState { interval: S(5), backoff: None, deadline };
+        for (left, expect) in [
+            (10i64, None),
+            (0, Some(PollEnd::Expired)),
+            (-5, Some(PollEnd::Expired)),
+        ] {
+            let deadline = if left >= 0 {
+                now + S(left as u64)
+            } else {
+                now - S((-left) as u64)
+            };
+            let state = PollState {
+                interval: S(5),
+                backoff: None,
+                deadline,
+            };
             assert_eq!(before_poll(&state, now), expect, "left {left}");
         }
     }
@@ -267,10 +456,19 @@ mod tests {
 
     impl FakeTimer {
         fn new() -> Self {
-            Self { start: Instant::now(), elapsed: Mutex::new(Duration::ZERO), sleeps: Mutex::new(Vec::new()) }
+            Self {
+                start: Instant::now(),
+                elapsed: Mutex::new(Duration::ZERO),
+                sleeps: Mutex::new(Vec::new()),
+            }
         }
         fn sleeps(&self) -> Vec<u64> {
-            self.sleeps.lock().unwrap().iter().map(|d| d.as_secs()).collect()
+            self.sleeps
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_secs())
+                .collect()
         }
     }
 
@@ -285,7 +483,10 @@ mod tests {
         }
     }
 
-    async fn run(script: Vec<Result<&'static str, PollResponse>>, expires_in: u64) -> (PollOutcome<&'static str>, Vec<u64>, usize) {
+    async fn run(
+        script: Vec<Result<&'static str, PollResponse>>,
+        expires_in: u64,
+    ) -> (PollOutcome<&'static str>, Vec<u64>, usize) {
         let timer = FakeTimer::new();
         let cancel = CancellationToken::new();
         let state = PollState::new(S(5), timer.now(), S(expires_in));
@@ -297,7 +498,11 @@ mod tests {
             &cancel,
             || {
                 *polls.lock().unwrap() += 1;
-                let next = script.lock().unwrap().next().expect("polled after the script ended");
+                let next = script
+                    .lock()
+                    .unwrap()
+                    .next()
+                    .expect("polled after the script ended");
                 async move { next }
             },
             |_| {},
@@ -311,7 +516,11 @@ mod tests {
     async fn loop_follows_slow_down_and_stops_on_tokens() {
         let pending = || Err(PollResponse::Error(ErrorCode::AuthorizationPending));
         let slow = || Err(PollResponse::Error(ErrorCode::SlowDown));
-        let (outcome, sleeps, polls) = run(vec![pending(), slow(), slow(), pending(), Ok("tokens")], 600).await;
+        let (outcome, sleeps, polls) = run(
+            vec![pending(), slow(), slow(), pending(), Ok("tokens")],
+            600,
+        )
+        .await;
         assert!(matches!(outcome, PollOutcome::Approved("tokens")));
         assert_eq!(sleeps, vec![5, 5, 10, 15, 15]);
         assert_eq!(polls, 5, "never polls after tokens arrive");

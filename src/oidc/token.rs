@@ -58,7 +58,10 @@ mod tests {
     #[test]
     fn token_type_in_any_case() {
         for t in ["Bearer", "bearer", "BEARER"] {
-            let s = parse(&format!(r#"{{"access_token":"a","token_type":"{t}","expires_in":3600}}"#)).unwrap();
+            let s = parse(&format!(
+                r#"{{"access_token":"a","token_type":"{t}","expires_in":3600}}"#
+            ))
+            .unwrap();
             assert_eq!(s.expires_in, Some(Duration::from_secs(3600)));
         }
         assert!(parse(r#"{"access_token":"a","token_type":"mac"}"#).is_err());
@@ -67,7 +70,10 @@ mod tests {
 
     #[test]
     fn optional_tokens() {
-        let s = parse(r#"{"access_token":"a","token_type":"Bearer","refresh_token":"r","id_token":"i"}"#).unwrap();
+        let s = parse(
+            r#"{"access_token":"a","token_type":"Bearer","refresh_token":"r","id_token":"i"}"#,
+        )
+        .unwrap();
         assert_eq!(s.refresh_token.unwrap().expose(), "r");
         assert_eq!(s.id_token.unwrap().expose(), "i");
     }

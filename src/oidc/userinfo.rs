@@ -15,14 +15,21 @@ pub struct UserInfo {
 impl UserInfo {
     pub fn parse(response: &ProviderResponse) -> Result<Self, ProviderError> {
         let claims = response.success_object()?;
-        if claims.get("sub").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             return Err(response.malformed("userinfo has no sub".into()));
         }
         Ok(Self { claims })
     }
 
     pub fn sub(&self) -> &str {
-        self.claims.get("sub").and_then(Value::as_str).unwrap_or_default()
+        self.claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     /// `displayName` (IBM Security Verify), else `name`, else `preferred_username`, else `sub`.
@@ -53,7 +60,11 @@ fn flatten_into(rows: &mut Vec<(String, String)>, prefix: &str, value: &Value, d
     match value {
         Value::Object(map) if depth < 8 => {
             for (key, v) in map {
-                let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                let name = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
                 flatten_into(rows, &name, v, depth + 1);
             }
         }
@@ -80,20 +91,33 @@ mod tests {
     use serde_json::json;
 
     fn info(v: Value) -> UserInfo {
-        UserInfo { claims: v.as_object().unwrap().clone() }
+        UserInfo {
+            claims: v.as_object().unwrap().clone(),
+        }
     }
 
     #[test]
     fn display_name_order() {
-        assert_eq!(info(json!({"sub":"1","name":"Al","displayName":"Alice"})).display_name(), "Alice");
-        assert_eq!(info(json!({"sub":"1","name":"Al","preferred_username":"al"})).display_name(), "Al");
-        assert_eq!(info(json!({"sub":"1","preferred_username":"al"})).display_name(), "al");
+        assert_eq!(
+            info(json!({"sub":"1","name":"Al","displayName":"Alice"})).display_name(),
+            "Alice"
+        );
+        assert_eq!(
+            info(json!({"sub":"1","name":"Al","preferred_username":"al"})).display_name(),
+            "Al"
+        );
+        assert_eq!(
+            info(json!({"sub":"1","preferred_username":"al"})).display_name(),
+            "al"
+        );
         assert_eq!(info(json!({"sub":"1","name":"  "})).display_name(), "1");
     }
 
     #[test]
     fn nested_claims_are_flattened() {
-        let u = info(json!({"sub":"1","ext":{"tenantId":"t-9","deep":{"x":true}},"groups":["a","b"],"email_verified":true}));
+        let u = info(
+            json!({"sub":"1","ext":{"tenantId":"t-9","deep":{"x":true}},"groups":["a","b"],"email_verified":true}),
+        );
         let rows = u.flattened();
         assert!(rows.contains(&("ext.tenantId".into(), "t-9".into())));
         assert!(rows.contains(&("ext.deep.x".into(), "true".into())));

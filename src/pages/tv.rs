@@ -50,7 +50,14 @@ fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
 
     let demo = snapshot.kiosk.demo;
     let provider = snapshot.kiosk.provider_name.clone();
-    let busy = Signal::derive(move || status.with(|s| matches!(s, TvStatus::Starting | TvStatus::Waiting { .. } | TvStatus::Unreachable { .. })));
+    let busy = Signal::derive(move || {
+        status.with(|s| {
+            matches!(
+                s,
+                TvStatus::Starting | TvStatus::Waiting { .. } | TvStatus::Unreachable { .. }
+            )
+        })
+    });
 
     view! {
         // Without WebAssembly the page refreshes itself while something is under way.

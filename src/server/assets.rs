@@ -16,7 +16,9 @@ const COMPRESSIBLE: &[&str] = &["js", "wasm", "css", "svg", "json"];
 /// current copy. Returns how many files were compressed.
 pub fn precompress(dir: &Path) -> std::io::Result<usize> {
     let mut done = 0;
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(0) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(0);
+    };
     for entry in entries {
         let path = entry?.path();
         let compressible = path
@@ -39,7 +41,8 @@ pub fn precompress(dir: &Path) -> std::io::Result<usize> {
         }
         let gz = with_suffix(&path, "gz");
         if is_stale(&gz, &path) {
-            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
             encoder.write_all(&data)?;
             write_atomically(&gz, &encoder.finish()?)?;
         }
@@ -71,7 +74,11 @@ fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// The `/pkg` service. `immutable` only when file names carry content hashes.
 pub fn pkg_router(site_root: &str, pkg_dir: &str, hashed: bool) -> Router {
     let dir = Path::new(site_root).join(pkg_dir);
-    let cache = if hashed { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let cache = if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
     Router::new()
         .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
         .layer(SetResponseHeaderLayer::overriding(

@@ -13,7 +13,9 @@ pub const MAX_API_BODY: usize = 16 * 1024;
 
 /// Whether `origin` names the same server the request was sent to.
 fn same_origin(origin: &str, host: Option<&str>, public: Option<&url::Url>) -> bool {
-    let Ok(origin) = url::Url::parse(origin) else { return false };
+    let Ok(origin) = url::Url::parse(origin) else {
+        return false;
+    };
     let origin_host = match (origin.host_str(), origin.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_owned(),
@@ -29,7 +31,11 @@ fn same_origin(origin: &str, host: Option<&str>, public: Option<&url::Url>) -> b
 /// `Referrer-Policy: no-referrer` turns `Origin` into `null`), else `Origin`. With neither,
 /// the request is let through: the session cookie is SameSite=Strict, so a cross-site
 /// request from an old browser carries no session and can only act on a fresh, empty one.
-fn is_same_origin_request(headers: &http::HeaderMap, host: Option<&str>, public: Option<&url::Url>) -> bool {
+fn is_same_origin_request(
+    headers: &http::HeaderMap,
+    host: Option<&str>,
+    public: Option<&url::Url>,
+) -> bool {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = header("sec-fetch-site") {
         return matches!(site, "same-origin" | "none");
@@ -41,13 +47,21 @@ fn is_same_origin_request(headers: &http::HeaderMap, host: Option<&str>, public:
 }
 
 /// Middleware for `/api/*`: POSTs must come from this server's own pages.
-pub async fn same_origin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn same_origin_only(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     if request.method() == Method::POST {
         let headers = request.headers();
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
         if !is_same_origin_request(headers, host, state.settings.public_url.as_ref()) {
             tracing::warn!("cross-site request to a server function refused");
-            return (StatusCode::FORBIDDEN, "Cross-site requests are not allowed.").into_response();
+            return (
+                StatusCode::FORBIDDEN,
+                "Cross-site requests are not allowed.",
+            )
+                .into_response();
         }
         let too_big = headers
             .get(header::CONTENT_LENGTH)
@@ -68,11 +82,27 @@ mod tests {
     #[test]
     fn origins() {
         let public = url::Url::parse("https://kiosk.example").unwrap();
-        assert!(same_origin("http://127.0.0.1:3000", Some("127.0.0.1:3000"), None));
-        assert!(!same_origin("http://evil.example", Some("127.0.0.1:3000"), None));
+        assert!(same_origin(
+            "http://127.0.0.1:3000",
+            Some("127.0.0.1:3000"),
+            None
+        ));
+        assert!(!same_origin(
+            "http://evil.example",
+            Some("127.0.0.1:3000"),
+            None
+        ));
         assert!(!same_origin("null", Some("127.0.0.1:3000"), None));
-        assert!(same_origin("https://kiosk.example", Some("10.0.0.5:3000"), Some(&public)));
-        assert!(!same_origin("https://kiosk.example.evil", Some("10.0.0.5:3000"), Some(&public)));
+        assert!(same_origin(
+            "https://kiosk.example",
+            Some("10.0.0.5:3000"),
+            Some(&public)
+        ));
+        assert!(!same_origin(
+            "https://kiosk.example.evil",
+            Some("10.0.0.5:3000"),
+            Some(&public)
+        ));
     }
 
     #[test]
@@ -84,8 +114,14 @@ mod tests {
             }
             is_same_origin_request(&headers, Some("127.0.0.1:3000"), None)
         };
-        assert!(check(&[("sec-fetch-site", "same-origin"), ("origin", "null")]));
-        assert!(!check(&[("sec-fetch-site", "cross-site"), ("origin", "http://127.0.0.1:3000")]));
+        assert!(check(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "null")
+        ]));
+        assert!(!check(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://127.0.0.1:3000")
+        ]));
         assert!(!check(&[("sec-fetch-site", "same-site")]));
         assert!(check(&[("origin", "http://127.0.0.1:3000")]));
         assert!(!check(&[("origin", "http://evil.example")]));

@@ -43,9 +43,15 @@ const START_RETRY_MIN: Duration = Duration::from_secs(2);
 const START_RETRY_MAX: Duration = Duration::from_secs(30);
 
 fn unix_ms(at: Instant) -> u64 {
-    let now_unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let now = Instant::now();
-    let unix = if at >= now { now_unix + (at - now) } else { now_unix.saturating_sub(now - at) };
+    let unix = if at >= now {
+        now_unix + (at - now)
+    } else {
+        now_unix.saturating_sub(now - at)
+    };
     unix.as_millis() as u64
 }
 
@@ -66,7 +72,9 @@ impl<C: Clock> AddressLimiter<C> {
     /// A limiter on `clock` (tests pass `governor::clock::FakeRelativeClock`).
     pub fn with_clock(per_minute: u32, clock: C) -> Self {
         let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
-        Self { limiter: RateLimiter::dashmap_with_clock(quota, clock) }
+        Self {
+            limiter: RateLimiter::dashmap_with_clock(quota, clock),
+        }
     }
 
     fn key(address: IpAddr) -> IpAddr {
@@ -81,7 +89,9 @@ impl<C: Clock> AddressLimiter<C> {
 
     /// Takes one new code for `address`, or says how long until one is allowed.
     pub fn check(&self, address: IpAddr) -> Result<(), Duration> {
-        self.limiter.check_key(&Self::key(address)).map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
+        self.limiter
+            .check_key(&Self::key(address))
+            .map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
     }
 
     /// Forgets addresses whose allowance is full again.
@@ -105,16 +115,31 @@ impl<C: Clock> AddressLimiter<C> {
 /// connection (`ConnectInfo`, present when served by `start::serve`).
 pub fn client_address(parts: &http::request::Parts, trust_proxy: bool) -> Option<IpAddr> {
     let forwarded = trust_proxy
-        .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next().map(str::trim).and_then(parse_address))
+        .then(|| {
+            parts
+                .headers
+                .get("x-forwarded-for")?
+                .to_str()
+                .ok()?
+                .split(',')
+                .next()
+                .map(str::trim)
+                .and_then(parse_address)
+        })
         .flatten();
     forwarded.or_else(|| {
-        parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip())
     })
 }
 
 /// `1.2.3.4`, `::1`, `1.2.3.4:5678` or `[::1]:5678`.
 fn parse_address(text: &str) -> Option<IpAddr> {
-    text.parse::<IpAddr>().ok().or_else(|| text.parse::<SocketAddr>().ok().map(|a| a.ip()))
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// All TV sessions of this server.
@@ -188,7 +213,9 @@ impl TvSession {
     fn lock(&self) -> std::sync::MutexGuard<'_, SessionState> {
         // A panic while holding this lock cannot leave the state half-written in a way that
         // matters more than losing the TV's session, so recover the guard.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn touch(&self) {
@@ -216,7 +243,10 @@ impl TvSession {
 
 /// Whether a pairing is under way (a code is being fetched or shown).
 fn in_progress(status: &TvStatus) -> bool {
-    matches!(status, TvStatus::Starting | TvStatus::Waiting { .. } | TvStatus::Unreachable { .. })
+    matches!(
+        status,
+        TvStatus::Starting | TvStatus::Waiting { .. } | TvStatus::Unreachable { .. }
+    )
 }
 
 /// Why a pairing could not start now.
@@ -226,7 +256,11 @@ pub enum StartRefused {
 }
 
 impl Hub {
-    pub fn new(provider: Arc<ProviderClient>, kiosk: KioskSettings, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        provider: Arc<ProviderClient>,
+        kiosk: KioskSettings,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self::with_timer(provider, kiosk, shutdown, Arc::new(TokioTimer))
     }
 
@@ -261,12 +295,19 @@ impl Hub {
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Arc<TvSession>>> {
-        self.inner.sessions.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// The session for `id`, created on first use.
     pub fn session(&self, id: &SessionId) -> Arc<TvSession> {
-        let session = self.sessions().entry(id.clone()).or_insert_with(|| Arc::new(TvSession::new())).clone();
+        let session = self
+            .sessions()
+            .entry(id.clone())
+            .or_insert_with(|| Arc::new(TvSession::new()))
+            .clone();
         session.touch();
         session
     }
@@ -298,7 +339,13 @@ impl Hub {
         session.viewers.fetch_add(1, Ordering::SeqCst);
         let connections = self.inner.metrics.push_connections();
         connections.increment(1.0);
-        (session.status.subscribe(), ViewerGuard { session, connections })
+        (
+            session.status.subscribe(),
+            ViewerGuard {
+                session,
+                connections,
+            },
+        )
     }
 
     /// Starts a pairing, unless one is already under way (a reload must not make a new code).
@@ -306,7 +353,10 @@ impl Hub {
     pub fn start(&self, id: &SessionId, client: Option<IpAddr>) -> Result<TvStatus, StartRefused> {
         let session = self.session(id);
         match session.status() {
-            status @ (TvStatus::Waiting { .. } | TvStatus::Starting | TvStatus::Unreachable { .. } | TvStatus::SignedIn { .. }) => Ok(status),
+            status @ (TvStatus::Waiting { .. }
+            | TvStatus::Starting
+            | TvStatus::Unreachable { .. }
+            | TvStatus::SignedIn { .. }) => Ok(status),
             _ => self.begin(&session, client),
         }
     }
@@ -320,7 +370,11 @@ impl Hub {
         self.begin(&session, client)
     }
 
-    fn begin(&self, session: &Arc<TvSession>, client: Option<IpAddr>) -> Result<TvStatus, StartRefused> {
+    fn begin(
+        &self,
+        session: &Arc<TvSession>,
+        client: Option<IpAddr>,
+    ) -> Result<TvStatus, StartRefused> {
         let result = self.try_begin(session, client);
         if let Err(StartRefused::TooMany { retry_after }) = &result {
             self.show_throttled(session, *retry_after);
@@ -338,7 +392,9 @@ impl Hub {
             state.generation += 1;
             let cancel = self.inner.shutdown.child_token();
             state.task = Some(cancel.clone());
-            session.status.send_replace(TvStatus::Throttled { retry_after_secs: retry_after.as_secs().max(1) });
+            session.status.send_replace(TvStatus::Throttled {
+                retry_after_secs: retry_after.as_secs().max(1),
+            });
             (state.generation, cancel)
         };
         let hub = self.clone();
@@ -350,16 +406,26 @@ impl Hub {
         });
     }
 
-    fn try_begin(&self, session: &Arc<TvSession>, client: Option<IpAddr>) -> Result<TvStatus, StartRefused> {
+    fn try_begin(
+        &self,
+        session: &Arc<TvSession>,
+        client: Option<IpAddr>,
+    ) -> Result<TvStatus, StartRefused> {
         let (generation, cancel) = {
             let mut state = session.lock();
             let now = Instant::now();
-            while state.recent_starts.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60)) {
+            while state
+                .recent_starts
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60))
+            {
                 state.recent_starts.pop_front();
             }
             if state.recent_starts.len() >= self.inner.kiosk.pairings_per_minute as usize {
                 let oldest = state.recent_starts.front().copied().unwrap_or(now);
-                let retry_after = Duration::from_secs(60).saturating_sub(now.duration_since(oldest)) + Duration::from_secs(1);
+                let retry_after = Duration::from_secs(60)
+                    .saturating_sub(now.duration_since(oldest))
+                    + Duration::from_secs(1);
                 self.inner.metrics.pairing_throttled(ThrottledBy::Session);
                 return Err(StartRefused::TooMany { retry_after });
             }
@@ -368,7 +434,8 @@ impl Hub {
                     tracing::info!(%address, "too many new codes from one address");
                     self.inner.metrics.pairing_throttled(ThrottledBy::Address);
                     // Whole seconds, rounded up: the TV must not ask again too early.
-                    let retry_after = Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+                    let retry_after =
+                        Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
                     return Err(StartRefused::TooMany { retry_after });
                 }
             }
@@ -389,7 +456,10 @@ impl Hub {
         let hub = self.clone();
         let task_session = session.clone();
         // The task's logs carry the span (request id, path) of the request that started it.
-        tokio::spawn(async move { hub.pairing_task(task_session, generation, cancel).await }.in_current_span());
+        tokio::spawn(
+            async move { hub.pairing_task(task_session, generation, cancel).await }
+                .in_current_span(),
+        );
         Ok(TvStatus::Starting)
     }
 
@@ -444,10 +514,16 @@ impl Hub {
         let status = {
             let mut state = session.lock();
             match session.status() {
-                TvStatus::SignedIn { profile, warn_secs, .. } => {
+                TvStatus::SignedIn {
+                    profile, warn_secs, ..
+                } => {
                     let at = Instant::now() + self.inner.kiosk.idle_sign_out;
                     state.sign_out_at = Some(at);
-                    let status = TvStatus::SignedIn { profile, sign_out_at_ms: unix_ms(at), warn_secs };
+                    let status = TvStatus::SignedIn {
+                        profile,
+                        sign_out_at_ms: unix_ms(at),
+                        warn_secs,
+                    };
                     session.status.send_replace(status.clone());
                     status
                 }
@@ -482,7 +558,12 @@ impl Hub {
         }
     }
 
-    async fn pairing_task(self, session: Arc<TvSession>, generation: u64, cancel: CancellationToken) {
+    async fn pairing_task(
+        self,
+        session: Arc<TvSession>,
+        generation: u64,
+        cancel: CancellationToken,
+    ) {
         let provider = self.inner.provider.clone();
         let abandon_after = self.inner.kiosk.abandon_after;
 
@@ -493,7 +574,9 @@ impl Hub {
                 Ok(auth) => break auth,
                 Err(error) => {
                     tracing::warn!(%error, kind = error.kind(), "cannot start a device authorization; retrying in {retry:?}");
-                    self.inner.metrics.provider_error("device_authorization", &error);
+                    self.inner
+                        .metrics
+                        .provider_error("device_authorization", &error);
                     session.set_if_current(generation, TvStatus::Unreachable { pairing: None });
                     if !self.nap(&cancel, retry).await || session.is_abandoned(abandon_after) {
                         self.abandon(&session, generation);
@@ -506,7 +589,12 @@ impl Hub {
         let issued_at = self.inner.timer.now();
         let expires_at = Instant::now() + auth.expires_in;
         let view = Self::pairing_view(&auth, expires_at);
-        if !session.set_if_current(generation, TvStatus::Waiting { pairing: view.clone() }) {
+        if !session.set_if_current(
+            generation,
+            TvStatus::Waiting {
+                pairing: view.clone(),
+            },
+        ) {
             return;
         }
         tracing::info!(user_code = %auth.user_code, expires_in = ?auth.expires_in, interval = ?auth.interval, "pairing started");
@@ -534,8 +622,12 @@ impl Hub {
             },
             |progress| {
                 let status = match progress {
-                    PollProgress::Pending { .. } => TvStatus::Waiting { pairing: view.clone() },
-                    PollProgress::Trouble { .. } => TvStatus::Unreachable { pairing: Some(view.clone()) },
+                    PollProgress::Pending { .. } => TvStatus::Waiting {
+                        pairing: view.clone(),
+                    },
+                    PollProgress::Trouble { .. } => TvStatus::Unreachable {
+                        pairing: Some(view.clone()),
+                    },
                 };
                 if session.status() != status {
                     session.set_if_current(generation, status);
@@ -547,18 +639,41 @@ impl Hub {
 
         // 3. The outcome.
         match outcome {
-            PollOutcome::Approved(tokens) => self.signed_in(session, generation, cancel, tokens).await,
+            PollOutcome::Approved(tokens) => {
+                self.signed_in(session, generation, cancel, tokens).await
+            }
             PollOutcome::Denied => {
                 tracing::info!("pairing declined on the phone");
-                self.finish(session, generation, cancel, TvStatus::Denied, PairingEnd::Denied).await;
+                self.finish(
+                    session,
+                    generation,
+                    cancel,
+                    TvStatus::Denied,
+                    PairingEnd::Denied,
+                )
+                .await;
             }
             PollOutcome::Expired => {
                 tracing::info!("pairing expired");
-                self.finish(session, generation, cancel, TvStatus::Expired, PairingEnd::Expired).await;
+                self.finish(
+                    session,
+                    generation,
+                    cancel,
+                    TvStatus::Expired,
+                    PairingEnd::Expired,
+                )
+                .await;
             }
             PollOutcome::Rejected(code) => {
                 tracing::warn!(error = %code, "the provider ended the pairing");
-                self.finish(session, generation, cancel, TvStatus::Expired, PairingEnd::Rejected).await;
+                self.finish(
+                    session,
+                    generation,
+                    cancel,
+                    TvStatus::Expired,
+                    PairingEnd::Rejected,
+                )
+                .await;
             }
             PollOutcome::Cancelled => {
                 if session.is_abandoned(abandon_after) {
@@ -576,17 +691,33 @@ impl Hub {
     }
 
     /// Shows a final state, then returns to Home after a while.
-    async fn finish(&self, session: Arc<TvSession>, generation: u64, cancel: CancellationToken, status: TvStatus, end: PairingEnd) {
+    async fn finish(
+        &self,
+        session: Arc<TvSession>,
+        generation: u64,
+        cancel: CancellationToken,
+        status: TvStatus,
+        end: PairingEnd,
+    ) {
         if !session.set_if_current(generation, status) {
             return;
         }
         self.inner.metrics.pairing_finished(end);
-        if self.nap(&cancel, self.inner.kiosk.expired_return_home).await {
+        if self
+            .nap(&cancel, self.inner.kiosk.expired_return_home)
+            .await
+        {
             session.set_if_current(generation, TvStatus::Idle);
         }
     }
 
-    async fn signed_in(&self, session: Arc<TvSession>, generation: u64, cancel: CancellationToken, tokens: TokenSet) {
+    async fn signed_in(
+        &self,
+        session: Arc<TvSession>,
+        generation: u64,
+        cancel: CancellationToken,
+        tokens: TokenSet,
+    ) {
         let provider = self.inner.provider.clone();
         let user = match provider.complete_sign_in(&tokens).await {
             Ok(user) => user,
@@ -594,14 +725,25 @@ impl Hub {
                 tracing::warn!(%error, kind = error.kind(), "sign-in could not be completed");
                 self.inner.metrics.provider_error("sign_in", &error);
                 self.revoke(tokens).await;
-                self.finish(session, generation, cancel, TvStatus::Expired, PairingEnd::Failed).await;
+                self.finish(
+                    session,
+                    generation,
+                    cancel,
+                    TvStatus::Expired,
+                    PairingEnd::Failed,
+                )
+                .await;
                 return;
             }
         };
         tracing::info!(sub = %user.sub, "signed in");
         let profile = Profile {
             display_name: user.display_name,
-            claims: user.claims.into_iter().map(|(name, value)| Claim { name, value }).collect(),
+            claims: user
+                .claims
+                .into_iter()
+                .map(|(name, value)| Claim { name, value })
+                .collect(),
         };
         let warn_secs = self.inner.kiosk.sign_out_warning.as_secs();
         let mut tokens = tokens;
@@ -613,7 +755,11 @@ impl Hub {
                 let at = Instant::now() + self.inner.kiosk.idle_sign_out;
                 state.sign_out_at = Some(at);
                 state.tokens = Some(tokens.clone());
-                session.status.send_replace(TvStatus::SignedIn { profile, sign_out_at_ms: unix_ms(at), warn_secs });
+                session.status.send_replace(TvStatus::SignedIn {
+                    profile,
+                    sign_out_at_ms: unix_ms(at),
+                    warn_secs,
+                });
             }
             current
         };
@@ -631,7 +777,9 @@ impl Hub {
                 let state = session.lock();
                 (state.sign_out_at, state.generation == generation)
             };
-            let Some(sign_out_at) = sign_out_at.filter(|_| current) else { return };
+            let Some(sign_out_at) = sign_out_at.filter(|_| current) else {
+                return;
+            };
             let refresh_at = tokens
                 .expires_in
                 .filter(|_| tokens.refresh_token.is_some())
@@ -724,7 +872,9 @@ mod tests {
             request = request.header("x-forwarded-for", value);
         }
         let (mut parts, ()) = request.body(()).unwrap().into_parts();
-        parts.extensions.insert(axum::extract::ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        parts.extensions.insert(axum::extract::ConnectInfo(
+            peer.parse::<SocketAddr>().unwrap(),
+        ));
         parts
     }
 
@@ -739,7 +889,11 @@ mod tests {
         }
         // A burst of 3, then one more every 20 s.
         assert_eq!(limiter.check(a), Err(Duration::from_secs(20)));
-        assert_eq!(limiter.check(b), Ok(()), "other addresses have their own allowance");
+        assert_eq!(
+            limiter.check(b),
+            Ok(()),
+            "other addresses have their own allowance"
+        );
         clock.advance(Duration::from_secs(15));
         assert_eq!(limiter.check(a), Err(Duration::from_secs(5)));
         clock.advance(Duration::from_secs(5));
@@ -758,10 +912,15 @@ mod tests {
     fn ipv6_clients_share_their_64() {
         let limiter = AddressLimiter::with_clock(1, FakeRelativeClock::default());
         assert_eq!(limiter.check("2001:db8:1:2::1".parse().unwrap()), Ok(()));
-        assert!(limiter.check("2001:db8:1:2:ffff::9".parse().unwrap()).is_err());
+        assert!(limiter
+            .check("2001:db8:1:2:ffff::9".parse().unwrap())
+            .is_err());
         assert_eq!(limiter.check("2001:db8:1:3::1".parse().unwrap()), Ok(()));
         assert_eq!(limiter.check("::ffff:192.0.2.7".parse().unwrap()), Ok(()));
-        assert!(limiter.check("192.0.2.7".parse().unwrap()).is_err(), "IPv4-mapped is the IPv4 address");
+        assert!(
+            limiter.check("192.0.2.7".parse().unwrap()).is_err(),
+            "IPv4-mapped is the IPv4 address"
+        );
     }
 
     #[test]
@@ -769,11 +928,21 @@ mod tests {
         let peer: IpAddr = "10.0.0.9".parse().unwrap();
         let p = parts("10.0.0.9:5555", Some("203.0.113.5, 10.0.0.1"));
         assert_eq!(client_address(&p, false), Some(peer));
-        assert_eq!(client_address(&p, true), Some("203.0.113.5".parse().unwrap()));
+        assert_eq!(
+            client_address(&p, true),
+            Some("203.0.113.5".parse().unwrap())
+        );
         let p = parts("10.0.0.9:5555", Some("[2001:db8::1]:4711"));
-        assert_eq!(client_address(&p, true), Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(
+            client_address(&p, true),
+            Some("2001:db8::1".parse().unwrap())
+        );
         let p = parts("10.0.0.9:5555", Some("unknown"));
-        assert_eq!(client_address(&p, true), Some(peer), "junk falls back to the peer");
+        assert_eq!(
+            client_address(&p, true),
+            Some(peer),
+            "junk falls back to the peer"
+        );
         let p = parts("10.0.0.9:5555", None);
         assert_eq!(client_address(&p, true), Some(peer));
         let (bare, ()) = http::Request::builder().body(()).unwrap().into_parts();

@@ -24,7 +24,9 @@ pub async fn events(
             // The guard lives as long as the stream: the TV is present while it is connected.
             let _present = &guard;
             let event = Event::default().event("status");
-            Ok(event.json_data(&status).unwrap_or_else(|_| Event::default().comment("unserialisable status")))
+            Ok(event
+                .json_data(&status)
+                .unwrap_or_else(|_| Event::default().comment("unserialisable status")))
         })
         .take_until(shutdown.cancelled_owned());
     Sse::new(stream).keep_alive(KeepAlive::default())

@@ -11,17 +11,19 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
-use leptos_axum::{generate_route_list, LeptosRoutes};
 use leptos::nonce::provide_nonce;
+use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use super::{assets, guard, metrics, push};
 use super::session::ensure_session;
 use super::state::AppState;
+use super::{assets, guard, metrics, push};
 use crate::app::{shell, App};
 
 /// For responses that are not pages (pages get a policy with a per-response nonce).
@@ -38,11 +40,19 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(push::events))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .leptos_routes_with_context(&state, routes, provide_nonce, move || shell(options.clone()))
+        .leptos_routes_with_context(&state, routes, provide_nonce, move || {
+            shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .route_layer(middleware::from_fn_with_state(state.clone(), guard::same_origin_only))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::same_origin_only,
+        ))
         .layer(RequestBodyLimitLayer::new(guard::MAX_API_BODY * 4))
-        .layer(middleware::from_fn_with_state(state.clone(), ensure_session));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ensure_session,
+        ));
     if let Some(demo) = &state.demo {
         app = app.nest_service("/demo-idp", Arc::clone(demo).router());
     }
@@ -94,6 +104,10 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
         "provider": state.provider.config().source.display(),
         "last_error": health.last_error,
     });
-    let status = if health.discovery_loaded { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if health.discovery_loaded {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }

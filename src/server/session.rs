@@ -22,8 +22,11 @@ impl SessionId {
 
     /// Accepts only ids this server could have made.
     pub fn parse(value: &str) -> Option<Self> {
-        (value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-            .then(|| Self(value.to_owned()))
+        (value.len() == 32
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .then(|| Self(value.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -39,13 +42,25 @@ pub fn is_https(state: &AppState, request: &Request) -> bool {
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    forwarded || state.settings.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    forwarded
+        || state
+            .settings
+            .public_url
+            .as_ref()
+            .is_some_and(|u| u.scheme() == "https")
 }
 
 /// Middleware: makes sure every request carries a [`SessionId`] extension, setting the cookie
 /// when the browser has none.
-pub async fn ensure_session(State(state): State<AppState>, jar: CookieJar, mut request: Request, next: Next) -> Response {
-    let existing = jar.get(COOKIE_NAME).and_then(|c| SessionId::parse(c.value()));
+pub async fn ensure_session(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let existing = jar
+        .get(COOKIE_NAME)
+        .and_then(|c| SessionId::parse(c.value()));
     let is_new = existing.is_none();
     let id = existing.unwrap_or_else(SessionId::generate);
     let secure = is_https(&state, &request);
@@ -59,7 +74,9 @@ pub async fn ensure_session(State(state): State<AppState>, jar: CookieJar, mut r
             .secure(secure)
             .build();
         if let Ok(value) = cookie.to_string().parse() {
-            response.headers_mut().append(http::header::SET_COOKIE, value);
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, value);
         }
     }
     response
@@ -74,7 +91,13 @@ mod tests {
         let id = SessionId::generate();
         assert_eq!(SessionId::parse(id.as_str()), Some(id.clone()));
         assert_ne!(SessionId::generate(), id);
-        for junk in ["", "abc", "../../etc/passwd", &"A".repeat(32), &"g".repeat(32)] {
+        for junk in [
+            "",
+            "abc",
+            "../../etc/passwd",
+            &"A".repeat(32),
+            &"g".repeat(32),
+        ] {
             assert_eq!(SessionId::parse(junk), None, "{junk}");
         }
     }

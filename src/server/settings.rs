@@ -49,7 +49,10 @@ pub struct SettingsError {
 }
 
 fn bad(key: &str, problem: impl Into<String>) -> SettingsError {
-    SettingsError { key: key.to_owned(), problem: problem.into() }
+    SettingsError {
+        key: key.to_owned(),
+        problem: problem.into(),
+    }
 }
 
 /// Raw key/value pairs before interpretation, with where each came from.
@@ -65,15 +68,24 @@ impl RawSettings {
         K: Into<String>,
         V: Into<String>,
     {
-        Self { values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+        Self {
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
     }
 
     /// Reads `Leptos.toml` (if present), then `.env` (if present), then the environment.
     pub fn load(toml_path: &Path, dotenv_path: &Path) -> Result<Self, SettingsError> {
         let mut values = BTreeMap::new();
         if toml_path.exists() {
-            let text = std::fs::read_to_string(toml_path)
-                .map_err(|e| bad(&toml_path.display().to_string(), format!("cannot read: {e}")))?;
+            let text = std::fs::read_to_string(toml_path).map_err(|e| {
+                bad(
+                    &toml_path.display().to_string(),
+                    format!("cannot read: {e}"),
+                )
+            })?;
             read_toml(&text, &mut values)
                 .map_err(|problem| bad(&toml_path.display().to_string(), problem))?;
         }
@@ -96,7 +108,10 @@ impl RawSettings {
     }
 
     fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+        self.values
+            .get(key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -106,7 +121,9 @@ fn is_known(key: &str) -> bool {
 
 /// `Leptos.toml` holds the same keys as the environment, grouped in tables for reading.
 fn read_toml(text: &str, out: &mut BTreeMap<String, String>) -> Result<(), String> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| format!("not valid TOML: {}", e.message()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("not valid TOML: {}", e.message()))?;
     fn walk(table: &toml::Table, out: &mut BTreeMap<String, String>) -> Result<(), String> {
         for (key, value) in table {
             match value {
@@ -121,7 +138,12 @@ fn read_toml(text: &str, out: &mut BTreeMap<String, String>) -> Result<(), Strin
                 toml::Value::Boolean(b) => {
                     out.insert(key.clone(), b.to_string());
                 }
-                other => return Err(format!("{key} must be a string, number or boolean, not {}", other.type_str())),
+                other => {
+                    return Err(format!(
+                        "{key} must be a string, number or boolean, not {}",
+                        other.type_str()
+                    ))
+                }
             }
         }
         Ok(())
@@ -162,18 +184,31 @@ pub struct Settings {
 }
 
 fn parse_url(raw: &RawSettings, key: &str) -> Result<Option<Url>, SettingsError> {
-    let Some(value) = raw.get(key) else { return Ok(None) };
+    let Some(value) = raw.get(key) else {
+        return Ok(None);
+    };
     let url = Url::parse(value).map_err(|e| bad(key, format!("{value:?} is not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(bad(key, format!("{value:?} is not an absolute http(s) URL")));
+        return Err(bad(
+            key,
+            format!("{value:?} is not an absolute http(s) URL"),
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad(key, format!("{value:?} must not have a query or fragment")));
+        return Err(bad(
+            key,
+            format!("{value:?} must not have a query or fragment"),
+        ));
     }
     Ok(Some(url))
 }
 
-fn parse_secs(raw: &RawSettings, key: &str, default: u64, min: u64) -> Result<Duration, SettingsError> {
+fn parse_secs(
+    raw: &RawSettings,
+    key: &str,
+    default: u64,
+    min: u64,
+) -> Result<Duration, SettingsError> {
     match raw.get(key) {
         None => Ok(Duration::from_secs(default)),
         Some(v) => match v.parse::<u64>() {
@@ -193,7 +228,13 @@ fn parse_bool(raw: &RawSettings, key: &str) -> Result<bool, SettingsError> {
 }
 
 /// Parameters the client sets itself may not be overridden through AUTH_PARAMS.
-const RESERVED_PARAMS: &[&str] = &["client_id", "client_secret", "scope", "grant_type", "device_code"];
+const RESERVED_PARAMS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "scope",
+    "grant_type",
+    "device_code",
+];
 
 impl Settings {
     pub fn from_raw(raw: &RawSettings) -> Result<Self, SettingsError> {
@@ -207,7 +248,9 @@ impl Settings {
             jwks_uri: parse_url(raw, "JWKS_URI")?,
         };
         let source = match (tenant, issuer) {
-            (Some(_), Some(_)) => return Err(bad("ISSUER", "set either TENANT_URL or ISSUER, not both")),
+            (Some(_), Some(_)) => {
+                return Err(bad("ISSUER", "set either TENANT_URL or ISSUER, not both"))
+            }
             (Some(t), None) => Some(ProviderSource::Tenant(t)),
             (None, Some(i)) => Some(ProviderSource::Issuer(i)),
             (None, None) if overrides.token.is_some() => Some(ProviderSource::Manual),
@@ -216,9 +259,14 @@ impl Settings {
         let provider = match source {
             None => {
                 if raw.get("CLIENT_ID").is_some() {
-                    return Err(bad("CLIENT_ID", "is set but no provider is: set TENANT_URL or ISSUER too"));
+                    return Err(bad(
+                        "CLIENT_ID",
+                        "is set but no provider is: set TENANT_URL or ISSUER too",
+                    ));
                 }
-                ProviderChoice::Demo { extra_users: parse_demo_users(raw)? }
+                ProviderChoice::Demo {
+                    extra_users: parse_demo_users(raw)?,
+                }
             }
             Some(source) => {
                 let client_id = raw
@@ -232,18 +280,37 @@ impl Settings {
                 config.overrides = overrides;
                 if let Some(method) = raw.get("CLIENT_AUTH_METHOD") {
                     let method = ClientAuthMethod::parse(method).ok_or_else(|| {
-                        bad("CLIENT_AUTH_METHOD", format!("{method:?} is not client_secret_basic, client_secret_post or none"))
+                        bad(
+                            "CLIENT_AUTH_METHOD",
+                            format!(
+                                "{method:?} is not client_secret_basic, client_secret_post or none"
+                            ),
+                        )
                     })?;
                     if method != ClientAuthMethod::None && config.client_secret.is_none() {
-                        return Err(bad("CLIENT_AUTH_METHOD", format!("{} needs CLIENT_SECRET", method.as_str())));
+                        return Err(bad(
+                            "CLIENT_AUTH_METHOD",
+                            format!("{} needs CLIENT_SECRET", method.as_str()),
+                        ));
                     }
                     config.auth_method = Some(method);
                 }
                 if let Some(params) = raw.get("AUTH_PARAMS") {
-                    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(params)
-                        .map_err(|e| bad("AUTH_PARAMS", format!("not URL-encoded name=value pairs ({e})")))?;
-                    if let Some((name, _)) = pairs.iter().find(|(k, _)| RESERVED_PARAMS.contains(&k.as_str())) {
-                        return Err(bad("AUTH_PARAMS", format!("{name} is set by tvsignin itself")));
+                    let pairs: Vec<(String, String)> =
+                        serde_urlencoded::from_str(params).map_err(|e| {
+                            bad(
+                                "AUTH_PARAMS",
+                                format!("not URL-encoded name=value pairs ({e})"),
+                            )
+                        })?;
+                    if let Some((name, _)) = pairs
+                        .iter()
+                        .find(|(k, _)| RESERVED_PARAMS.contains(&k.as_str()))
+                    {
+                        return Err(bad(
+                            "AUTH_PARAMS",
+                            format!("{name} is set by tvsignin itself"),
+                        ));
                     }
                     config.extra_auth_params = pairs;
                 }
@@ -254,16 +321,29 @@ impl Settings {
         };
         let listen_addr = match raw.get("LISTEN_ADDR") {
             None => None,
-            Some(v) => Some(v.parse().map_err(|_| bad("LISTEN_ADDR", format!("{v:?} is not an address:port such as 127.0.0.1:3000")))?),
+            Some(v) => Some(v.parse().map_err(|_| {
+                bad(
+                    "LISTEN_ADDR",
+                    format!("{v:?} is not an address:port such as 127.0.0.1:3000"),
+                )
+            })?),
         };
         let idle_sign_out = parse_secs(raw, "IDLE_SIGN_OUT_SECS", 600, 10)?;
         let sign_out_warning = parse_secs(raw, "SIGN_OUT_WARNING_SECS", 60, 1)?;
         if sign_out_warning >= idle_sign_out {
-            return Err(bad("SIGN_OUT_WARNING_SECS", "must be shorter than IDLE_SIGN_OUT_SECS"));
+            return Err(bad(
+                "SIGN_OUT_WARNING_SECS",
+                "must be shorter than IDLE_SIGN_OUT_SECS",
+            ));
         }
         let pairings_per_minute = match raw.get("PAIRING_RATE_LIMIT") {
             None => 10,
-            Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| bad("PAIRING_RATE_LIMIT", format!("{v:?} is not a positive whole number")))?,
+            Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                bad(
+                    "PAIRING_RATE_LIMIT",
+                    format!("{v:?} is not a positive whole number"),
+                )
+            })?,
         };
         Ok(Self {
             provider,
@@ -298,12 +378,23 @@ impl Settings {
 }
 
 fn parse_demo_users(raw: &RawSettings) -> Result<Vec<(String, String)>, SettingsError> {
-    let Some(list) = raw.get("DEMO_USERS") else { return Ok(Vec::new()) };
+    let Some(list) = raw.get("DEMO_USERS") else {
+        return Ok(Vec::new());
+    };
     list.split(',')
         .map(|pair| {
-            let (name, password) = pair.trim().split_once(':').ok_or_else(|| bad("DEMO_USERS", format!("{pair:?} is not name:password")))?;
-            if name.is_empty() || password.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(bad("DEMO_USERS", format!("{name:?} needs a plain name and a password")));
+            let (name, password) = pair
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| bad("DEMO_USERS", format!("{pair:?} is not name:password")))?;
+            if name.is_empty()
+                || password.is_empty()
+                || !name.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                return Err(bad(
+                    "DEMO_USERS",
+                    format!("{name:?} needs a plain name and a password"),
+                ));
             }
             Ok((name.to_owned(), password.to_owned()))
         })
@@ -329,8 +420,16 @@ mod tests {
 
     #[test]
     fn tenant_url_settings() {
-        let s = settings(&[("TENANT_URL", "https://acme.verify.ibm.com"), ("CLIENT_ID", "tv"), ("CLIENT_SECRET", "s"), ("SCOPE", "openid  profile")]).unwrap();
-        let ProviderChoice::External(c) = s.provider else { panic!("not external") };
+        let s = settings(&[
+            ("TENANT_URL", "https://acme.verify.ibm.com"),
+            ("CLIENT_ID", "tv"),
+            ("CLIENT_SECRET", "s"),
+            ("SCOPE", "openid  profile"),
+        ])
+        .unwrap();
+        let ProviderChoice::External(c) = s.provider else {
+            panic!("not external")
+        };
         assert!(matches!(c.source, ProviderSource::Tenant(_)));
         assert_eq!(c.scope, "openid profile");
         assert_eq!(c.client_secret.unwrap().expose(), "s");
@@ -339,16 +438,56 @@ mod tests {
     #[test]
     fn bad_values_name_the_key() {
         let cases: &[(&[(&str, &str)], &str)] = &[
-            (&[("TENANT_URL", "not a url"), ("CLIENT_ID", "x")], "TENANT_URL"),
-            (&[("TENANT_URL", "ftp://x.example"), ("CLIENT_ID", "x")], "TENANT_URL"),
+            (
+                &[("TENANT_URL", "not a url"), ("CLIENT_ID", "x")],
+                "TENANT_URL",
+            ),
+            (
+                &[("TENANT_URL", "ftp://x.example"), ("CLIENT_ID", "x")],
+                "TENANT_URL",
+            ),
             (&[("ISSUER", "https://x.example")], "CLIENT_ID"),
-            (&[("ISSUER", "https://x.example"), ("TENANT_URL", "https://y.example"), ("CLIENT_ID", "x")], "ISSUER"),
-            (&[("ISSUER", "https://x.example"), ("CLIENT_ID", "x"), ("CLIENT_AUTH_METHOD", "magic")], "CLIENT_AUTH_METHOD"),
-            (&[("ISSUER", "https://x.example"), ("CLIENT_ID", "x"), ("CLIENT_AUTH_METHOD", "client_secret_post")], "CLIENT_AUTH_METHOD"),
-            (&[("ISSUER", "https://x.example"), ("CLIENT_ID", "x"), ("AUTH_PARAMS", "scope=evil")], "AUTH_PARAMS"),
+            (
+                &[
+                    ("ISSUER", "https://x.example"),
+                    ("TENANT_URL", "https://y.example"),
+                    ("CLIENT_ID", "x"),
+                ],
+                "ISSUER",
+            ),
+            (
+                &[
+                    ("ISSUER", "https://x.example"),
+                    ("CLIENT_ID", "x"),
+                    ("CLIENT_AUTH_METHOD", "magic"),
+                ],
+                "CLIENT_AUTH_METHOD",
+            ),
+            (
+                &[
+                    ("ISSUER", "https://x.example"),
+                    ("CLIENT_ID", "x"),
+                    ("CLIENT_AUTH_METHOD", "client_secret_post"),
+                ],
+                "CLIENT_AUTH_METHOD",
+            ),
+            (
+                &[
+                    ("ISSUER", "https://x.example"),
+                    ("CLIENT_ID", "x"),
+                    ("AUTH_PARAMS", "scope=evil"),
+                ],
+                "AUTH_PARAMS",
+            ),
             (&[("LISTEN_ADDR", "localhost")], "LISTEN_ADDR"),
             (&[("IDLE_SIGN_OUT_SECS", "ten")], "IDLE_SIGN_OUT_SECS"),
-            (&[("IDLE_SIGN_OUT_SECS", "30"), ("SIGN_OUT_WARNING_SECS", "60")], "SIGN_OUT_WARNING_SECS"),
+            (
+                &[
+                    ("IDLE_SIGN_OUT_SECS", "30"),
+                    ("SIGN_OUT_WARNING_SECS", "60"),
+                ],
+                "SIGN_OUT_WARNING_SECS",
+            ),
             (&[("TRUST_PROXY", "maybe")], "TRUST_PROXY"),
             (&[("CLIENT_ID", "x")], "CLIENT_ID"),
         ];
@@ -363,7 +502,10 @@ mod tests {
     fn toml_uses_the_same_keys_in_tables() {
         let mut out = BTreeMap::new();
         read_toml("[provider]\nISSUER = \"https://x.example\"\nCLIENT_ID = \"tv\"\n[kiosk]\nIDLE_SIGN_OUT_SECS = 300\n", &mut out).unwrap();
-        assert_eq!(out.get("IDLE_SIGN_OUT_SECS").map(String::as_str), Some("300"));
+        assert_eq!(
+            out.get("IDLE_SIGN_OUT_SECS").map(String::as_str),
+            Some("300")
+        );
         let err = read_toml("[provider]\nISUER = \"x\"\n", &mut out).unwrap_err();
         assert!(err.contains("ISUER"), "{err}");
     }

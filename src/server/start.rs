@@ -25,7 +25,10 @@ pub const DEMO_CLIENT_ID: &str = "tvsignin-demo";
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot set up the provider client: {0}")]
     Provider(#[from] ProviderError),
     #[error("server error: {0}")]
@@ -77,13 +80,21 @@ pub fn public_base(settings: &Settings, bound: SocketAddr) -> Url {
 }
 
 /// Builds the state for a server listening on `bound`.
-pub fn build_state(settings: Settings, bound: SocketAddr, shutdown: CancellationToken) -> Result<AppState, StartError> {
+pub fn build_state(
+    settings: Settings,
+    bound: SocketAddr,
+    shutdown: CancellationToken,
+) -> Result<AppState, StartError> {
     let public = public_base(&settings, bound);
     let (config, demo) = match &settings.provider {
         ProviderChoice::External(config) => (config.clone(), None),
         ProviderChoice::Demo { extra_users } => {
             // The server talks to its own demo provider over loopback; phones use the public URL.
-            let loopback_ip = if bound.is_ipv6() && !bound.ip().is_unspecified() { "[::1]" } else { "127.0.0.1" };
+            let loopback_ip = if bound.is_ipv6() && !bound.ip().is_unspecified() {
+                "[::1]"
+            } else {
+                "127.0.0.1"
+            };
             let issuer = Url::parse(&format!("http://{loopback_ip}:{}/demo-idp", bound.port()))
                 .map_err(|e| ProviderError::Unsupported(format!("demo issuer: {e}")))?;
             let demo = Arc::new(DemoIdp::new(DemoConfig {
@@ -92,12 +103,19 @@ pub fn build_state(settings: Settings, bound: SocketAddr, shutdown: Cancellation
                 client_id: DEMO_CLIENT_ID.to_owned(),
                 extra_users: extra_users.clone(),
             }));
-            (ProviderConfig::new(ProviderSource::Issuer(issuer), DEMO_CLIENT_ID), Some(demo))
+            (
+                ProviderConfig::new(ProviderSource::Issuer(issuer), DEMO_CLIENT_ID),
+                Some(demo),
+            )
         }
     };
     let kiosk = KioskInfo {
         demo: demo.is_some(),
-        provider_name: if demo.is_some() { "demo".to_owned() } else { host_of(&config.source) },
+        provider_name: if demo.is_some() {
+            "demo".to_owned()
+        } else {
+            host_of(&config.source)
+        },
     };
     let provider = Arc::new(ProviderClient::new(config)?);
     let hub = Hub::new(provider.clone(), settings.kiosk.clone(), shutdown.clone());
@@ -114,7 +132,9 @@ pub fn build_state(settings: Settings, bound: SocketAddr, shutdown: Cancellation
 
 fn host_of(source: &ProviderSource) -> String {
     match source {
-        ProviderSource::Issuer(u) | ProviderSource::Tenant(u) => u.host_str().unwrap_or("identity provider").to_owned(),
+        ProviderSource::Issuer(u) | ProviderSource::Tenant(u) => {
+            u.host_str().unwrap_or("identity provider").to_owned()
+        }
         ProviderSource::Manual => "identity provider".to_owned(),
     }
 }
@@ -151,32 +171,47 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartEr
     let shutdown = state.shutdown.clone();
     // Compress the browser files in the background: until the copies exist, the files are
     // served as they are, so start-up never waits for this.
-    let pkg = std::path::Path::new(&*state.leptos_options.site_root).join(&*state.leptos_options.site_pkg_dir);
+    let pkg = std::path::Path::new(&*state.leptos_options.site_root)
+        .join(&*state.leptos_options.site_pkg_dir);
     tokio::task::spawn_blocking(move || match super::assets::precompress(&pkg) {
         Ok(n) if n > 0 => tracing::info!("precompressed {n} browser files"),
         Ok(_) => {}
-        Err(error) => tracing::warn!(%error, "cannot precompress the browser files; serving them uncompressed"),
+        Err(error) => {
+            tracing::warn!(%error, "cannot precompress the browser files; serving them uncompressed")
+        }
     });
     spawn_discovery(state.provider.clone(), shutdown.clone());
     let app = super::router(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-        .map_err(StartError::Serve)
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
+    .map_err(StartError::Serve)
 }
 
 /// Runs the server with these settings until Ctrl-C or SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
     let addr = settings.listen_addr();
-    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
-    let bound = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr, source })?;
     let shutdown = CancellationToken::new();
     let state = build_state(settings, bound, shutdown.clone())?;
     let public = public_base(&state.settings, bound);
     if state.kiosk.demo {
-        tracing::info!("no provider configured: using the built-in DEMO provider (not for production)");
+        tracing::info!(
+            "no provider configured: using the built-in DEMO provider (not for production)"
+        );
         if state.settings.public_url.is_none() && bound.ip().is_unspecified() {
-            tracing::info!("phones will reach this server at {} (the LAN address; set PUBLIC_URL to choose)", public.host_str().unwrap_or("?"));
+            tracing::info!(
+                "phones will reach this server at {} (the LAN address; set PUBLIC_URL to choose)",
+                public.host_str().unwrap_or("?")
+            );
         }
         tracing::info!("phones open {}demo-idp/device", public);
     }

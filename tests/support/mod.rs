@@ -40,7 +40,9 @@ impl LocalIdp {
         for (key, value) in env {
             command.env(key, value);
         }
-        let mut child = command.spawn().expect("cannot start node end2end/idp/server.mjs");
+        let mut child = command
+            .spawn()
+            .expect("cannot start node end2end/idp/server.mjs");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
@@ -49,8 +51,14 @@ impl LocalIdp {
             .expect("reading the ready line")
             .expect("the local provider exited before it was ready");
         let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line is JSON");
-        let issuer = ready["issuer"].as_str().expect("issuer in ready line").to_owned();
-        assert!(issuer.starts_with("http://127.0.0.1:"), "provider must be on loopback: {issuer}");
+        let issuer = ready["issuer"]
+            .as_str()
+            .expect("issuer in ready line")
+            .to_owned();
+        assert!(
+            issuer.starts_with("http://127.0.0.1:"),
+            "provider must be on loopback: {issuer}"
+        );
         Self { issuer, child }
     }
 
@@ -69,7 +77,13 @@ pub enum PhoneAction {
 
 /// Runs `end2end/idp/phone.mjs`: opens `uri` (complete or plain), enters `user_code` if
 /// asked, signs in as `user` and allows or denies. Returns (exit code, output).
-pub async fn phone(uri: &str, user_code: &str, user: &str, password: &str, action: PhoneAction) -> (i32, String) {
+pub async fn phone(
+    uri: &str,
+    user_code: &str,
+    user: &str,
+    password: &str,
+    action: PhoneAction,
+) -> (i32, String) {
     let action = match action {
         PhoneAction::Allow => "allow",
         PhoneAction::Deny => "deny",
@@ -85,7 +99,11 @@ pub async fn phone(uri: &str, user_code: &str, user: &str, password: &str, actio
     .await
     .expect("phone.mjs took longer than 20 s")
     .expect("cannot run node end2end/idp/phone.mjs");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     (output.status.code().unwrap_or(-1), text)
 }
 
@@ -95,5 +113,7 @@ pub const BOB: (&str, &str) = ("bob", "builder");
 
 /// The local provider's clients: (client_id, secret, method).
 pub const PUBLIC_CLIENT: (&str, Option<&str>, &str) = ("tv-public", None, "none");
-pub const BASIC_CLIENT: (&str, Option<&str>, &str) = ("tv-basic", Some("basic-secret"), "client_secret_basic");
-pub const POST_CLIENT: (&str, Option<&str>, &str) = ("tv-post", Some("post-secret"), "client_secret_post");
+pub const BASIC_CLIENT: (&str, Option<&str>, &str) =
+    ("tv-basic", Some("basic-secret"), "client_secret_basic");
+pub const POST_CLIENT: (&str, Option<&str>, &str) =
+    ("tv-post", Some("post-secret"), "client_secret_post");
