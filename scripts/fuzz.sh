@@ -24,9 +24,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "==> cargo install cargo-fuzz --locked"
   cargo install cargo-fuzz --locked
 fi
-if ! cargo "+$toolchain" --version >/dev/null 2>&1; then
-  echo "the $toolchain toolchain is missing: rustup toolchain install $toolchain" >&2
-  exit 2
+if ! rustup toolchain list | grep -q "^$toolchain"; then
+  echo "==> rustup toolchain install $toolchain --profile minimal"
+  rustup toolchain install "$toolchain" --profile minimal
 fi
 
 targets=$(cargo "+$toolchain" fuzz list)
