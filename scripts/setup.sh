@@ -50,7 +50,6 @@ fi
 if [ "$MODE" = "test" ]; then
   missing=()
   have chromium || missing+=(chromium)
-  have redis-server || missing+=(redis-server)
   have tmux || missing+=(tmux)
   if [ ${#missing[@]} -gt 0 ]; then
     step "apt-get install ${missing[*]}"
@@ -58,7 +57,7 @@ if [ "$MODE" = "test" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
   else
-    step "chromium, redis-server, tmux: present"
+    step "chromium, tmux: present"
   fi
   if [ -d end2end/node_modules/@playwright/test ] && [ end2end/package-lock.json -ot end2end/node_modules/.package-lock.json ]; then
     step "end2end npm packages: present"
