@@ -49,10 +49,10 @@ pub fn load_settings(config: &std::path::Path) -> Result<Settings, SettingsError
     Settings::from_raw(&raw)
 }
 
-fn init_tracing() {
+/// Logs go to stderr, filtered by `RUST_LOG` (else `default`).
+fn init_tracing(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -64,7 +64,7 @@ pub async fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            init_tracing();
+            init_tracing("info,tower_http=warn");
             let settings = match load_settings(&cli.config) {
                 Ok(s) => s,
                 Err(error) => {
@@ -81,7 +81,14 @@ pub async fn run() -> ExitCode {
                 }
             }
         }
-        Command::PasswordLogin(args) => password_login::run(&cli.config, args).await,
-        Command::CheckConfig => check_config::run(&cli.config).await,
+        Command::PasswordLogin(args) => {
+            // The tools print their own report; logs only when asked for with RUST_LOG.
+            init_tracing("off");
+            password_login::run(&cli.config, args).await
+        }
+        Command::CheckConfig => {
+            init_tracing("off");
+            check_config::run(&cli.config).await
+        }
     }
 }

@@ -75,6 +75,9 @@ test('TV page weight and approval latency', async ({ browser }) => {
       await page.locator('[data-testid="status"][data-state="waiting"]').waitFor();
       const code = (await page.getByTestId('user-code').textContent())!.trim();
       const link = (await page.getByTestId('qr').getAttribute('data-target'))!;
+      // People approve at any moment, not in step with the TV's polls: start the phone after
+      // a random part of the interval, so the runs sample every phase.
+      await new Promise((r) => setTimeout(r, Math.random() * Number(INTERVAL) * 1000));
       await phone(link, code);
       const approved = Date.now();
       await page.locator('[data-testid="status"][data-state="signed-in"]').waitFor({ timeout: 30_000 });

@@ -134,7 +134,7 @@ pub async fn run(config: &Path) -> ExitCode {
     );
 
     match settings.provider {
-        ProviderChoice::Demo { extra_users } => {
+        ProviderChoice::Demo { extra_users, .. } => {
             let users = if extra_users.is_empty() {
                 String::new()
             } else {

@@ -18,9 +18,10 @@
 //! authentication). Everything is kept in memory behind one mutex, swept as it expires and
 //! capped in size.
 //!
-//! Two optional environment variables, read once by [`DemoIdp::new`], change the timing:
-//! `DEMO_CODE_TTL_SECS` (how long a device code lives, default 600) and `DEMO_INTERVAL_SECS`
-//! (the polling interval it asks for, default 5). Tests use [`DemoIdp::set_timing`] instead.
+//! Two settings change the timing: `DEMO_CODE_TTL_SECS` (how long a device code lives,
+//! default 600) and `DEMO_INTERVAL_SECS` (the polling interval it asks for, default 5), in
+//! `Leptos.toml`, `.env` or the environment like every setting. Tests may also use
+//! [`DemoIdp::set_timing`].
 
 mod crypto;
 mod oauth;
@@ -52,6 +53,8 @@ pub struct DemoConfig {
     pub public_base: Url,
     pub client_id: String,
     pub extra_users: Vec<(String, String)>,
+    /// Code life and polling interval (from `DEMO_CODE_TTL_SECS`, `DEMO_INTERVAL_SECS`).
+    pub timing: DemoTiming,
 }
 
 /// How long things live and how often the TV may poll.
@@ -77,19 +80,6 @@ impl Default for DemoTiming {
 }
 
 impl DemoTiming {
-    /// The defaults, with `DEMO_CODE_TTL_SECS` and `DEMO_INTERVAL_SECS` applied when set to a
-    /// usable number (a bad value is logged and ignored).
-    pub fn from_env() -> Self {
-        let mut timing = Self::default();
-        if let Some(secs) = env_secs("DEMO_CODE_TTL_SECS", 1, 24 * 3600) {
-            timing.code_ttl = Duration::from_secs(secs);
-        }
-        if let Some(secs) = env_secs("DEMO_INTERVAL_SECS", 1, 600) {
-            timing.interval = Duration::from_secs(secs);
-        }
-        timing
-    }
-
     /// Whole seconds (at least 1) everywhere, as the protocol sends them.
     fn normalized(self) -> Self {
         let whole = |d: Duration| Duration::from_secs(d.as_secs().max(1));
@@ -98,19 +88,6 @@ impl DemoTiming {
             interval: whole(self.interval),
             access_token_ttl: whole(self.access_token_ttl),
             refresh_token_ttl: whole(self.refresh_token_ttl),
-        }
-    }
-}
-
-fn env_secs(key: &str, min: u64, max: u64) -> Option<u64> {
-    let value = std::env::var(key).ok()?;
-    match value.trim().parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Some(n),
-        _ => {
-            tracing::warn!(
-                "ignoring {key}={value:?}: not a whole number of seconds from {min} to {max}"
-            );
-            None
         }
     }
 }
@@ -140,7 +117,7 @@ impl DemoIdp {
         let keys = Keys::generate()
             .expect("the demo provider cannot generate its signing key (no OS randomness?)");
         let users = users::demo_users(&config.extra_users);
-        let timing = DemoTiming::from_env().normalized();
+        let timing = config.timing.normalized();
         Self {
             config,
             users,

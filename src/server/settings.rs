@@ -37,6 +37,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("ABANDON_AFTER_SECS", "stop polling when no TV has looked for this long (default 20)"),
     ("PAIRING_RATE_LIMIT", "new pairings allowed per TV session and per client address per minute (default 10)"),
     ("TRUST_PROXY", "true: trust X-Forwarded-For/-Proto from a reverse proxy (default false)"),
+    ("DEMO_CODE_TTL_SECS", "demo provider only: how long a device code lives (default 600)"),
+    ("DEMO_INTERVAL_SECS", "demo provider only: the polling interval it asks for (default 5)"),
     ("DEMO_USERS", "demo provider only: extra users, name:password pairs separated by commas"),
 ];
 
@@ -159,7 +161,13 @@ pub enum ProviderChoice {
     /// A real provider.
     External(ProviderConfig),
     /// Nothing configured: the built-in demo provider.
-    Demo { extra_users: Vec<(String, String)> },
+    Demo {
+        extra_users: Vec<(String, String)>,
+        /// How long a demo device code lives (`DEMO_CODE_TTL_SECS`, default 600 s).
+        code_ttl: Duration,
+        /// The polling interval the demo provider asks for (`DEMO_INTERVAL_SECS`, default 5 s).
+        interval: Duration,
+    },
 }
 
 /// Kiosk behaviour.
@@ -266,6 +274,8 @@ impl Settings {
                 }
                 ProviderChoice::Demo {
                     extra_users: parse_demo_users(raw)?,
+                    code_ttl: parse_secs(raw, "DEMO_CODE_TTL_SECS", 600, 2)?,
+                    interval: parse_secs(raw, "DEMO_INTERVAL_SECS", 5, 1)?,
                 }
             }
             Some(source) => {
@@ -489,6 +499,8 @@ mod tests {
                 "SIGN_OUT_WARNING_SECS",
             ),
             (&[("TRUST_PROXY", "maybe")], "TRUST_PROXY"),
+            (&[("DEMO_INTERVAL_SECS", "0")], "DEMO_INTERVAL_SECS"),
+            (&[("DEMO_CODE_TTL_SECS", "soon")], "DEMO_CODE_TTL_SECS"),
             (&[("CLIENT_ID", "x")], "CLIENT_ID"),
         ];
         for (pairs, key) in cases {

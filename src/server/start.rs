@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use super::demo_idp::{DemoConfig, DemoIdp};
+use super::demo_idp::{DemoConfig, DemoIdp, DemoTiming};
 use super::pairing::Hub;
 use super::settings::{ProviderChoice, Settings};
 use super::shutdown::wait_for_signal;
@@ -88,7 +88,11 @@ pub fn build_state(
     let public = public_base(&settings, bound);
     let (config, demo) = match &settings.provider {
         ProviderChoice::External(config) => (config.clone(), None),
-        ProviderChoice::Demo { extra_users } => {
+        ProviderChoice::Demo {
+            extra_users,
+            code_ttl,
+            interval,
+        } => {
             // The server talks to its own demo provider over loopback; phones use the public URL.
             let loopback_ip = if bound.is_ipv6() && !bound.ip().is_unspecified() {
                 "[::1]"
@@ -102,6 +106,11 @@ pub fn build_state(
                 public_base: public.clone(),
                 client_id: DEMO_CLIENT_ID.to_owned(),
                 extra_users: extra_users.clone(),
+                timing: DemoTiming {
+                    code_ttl: *code_ttl,
+                    interval: *interval,
+                    ..DemoTiming::default()
+                },
             }));
             (
                 ProviderConfig::new(ProviderSource::Issuer(issuer), DEMO_CLIENT_ID),
