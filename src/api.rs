@@ -30,7 +30,7 @@ mod backend {
     /// The caller's address for the per-address limit on new codes.
     pub fn client_address(state: &AppState) -> Option<std::net::IpAddr> {
         let parts = use_context::<http::request::Parts>()?;
-        crate::server::pairing::client_address(&parts, state.settings.trust_proxy)
+        crate::server::limits::client_address(&parts, state.settings.trust_proxy)
     }
 
     /// A plain form post (no WebAssembly) is sent back to the TV page after the action.
