@@ -4,7 +4,8 @@
 
 #![cfg(feature = "ssr")]
 
-use std::future::Future;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use reqwest::header::{
@@ -12,102 +13,18 @@ use reqwest::header::{
 };
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use tvsignin::oidc::polling::{run_polling, PollOutcome, PollState, TokioTimer};
 use tvsignin::oidc::secret::{AccessToken, IdToken, Password, RefreshToken};
 use tvsignin::oidc::token::TokenSet;
 use tvsignin::server::demo_idp::DemoTiming;
-use tvsignin::server::settings::{RawSettings, Settings};
-use tvsignin::server::start::{build_state, serve};
-use tvsignin::server::AppState;
+
+use support::demo_app::{bounded, http_client, start, TestApp};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const CLIENT: &str = "tvsignin-demo";
 const ALPHABET: &str = "BCDFGHJKLMNPQRSTVWXZ";
-
-/// Every test is over in this time, whatever happens.
-async fn bounded<F: Future<Output = ()>>(test: F) {
-    tokio::time::timeout(Duration::from_secs(60), test)
-        .await
-        .expect("test took longer than 60 s");
-}
-
-/// The app, in demo mode, on a free loopback port; stopped when dropped.
-struct TestApp {
-    base: String,
-    issuer: String,
-    state: AppState,
-    http: reqwest::Client,
-    shutdown: CancellationToken,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-/// Starts the app with a 1 s polling interval (and `extra` settings).
-async fn start(extra: &[(&str, &str)]) -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bound = listener.local_addr().unwrap();
-    let port = bound.port();
-    let mut pairs = vec![("PUBLIC_URL".to_owned(), format!("http://127.0.0.1:{port}"))];
-    pairs.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    let settings = Settings::from_raw(&RawSettings::from_pairs(pairs)).unwrap();
-    let shutdown = CancellationToken::new();
-    let mut state = build_state(settings, bound, shutdown.clone()).unwrap();
-    // These tests need no browser bundle: point the site at a folder that does not exist, so
-    // start-up does not precompress target/site (slow in a debug build, once per test).
-    state.leptos_options.site_root = "target/demo-idp-tests-no-site".into();
-    let demo = state.demo.as_ref().expect("demo mode");
-    demo.set_timing(DemoTiming {
-        interval: Duration::from_secs(1),
-        ..demo.timing()
-    });
-    tokio::spawn(serve(listener, state.clone()));
-    let app = TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        issuer: format!("http://127.0.0.1:{port}/demo-idp"),
-        state,
-        http: http_client(),
-        shutdown,
-    };
-    // Ready once the provider's discovery answers (at most 10 s).
-    let discovery = format!("{}/.well-known/openid-configuration", app.issuer);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let quick = app
-            .http
-            .get(&discovery)
-            .timeout(Duration::from_secs(1))
-            .send()
-            .await;
-        if quick.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the app did not start within 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    app
-}
 
 impl TestApp {
     fn set_timing(&self, code_ttl: u64, interval: u64) {

@@ -5,98 +5,15 @@
 
 #![cfg(feature = "ssr")]
 
-use std::future::Future;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
-use tvsignin::server::demo_idp::DemoTiming;
-use tvsignin::server::settings::{RawSettings, Settings};
-use tvsignin::server::start::{build_state, serve};
-use tvsignin::server::AppState;
-
-/// Every test is over in this time, whatever happens.
-async fn bounded<F: Future<Output = ()>>(test: F) {
-    tokio::time::timeout(Duration::from_secs(60), test)
-        .await
-        .expect("test took longer than 60 s");
-}
-
-/// The app, in demo mode, on a free loopback port; stopped when dropped.
-struct TestApp {
-    base: String,
-    http: reqwest::Client,
-    shutdown: CancellationToken,
-    // Kept so the state lives as long as the test.
-    _state: AppState,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-/// Starts the app with a 1 s polling interval (and `extra` settings).
-async fn start(extra: &[(&str, &str)]) -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bound = listener.local_addr().unwrap();
-    let port = bound.port();
-    let mut pairs = vec![("PUBLIC_URL".to_owned(), format!("http://127.0.0.1:{port}"))];
-    pairs.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    let settings = Settings::from_raw(&RawSettings::from_pairs(pairs)).unwrap();
-    let shutdown = CancellationToken::new();
-    let mut state = build_state(settings, bound, shutdown.clone()).unwrap();
-    // No browser bundle needed: a site folder that does not exist skips precompression.
-    state.leptos_options.site_root = "target/metrics-tests-no-site".into();
-    let demo = state.demo.as_ref().expect("demo mode");
-    demo.set_timing(DemoTiming {
-        interval: Duration::from_secs(1),
-        ..demo.timing()
-    });
-    tokio::spawn(serve(listener, state.clone()));
-    let app = TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        http: http_client(),
-        shutdown,
-        _state: state,
-    };
-    // Ready once the health check answers (at most 10 s).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let quick = app
-            .http
-            .get(format!("{}/healthz", app.base))
-            .timeout(Duration::from_secs(1))
-            .send()
-            .await;
-        if quick.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the app did not start within 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    app
-}
+use support::demo_app::{bounded, http_client, start, TestApp};
 
 /// The `name=value` part of the session cookie a response sets.
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
