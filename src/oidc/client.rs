@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Map, Value};
 
-use super::config::{ClientAuthMethod, ProviderConfig, ProviderSource};
+use super::config::{ClientAuthMethod, ProviderConfig};
 use super::device::DeviceAuthorization;
 use super::discovery::{Endpoints, ProviderMetadata};
 use super::error::{ErrorCode, ProviderError};
@@ -36,6 +36,13 @@ pub struct SignedInUser {
 pub struct ProviderHealth {
     pub discovery_loaded: bool,
     pub last_error: Option<String>,
+}
+
+impl ProviderHealth {
+    /// Discovery is loaded and the last request did not fail at the network level.
+    pub fn is_ready(&self) -> bool {
+        self.discovery_loaded && self.last_error.is_none()
+    }
 }
 
 /// Told the answer to every device-code poll the server sends (for metrics). The server
@@ -210,6 +217,21 @@ impl ProviderClient {
         result
     }
 
+    /// A request to the token endpoint, authenticated as discovery or the settings say.
+    async fn token_request(
+        &self,
+        endpoints: &Endpoints,
+        form: Vec<(String, String)>,
+    ) -> Result<ProviderResponse, ProviderError> {
+        self.post_form(
+            &endpoints.token,
+            "token_endpoint",
+            form,
+            endpoints.auth_method,
+        )
+        .await
+    }
+
     /// RFC 8628 §3.1: asks for a device code and user code.
     pub async fn start_device_authorization(&self) -> Result<DeviceAuthorization, ProviderError> {
         let endpoints = self.endpoints().await?;
@@ -234,14 +256,7 @@ impl ProviderClient {
             ("grant_type".into(), DEVICE_CODE_GRANT.to_owned()),
             ("device_code".into(), device_code.expose().to_owned()),
         ];
-        let response = self
-            .post_form(
-                &endpoints.token,
-                "token_endpoint",
-                form,
-                endpoints.auth_method,
-            )
-            .await?;
+        let response = self.token_request(&endpoints, form).await?;
         TokenSet::parse(&response)
     }
 
@@ -272,14 +287,7 @@ impl ProviderClient {
             ("grant_type".into(), "refresh_token".to_owned()),
             ("refresh_token".into(), refresh_token.expose().to_owned()),
         ];
-        let response = self
-            .post_form(
-                &endpoints.token,
-                "token_endpoint",
-                form,
-                endpoints.auth_method,
-            )
-            .await?;
+        let response = self.token_request(&endpoints, form).await?;
         let mut tokens = TokenSet::parse(&response)?;
         // Providers that do not rotate refresh tokens leave it out: keep using the old one.
         if tokens.refresh_token.is_none() {
@@ -301,14 +309,7 @@ impl ProviderClient {
             ("password".into(), password.expose().to_owned()),
             ("scope".into(), self.config.scope.clone()),
         ];
-        let response = self
-            .post_form(
-                &endpoints.token,
-                "token_endpoint",
-                form,
-                endpoints.auth_method,
-            )
-            .await?;
+        let response = self.token_request(&endpoints, form).await?;
         TokenSet::parse(&response)
     }
 
@@ -388,14 +389,10 @@ impl ProviderClient {
             .unwrap_or(0);
         // Discovery's issuer, else the one the settings name: the ID token's `iss` is always
         // checked when there is anything to check it against.
-        let configured = match &self.config.source {
-            ProviderSource::Issuer(u) => Some(u.as_str().trim_end_matches('/').to_owned()),
-            ProviderSource::Tenant(u) => {
-                Some(format!("{}/oauth2", u.as_str().trim_end_matches('/')))
-            }
-            ProviderSource::Manual => None,
-        };
-        let issuer = endpoints.issuer.clone().or(configured);
+        let issuer = endpoints
+            .issuer
+            .clone()
+            .or_else(|| self.config.source.issuer());
         let expect = Expectations {
             issuer: issuer.as_deref(),
             client_id: &self.config.client_id,

@@ -29,6 +29,16 @@ impl ProviderSource {
         }
     }
 
+    /// The issuer the settings name (IBM Security Verify's is `<tenant>/oauth2`); `None`
+    /// without discovery.
+    pub fn issuer(&self) -> Option<String> {
+        match self {
+            Self::Issuer(u) => Some(u.as_str().trim_end_matches('/').to_owned()),
+            Self::Tenant(u) => Some(format!("{}/oauth2", u.as_str().trim_end_matches('/'))),
+            Self::Manual => None,
+        }
+    }
+
     /// A short human name for logs and the TV ("the sign-in service at ...").
     pub fn display(&self) -> String {
         match self {

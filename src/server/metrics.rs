@@ -351,13 +351,9 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     metrics
         .gauge(DISCOVERY_LOADED)
         .set(if health.discovery_loaded { 1.0 } else { 0.0 });
-    metrics.gauge(PROVIDER_HEALTHY).set(
-        if health.discovery_loaded && health.last_error.is_none() {
-            1.0
-        } else {
-            0.0
-        },
-    );
+    metrics
+        .gauge(PROVIDER_HEALTHY)
+        .set(if health.is_ready() { 1.0 } else { 0.0 });
     (
         [
             (header::CONTENT_TYPE, CONTENT_TYPE),

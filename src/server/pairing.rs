@@ -135,6 +135,40 @@ impl TvSession {
         self.status.borrow().clone()
     }
 
+    /// Looks at the status without copying it (a pairing carries its QR code).
+    fn status_is(&self, check: impl FnOnce(&TvStatus) -> bool) -> bool {
+        check(&self.status.borrow())
+    }
+
+    /// Switches the pairing on screen between waiting and unreachable, in place, if
+    /// `generation` is still current; pushes only when that changes the state.
+    fn set_trouble(&self, generation: u64, trouble: bool) {
+        // Held while the status changes, so a newer generation cannot slip in between.
+        let state = self.lock();
+        if state.generation != generation {
+            return;
+        }
+        self.status.send_if_modified(|status| {
+            let next = match (trouble, std::mem::replace(status, TvStatus::Idle)) {
+                (true, TvStatus::Waiting { pairing }) => TvStatus::Unreachable {
+                    pairing: Some(pairing),
+                },
+                (
+                    false,
+                    TvStatus::Unreachable {
+                        pairing: Some(pairing),
+                    },
+                ) => TvStatus::Waiting { pairing },
+                (_, unchanged) => {
+                    *status = unchanged;
+                    return false;
+                }
+            };
+            *status = next;
+            true
+        });
+    }
+
     /// Sets the status if `generation` is still current.
     fn set_if_current(&self, generation: u64, status: TvStatus) -> bool {
         let state = self.lock();
@@ -273,7 +307,7 @@ impl Hub {
     /// Drops the current code (if any) and starts a fresh one.
     pub fn renew(&self, id: &SessionId, client: Option<IpAddr>) -> Result<TvStatus, StartRefused> {
         let session = self.session(id);
-        if matches!(session.status(), TvStatus::SignedIn { .. }) {
+        if session.status_is(|s| matches!(s, TvStatus::SignedIn { .. })) {
             return Ok(session.status());
         }
         self.begin(&session, client)
@@ -349,7 +383,7 @@ impl Hub {
                 }
             }
             state.recent_starts.push_back(now);
-            if in_progress(&session.status()) {
+            if session.status_is(in_progress) {
                 self.inner.metrics.pairing_finished(PairingEnd::Replaced);
             }
             self.inner.metrics.pairing_started();
@@ -497,13 +531,8 @@ impl Hub {
         };
         let issued_at = self.inner.timer.now();
         let expires_at = Instant::now() + auth.expires_in;
-        let view = Self::pairing_view(&auth, expires_at);
-        if !session.set_if_current(
-            generation,
-            TvStatus::Waiting {
-                pairing: view.clone(),
-            },
-        ) {
+        let pairing = Self::pairing_view(&auth, expires_at);
+        if !session.set_if_current(generation, TvStatus::Waiting { pairing }) {
             return;
         }
         tracing::info!(user_code = %auth.user_code, expires_in = ?auth.expires_in, interval = ?auth.interval, "pairing started");
@@ -530,17 +559,8 @@ impl Hub {
                 }
             },
             |progress| {
-                let status = match progress {
-                    PollProgress::Pending { .. } => TvStatus::Waiting {
-                        pairing: view.clone(),
-                    },
-                    PollProgress::Trouble { .. } => TvStatus::Unreachable {
-                        pairing: Some(view.clone()),
-                    },
-                };
-                if session.status() != status {
-                    session.set_if_current(generation, status);
-                }
+                let trouble = matches!(progress, PollProgress::Trouble { .. });
+                session.set_trouble(generation, trouble);
             },
         )
         .await;
@@ -763,7 +783,8 @@ impl Hub {
                 inner.addresses.forget_idle();
                 let mut sessions = inner.sessions.lock().unwrap_or_else(|p| p.into_inner());
                 sessions.retain(|_, s| {
-                    !(matches!(s.status(), TvStatus::Idle) && s.is_abandoned(FORGET_IDLE_AFTER))
+                    !(s.status_is(|s| matches!(s, TvStatus::Idle))
+                        && s.is_abandoned(FORGET_IDLE_AFTER))
                 });
             }
         });

@@ -136,6 +136,7 @@ pub fn build_state(
         kiosk,
         shutdown,
         demo,
+        public_url: public,
     })
 }
 
@@ -211,7 +212,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         .map_err(|source| StartError::Listen { addr, source })?;
     let shutdown = CancellationToken::new();
     let state = build_state(settings, bound, shutdown.clone())?;
-    let public = public_base(&state.settings, bound);
+    let public = state.public_url.clone();
     if state.kiosk.demo {
         tracing::info!(
             "no provider configured: using the built-in DEMO provider (not for production)"

@@ -23,6 +23,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The demo provider, when no real one is configured.
     pub demo: Option<Arc<super::demo_idp::DemoIdp>>,
+    /// Where TVs and phones reach this server (`PUBLIC_URL`, else the chosen address).
+    pub public_url: url::Url,
 }
 
 impl AppState {
