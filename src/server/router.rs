@@ -100,11 +100,11 @@ async fn healthz() -> &'static str {
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
     let health = state.provider.health();
     let body = serde_json::json!({
-        "ready": health.discovery_loaded,
+        "ready": health.is_ready(),
         "provider": state.provider.config().source.display(),
         "last_error": health.last_error,
     });
-    let status = if health.discovery_loaded {
+    let status = if health.is_ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
