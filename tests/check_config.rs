@@ -8,7 +8,6 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -19,22 +18,12 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 
-use support::{LocalIdp, BASIC_CLIENT, PUBLIC_CLIENT};
+use support::{work_dir, LocalIdp, BASIC_CLIENT, PUBLIC_CLIENT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tvsignin");
 /// No run may take longer than this (everything is on loopback).
 const RUN_LIMIT: Duration = Duration::from_secs(30);
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-/// An empty directory of its own for each test.
-fn work_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("check_config")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the test's working directory");
-    dir
-}
 
 struct Run {
     code: Option<i32>,

@@ -9,6 +9,8 @@
 
 #![cfg(feature = "ssr")]
 
+mod support;
+
 use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use support::tv::{user_code, Tv};
 use tvsignin::server::settings::{RawSettings, Settings};
 use tvsignin::server::start::{build_state, serve, StartError};
 
@@ -304,109 +307,6 @@ impl App {
     }
 }
 
-/// A TV browser: keeps the session cookie the app sets, and calls the server functions as
-/// the page does.
-struct Tv {
-    base: String,
-    http: reqwest::Client,
-    cookie: Mutex<Option<String>>,
-}
-
-impl Tv {
-    fn new(base: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            // A restarted server closes its connections: never reuse a pooled one.
-            .pool_max_idle_per_host(0)
-            .build()
-            .expect("client");
-        Self {
-            base: base.to_owned(),
-            http,
-            cookie: Mutex::new(None),
-        }
-    }
-
-    fn with_cookie(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match self.cookie.lock().unwrap().clone() {
-            Some(cookie) => request.header("cookie", cookie),
-            None => request,
-        }
-    }
-
-    fn keep_cookie(&self, response: &reqwest::Response) {
-        for value in response.headers().get_all("set-cookie") {
-            let value = value.to_str().expect("cookie text");
-            let pair = value.split(';').next().unwrap_or_default().trim();
-            if pair.starts_with("tvsignin_session=") {
-                *self.cookie.lock().unwrap() = Some(pair.to_owned());
-            }
-        }
-    }
-
-    /// GET / (the page), which sets the session cookie.
-    async fn open_page(&self) {
-        let response = self
-            .with_cookie(self.http.get(format!("{}/", self.base)))
-            .send()
-            .await
-            .expect("GET /");
-        assert_eq!(response.status(), 200, "GET /");
-        self.keep_cookie(&response);
-        assert!(
-            self.cookie.lock().unwrap().is_some(),
-            "GET / set no session cookie"
-        );
-    }
-
-    /// POSTs a server function and returns its JSON.
-    async fn call(&self, endpoint: &str) -> Value {
-        let response = self
-            .with_cookie(self.http.post(format!("{}/api/{endpoint}", self.base)))
-            .header("sec-fetch-site", "same-origin")
-            .header("accept", "application/json")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("")
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST /api/{endpoint}: {e}"));
-        self.keep_cookie(&response);
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        assert!(status.is_success(), "POST /api/{endpoint}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("/api/{endpoint} JSON: {e}: {text}"))
-    }
-
-    /// The TV's status (the `status` of the snapshot).
-    async fn status(&self) -> Value {
-        self.call("status").await["status"].clone()
-    }
-
-    /// Polls the status until it is `state`; panics after `limit`.
-    async fn wait_for(&self, state: &str, limit: Duration) -> Value {
-        let deadline = Instant::now() + limit;
-        loop {
-            let status = self.status().await;
-            if status["state"] == state {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {state:?} within {limit:?}; last: {status}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn user_code(status: &Value) -> String {
-    status["pairing"]["user_code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no pairing in {status}"))
-        .to_owned()
-}
-
 // ---------------------------------------------------------------------------------------------
 // The tests.
 
@@ -569,12 +469,7 @@ async fn graceful_shutdown_ends_streams_and_polling() {
         let tv = Tv::new(&app.base);
         tv.open_page().await;
 
-        let mut events = tv
-            .with_cookie(tv.http.get(format!("{}/events", app.base)))
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .expect("GET /events");
+        let mut events = tv.open_events(Duration::from_secs(30)).await;
         assert_eq!(events.status(), 200);
         let first = tokio::time::timeout(Duration::from_secs(5), events.chunk())
             .await
@@ -641,7 +536,7 @@ async fn a_restart_mid_pairing_comes_back_idle() {
         let mut first = App::start(listener, &provider.base, &[]);
         let tv = Tv::new(&first.base);
         tv.open_page().await;
-        let cookie = tv.cookie.lock().unwrap().clone();
+        let cookie = tv.cookie();
         tv.call("start").await;
         let old = user_code(&tv.wait_for("waiting", Duration::from_secs(10)).await);
 
@@ -656,11 +551,7 @@ async fn a_restart_mid_pairing_comes_back_idle() {
             status["state"], "idle",
             "a clean Home after the restart: {status}"
         );
-        assert_eq!(
-            *tv.cookie.lock().unwrap(),
-            cookie,
-            "the same browser session"
-        );
+        assert_eq!(tv.cookie(), cookie, "the same browser session");
 
         tv.call("start").await;
         let new = user_code(&tv.wait_for("waiting", Duration::from_secs(10)).await);

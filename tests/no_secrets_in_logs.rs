@@ -17,7 +17,8 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
-use support::{phone, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT};
+use support::tv::{user_code, Tv};
+use support::{phone, work_dir, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tvsignin");
 
@@ -29,15 +30,6 @@ async fn within<T>(secs: u64, test: impl std::future::Future<Output = T>) -> T {
 }
 
 /// An empty working directory of the test's own: no Leptos.toml or .env can leak in.
-fn work_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("no_secrets_in_logs")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the test's working directory");
-    dir
-}
-
 /// The binary with a clean environment (PATH only), no settings file, everything logged.
 fn binary(dir: &PathBuf) -> Command {
     let mut command = Command::new(BIN);
@@ -117,95 +109,6 @@ impl Server {
     }
 }
 
-/// A TV browser: keeps the session cookie and calls the server functions as the page does.
-struct Tv {
-    base: String,
-    http: reqwest::Client,
-    cookie: Mutex<Option<String>>,
-}
-
-impl Tv {
-    fn new(base: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(15))
-            .build()
-            .expect("client");
-        Self {
-            base: base.to_owned(),
-            http,
-            cookie: Mutex::new(None),
-        }
-    }
-
-    fn send(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match self.cookie.lock().unwrap().clone() {
-            Some(cookie) => request.header("cookie", cookie),
-            None => request,
-        }
-    }
-
-    fn keep_cookie(&self, response: &reqwest::Response) {
-        for value in response.headers().get_all("set-cookie") {
-            let pair = value
-                .to_str()
-                .unwrap_or_default()
-                .split(';')
-                .next()
-                .unwrap_or_default();
-            if pair.trim().starts_with("tvsignin_session=") {
-                *self.cookie.lock().unwrap() = Some(pair.trim().to_owned());
-            }
-        }
-    }
-
-    async fn open_page(&self) {
-        let response = self
-            .send(self.http.get(format!("{}/", self.base)))
-            .send()
-            .await
-            .expect("GET /");
-        assert_eq!(response.status(), 200, "GET /");
-        self.keep_cookie(&response);
-        assert!(
-            self.cookie.lock().unwrap().is_some(),
-            "GET / set no session cookie"
-        );
-    }
-
-    async fn call(&self, endpoint: &str) -> Value {
-        let response = self
-            .send(self.http.post(format!("{}/api/{endpoint}", self.base)))
-            .header("sec-fetch-site", "same-origin")
-            .header("accept", "application/json")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("")
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST /api/{endpoint}: {e}"));
-        self.keep_cookie(&response);
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        assert!(status.is_success(), "POST /api/{endpoint}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("/api/{endpoint} JSON: {e}: {text}"))
-    }
-
-    async fn wait_for(&self, state: &str, limit: Duration) -> Value {
-        let deadline = Instant::now() + limit;
-        loop {
-            let status = self.call("status").await["status"].clone();
-            if status["state"] == state {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {state:?} within {limit:?}; last: {status}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
 /// A test hook of the local provider: `GET <issuer><path>`, one string field of its JSON.
 async fn hook(issuer: &str, path: &str, field: &str) -> String {
     let body: Value = reqwest::get(format!("{issuer}{path}"))
@@ -254,13 +157,7 @@ async fn a_whole_sign_in_logged_at_trace_leaks_no_secret() {
 
         let tv = Tv::new(&base);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !tv
-            .http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
+        while !tv.is_up().await {
             assert!(
                 Instant::now() < deadline,
                 "the server did not start:\n{}",
@@ -272,10 +169,7 @@ async fn a_whole_sign_in_logged_at_trace_leaks_no_secret() {
         tv.open_page().await;
         tv.call("start").await;
         let waiting = tv.wait_for("waiting", Duration::from_secs(20)).await;
-        let user_code = waiting["pairing"]["user_code"]
-            .as_str()
-            .expect("user code")
-            .to_owned();
+        let user_code = user_code(&waiting);
         let uri = waiting["pairing"]["verification_uri_complete"]
             .as_str()
             .expect("verification_uri_complete")

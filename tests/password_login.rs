@@ -12,22 +12,12 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use support::{LocalIdp, ALICE, BASIC_CLIENT, POST_CLIENT, PUBLIC_CLIENT};
+use support::{work_dir, LocalIdp, ALICE, BASIC_CLIENT, POST_CLIENT, PUBLIC_CLIENT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tvsignin");
 /// No single run may take longer than this (the provider answers in milliseconds).
 const RUN_LIMIT: Duration = Duration::from_secs(30);
 const BAD_CREDENTIALS: &str = "invalid_grant: The user name or password is invalid.";
-
-/// An empty directory of its own for each test.
-fn work_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("password_login")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the test's working directory");
-    dir
-}
 
 /// Settings for one of the local provider's clients.
 fn client_env(issuer: &str, client: (&str, Option<&str>, &str)) -> Vec<(String, String)> {

@@ -53,6 +53,18 @@ async fn pending_provider(polls: Arc<AtomicUsize>) -> String {
     base
 }
 
+/// Calls a server function as the TV page does.
+async fn call(http: &reqwest::Client, base: &str, endpoint: &str) -> serde_json::Value {
+    http.post(format!("{base}/api/{endpoint}"))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn polling_stops_after_the_tv_leaves() {
     let polls = Arc::new(AtomicUsize::new(0));
@@ -79,15 +91,7 @@ async fn polling_stops_after_the_tv_leaves() {
     // The TV opens the page (session cookie) and its push stream, then starts a pairing.
     http.get(format!("{base}/healthz")).send().await.unwrap();
     let mut events = http.get(format!("{base}/events")).send().await.unwrap();
-    let started: serde_json::Value = http
-        .post(format!("{base}/api/start"))
-        .header("sec-fetch-site", "same-origin")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let started = call(&http, &base, "start").await;
     assert_eq!(started["state"], "starting");
     // While the stream is open, polling goes on, once a second.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -114,15 +118,7 @@ async fn polling_stops_after_the_tv_leaves() {
     );
 
     // Coming back, the TV finds Home, ready for a new code.
-    let status: serde_json::Value = http
-        .post(format!("{base}/api/status"))
-        .header("sec-fetch-site", "same-origin")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = call(&http, &base, "status").await;
     assert_eq!(status["status"]["state"], "idle", "{status}");
     shutdown.cancel();
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod demo_app;
+pub mod tv;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -68,6 +69,16 @@ impl LocalIdp {
     pub async fn stop(&mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// An empty working directory of its own for each test, under this test binary's name.
+pub fn work_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(env!("CARGO_CRATE_NAME"))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the test's working directory");
+    dir
 }
 
 /// What the scripted phone should do on the consent page.

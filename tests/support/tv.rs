@@ -1,0 +1,134 @@
+//! A TV browser for tests that drive the app over HTTP: it keeps the session cookie the app
+//! sets and calls the server functions as the page does.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A TV browser: keeps the session cookie the app sets, and calls the server functions as
+/// the page does.
+pub struct Tv {
+    base: String,
+    http: reqwest::Client,
+    cookie: Mutex<Option<String>>,
+}
+
+impl Tv {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(15))
+            // A restarted server closes its connections: never reuse a pooled one.
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client");
+        Self {
+            base: base.to_owned(),
+            http,
+            cookie: Mutex::new(None),
+        }
+    }
+
+    fn with_cookie(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.cookie.lock().unwrap().clone() {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        }
+    }
+
+    fn keep_cookie(&self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let value = value.to_str().expect("cookie text");
+            let pair = value.split(';').next().unwrap_or_default().trim();
+            if pair.starts_with("tvsignin_session=") {
+                *self.cookie.lock().unwrap() = Some(pair.to_owned());
+            }
+        }
+    }
+
+    /// The session cookie (`name=value`), once the app has set one.
+    pub fn cookie(&self) -> Option<String> {
+        self.cookie.lock().unwrap().clone()
+    }
+
+    /// Whether the server answers `/healthz`.
+    pub async fn is_up(&self) -> bool {
+        self.http
+            .get(format!("{}/healthz", self.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
+    /// GET / (the page), which sets the session cookie.
+    pub async fn open_page(&self) {
+        let response = self
+            .with_cookie(self.http.get(format!("{}/", self.base)))
+            .send()
+            .await
+            .expect("GET /");
+        assert_eq!(response.status(), 200, "GET /");
+        self.keep_cookie(&response);
+        assert!(
+            self.cookie.lock().unwrap().is_some(),
+            "GET / set no session cookie"
+        );
+    }
+
+    /// Opens the push stream (`GET /events`), open for at most `limit`.
+    pub async fn open_events(&self, limit: Duration) -> reqwest::Response {
+        self.with_cookie(self.http.get(format!("{}/events", self.base)))
+            .timeout(limit)
+            .send()
+            .await
+            .expect("GET /events")
+    }
+
+    /// POSTs a server function and returns its JSON.
+    pub async fn call(&self, endpoint: &str) -> Value {
+        let response = self
+            .with_cookie(self.http.post(format!("{}/api/{endpoint}", self.base)))
+            .header("sec-fetch-site", "same-origin")
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST /api/{endpoint}: {e}"));
+        self.keep_cookie(&response);
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert!(status.is_success(), "POST /api/{endpoint}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("/api/{endpoint} JSON: {e}: {text}"))
+    }
+
+    /// The TV's status (the `status` of the snapshot).
+    pub async fn status(&self) -> Value {
+        self.call("status").await["status"].clone()
+    }
+
+    /// Polls the status until it is `state`; panics after `limit`.
+    pub async fn wait_for(&self, state: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let status = self.status().await;
+            if status["state"] == state {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {state:?} within {limit:?}; last: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The user code of a `waiting` status.
+pub fn user_code(status: &Value) -> String {
+    status["pairing"]["user_code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no pairing in {status}"))
+        .to_owned()
+}
