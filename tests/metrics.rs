@@ -13,7 +13,7 @@ use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use support::demo_app::{bounded, http_client, start, TestApp};
+use support::demo_app::{bounded, start, TestApp};
 
 /// The `name=value` part of the session cookie a response sets.
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
@@ -87,14 +87,6 @@ impl TestApp {
         );
         response.text().await.unwrap()
     }
-
-    fn phone(&self) -> Phone {
-        Phone {
-            http: http_client(),
-            cookie: None,
-            action: format!("{}/demo-idp/device", self.base),
-        }
-    }
 }
 
 /// The value of one series (`name{labels}` exactly as rendered), if present.
@@ -163,89 +155,6 @@ impl Events {
     }
 }
 
-/// A phone's browser on the demo provider's pages: keeps the flow cookie, reads the forms'
-/// hidden fields (as in tests/demo_idp.rs).
-struct Phone {
-    http: reqwest::Client,
-    cookie: Option<String>,
-    action: String,
-}
-
-struct Page {
-    status: StatusCode,
-    html: String,
-}
-
-impl Page {
-    fn input(&self, name: &str) -> String {
-        let marker = format!("name=\"{name}\"");
-        let at = self
-            .html
-            .find(&marker)
-            .unwrap_or_else(|| panic!("no input {name} in {}", self.html));
-        let tag_end = at + self.html[at..].find('>').unwrap();
-        let tag = &self.html[at..tag_end];
-        tag.split("value=\"")
-            .nth(1)
-            .map(|v| v.split('"').next().unwrap())
-            .unwrap_or("")
-            .replace("&quot;", "\"")
-            .replace("&#39;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&")
-    }
-}
-
-impl Phone {
-    async fn read(&mut self, response: reqwest::Response) -> Page {
-        let status = response.status();
-        if let Some(cookie) = response
-            .headers()
-            .get(SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-        {
-            self.cookie = Some(cookie.split(';').next().unwrap().to_owned());
-        }
-        Page {
-            status,
-            html: response.text().await.unwrap(),
-        }
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
-        let request = match &self.cookie {
-            Some(cookie) => request.header("cookie", cookie),
-            None => request,
-        };
-        let response = request.send().await.unwrap();
-        self.read(response).await
-    }
-
-    /// Opens the link, confirms the pre-filled code, signs in as `username` and allows.
-    async fn allow(&mut self, link: &str, username: &str, password: &str) -> Page {
-        let page = self.send(self.http.get(link)).await;
-        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
-        let form = [
-            ("csrf", page.input("csrf")),
-            ("step", "code".to_owned()),
-            ("user_code", page.input("user_code")),
-        ];
-        let consent = self.send(self.http.post(&self.action).form(&form)).await;
-        assert_eq!(consent.status, StatusCode::OK, "{}", consent.html);
-        let form = [
-            ("csrf", consent.input("csrf")),
-            ("step", "consent".to_owned()),
-            ("user_code", consent.input("user_code")),
-            ("ticket", consent.input("ticket")),
-            ("username", username.to_owned()),
-            ("password", password.to_owned()),
-            ("decision", "allow".to_owned()),
-        ];
-        self.send(self.http.post(&self.action).form(&form)).await
-    }
-}
-
 const STARTED: &str = "tvsignin_pairings_started_total";
 const SIGNED_IN: &str = r#"tvsignin_pairings_finished_total{outcome="signed_in"}"#;
 const SIGN_INS: &str = r#"tvsignin_sign_ins_total{client_id="tvsignin-demo"}"#;
@@ -293,7 +202,10 @@ async fn metrics_follow_a_pairing_to_a_sign_in() {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let done = app.phone().allow(&link, "alice", "alice-demo").await;
+        let done = app
+            .phone()
+            .sign_in(&link, "alice", "alice-demo", "allow")
+            .await;
         assert_eq!(done.status, StatusCode::OK, "{}", done.html);
         let signed_in = events.until("signed-in").await;
         assert_eq!(
