@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use comfy_table::{modifiers, presets, ContentArrangement, Table};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::oidc::client::SignedInUser;
@@ -159,10 +159,7 @@ async fn sign_in(config: &Path, args: &Args) -> Result<(), Failure> {
 
     if args.json {
         note(&format!("Signed in as {}", clean(&user.display_name)));
-        let claims = interruptible(&mut interrupt, raw_claims(&client, &tokens, &user))
-            .await?
-            .map_err(|e| explain(&e, Some(&password)))?;
-        let mut output = Value::Object(claims);
+        let mut output = Value::Object(user.raw.clone());
         if args.show_tokens {
             output = serde_json::json!({ "claims": output, "tokens": tokens_json(&tokens) });
         }
@@ -436,31 +433,6 @@ fn claims_table(user: &SignedInUser) -> Table {
         table.add_row(vec![clean(name), clean(value)]);
     }
     table
-}
-
-/// The claims as the provider sent them (nested objects kept). The signed-in user's claims
-/// are already verified; this asks userinfo once more for the unflattened object and checks it
-/// names the same subject. Without a userinfo endpoint the flattened claims are all there is.
-async fn raw_claims(
-    client: &ProviderClient,
-    tokens: &TokenSet,
-    user: &SignedInUser,
-) -> Result<Map<String, Value>, ProviderError> {
-    let endpoints = client.endpoints().await?;
-    if endpoints.userinfo.is_some() {
-        let info = client.userinfo(&tokens.access_token).await?;
-        if info.sub() != user.sub {
-            return Err(ProviderError::InvalidIdToken(
-                "userinfo named a different subject".into(),
-            ));
-        }
-        return Ok(info.claims);
-    }
-    Ok(user
-        .claims
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect())
 }
 
 fn tokens_json(tokens: &TokenSet) -> Value {

@@ -28,7 +28,10 @@ const JWKS_REFETCH_GAP: Duration = Duration::from_secs(30);
 pub struct SignedInUser {
     pub sub: String,
     pub display_name: String,
+    /// Flattened for display (`ext.tenantId`), sorted by name.
     pub claims: Vec<(String, String)>,
+    /// The same claims as the provider sent them (nested objects kept).
+    pub raw: Map<String, Value>,
 }
 
 /// What `/readyz` and the TV need to know about the provider.
@@ -463,9 +466,7 @@ impl ProviderClient {
             sub: info.sub().to_owned(),
             display_name: info.display_name(),
             claims: info.flattened(),
+            raw: info.claims,
         })
     }
 }
-
-/// Fields of a userinfo object (for callers wanting the raw map).
-pub type Claims = Map<String, Value>;
