@@ -28,9 +28,14 @@ pub fn precompress(dir: &Path) -> std::io::Result<usize> {
         if !compressible {
             continue;
         }
+        let (br, gz) = (with_suffix(&path, "br"), with_suffix(&path, "gz"));
+        let (br_stale, gz_stale) = (is_stale(&br, &path), is_stale(&gz, &path));
+        if !br_stale && !gz_stale {
+            continue;
+        }
+        // Read only what needs compressing: on most starts every copy is current.
         let data = std::fs::read(&path)?;
-        let br = with_suffix(&path, "br");
-        if is_stale(&br, &path) {
+        if br_stale {
             let mut out = Vec::new();
             {
                 let mut writer = brotli::CompressorWriter::new(&mut out, 64 * 1024, 11, 22);
@@ -39,8 +44,7 @@ pub fn precompress(dir: &Path) -> std::io::Result<usize> {
             write_atomically(&br, &out)?;
             done += 1;
         }
-        let gz = with_suffix(&path, "gz");
-        if is_stale(&gz, &path) {
+        if gz_stale {
             let mut encoder =
                 flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
             encoder.write_all(&data)?;
