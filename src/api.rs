@@ -33,8 +33,16 @@ mod backend {
         crate::server::limits::client_address(&parts, state.settings.trust_proxy)
     }
 
-    /// A plain form post (no WebAssembly) is sent back to the TV page after the action.
-    pub fn back_to_page_if_form_post() {
+    /// For the actions (buttons): as [`context`], and a plain form post (no WebAssembly) is
+    /// sent back to the TV page afterwards. leptos_axum would redirect to the Referer, but
+    /// the pages' `Referrer-Policy: no-referrer` means browsers send none.
+    pub fn action_context() -> Result<(AppState, SessionId), AppError> {
+        let context = context()?;
+        back_to_page_if_form_post();
+        Ok(context)
+    }
+
+    fn back_to_page_if_form_post() {
         let is_form = use_context::<http::request::Parts>().is_some_and(|parts| {
             parts
                 .headers
@@ -61,8 +69,7 @@ pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
 /// "Sign in": starts a pairing (or returns the one already on screen).
 #[server(endpoint = "start")]
 pub async fn start_pairing() -> Result<TvStatus, AppError> {
-    let (state, session) = backend::context()?;
-    backend::back_to_page_if_form_post();
+    let (state, session) = backend::action_context()?;
     let client = backend::client_address(&state);
     Ok(state.hub.start(&session, client).unwrap_or_else(throttled))
 }
@@ -70,8 +77,7 @@ pub async fn start_pairing() -> Result<TvStatus, AppError> {
 /// "New code": drops the current code and starts a fresh one.
 #[server(endpoint = "renew")]
 pub async fn new_code() -> Result<TvStatus, AppError> {
-    let (state, session) = backend::context()?;
-    backend::back_to_page_if_form_post();
+    let (state, session) = backend::action_context()?;
     let client = backend::client_address(&state);
     Ok(state.hub.renew(&session, client).unwrap_or_else(throttled))
 }
@@ -79,24 +85,21 @@ pub async fn new_code() -> Result<TvStatus, AppError> {
 /// "Cancel": back to Home.
 #[server(endpoint = "cancel")]
 pub async fn cancel_pairing() -> Result<TvStatus, AppError> {
-    let (state, session) = backend::context()?;
-    backend::back_to_page_if_form_post();
+    let (state, session) = backend::action_context()?;
     Ok(state.hub.cancel(&session))
 }
 
 /// "Sign out": revokes the tokens and returns to Home.
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<TvStatus, AppError> {
-    let (state, session) = backend::context()?;
-    backend::back_to_page_if_form_post();
+    let (state, session) = backend::action_context()?;
     Ok(state.hub.sign_out(&session).await)
 }
 
 /// Someone is using the TV: postpones the idle sign-out.
 #[server(endpoint = "activity")]
 pub async fn report_activity() -> Result<TvStatus, AppError> {
-    let (state, session) = backend::context()?;
-    backend::back_to_page_if_form_post();
+    let (state, session) = backend::action_context()?;
     Ok(state.hub.activity(&session))
 }
 
