@@ -27,6 +27,12 @@ mod backend {
         Ok((state, session))
     }
 
+    /// A session store failure: logged here, a plain sentence for the TV.
+    pub fn store_failed(error: crate::server::store::StoreError) -> AppError {
+        tracing::error!(%error, "the session store failed");
+        AppError::Internal
+    }
+
     /// The caller's address for the per-address limit on new codes.
     pub fn client_address(state: &AppState) -> Option<std::net::IpAddr> {
         let parts = use_context::<http::request::Parts>()?;
@@ -61,7 +67,11 @@ mod backend {
 pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
     let (state, session) = backend::context()?;
     Ok(TvSnapshot {
-        status: state.hub.status(&session),
+        status: state
+            .hub
+            .status(&session)
+            .await
+            .map_err(backend::store_failed)?,
         kiosk: state.kiosk.clone(),
     })
 }
@@ -71,7 +81,11 @@ pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
 pub async fn start_pairing() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
     let client = backend::client_address(&state);
-    Ok(state.hub.start(&session, client).unwrap_or_else(throttled))
+    state
+        .hub
+        .start(&session, client)
+        .await
+        .map_err(backend::store_failed)
 }
 
 /// "New code": drops the current code and starts a fresh one.
@@ -79,34 +93,42 @@ pub async fn start_pairing() -> Result<TvStatus, AppError> {
 pub async fn new_code() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
     let client = backend::client_address(&state);
-    Ok(state.hub.renew(&session, client).unwrap_or_else(throttled))
+    state
+        .hub
+        .renew(&session, client)
+        .await
+        .map_err(backend::store_failed)
 }
 
 /// "Cancel": back to Home.
 #[server(endpoint = "cancel")]
 pub async fn cancel_pairing() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
-    Ok(state.hub.cancel(&session))
+    state
+        .hub
+        .cancel(&session)
+        .await
+        .map_err(backend::store_failed)
 }
 
 /// "Sign out": revokes the tokens and returns to Home.
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
-    Ok(state.hub.sign_out(&session).await)
+    state
+        .hub
+        .sign_out(&session)
+        .await
+        .map_err(backend::store_failed)
 }
 
 /// Someone is using the TV: postpones the idle sign-out.
 #[server(endpoint = "activity")]
 pub async fn report_activity() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
-    Ok(state.hub.activity(&session))
-}
-
-#[cfg(feature = "ssr")]
-fn throttled(refused: crate::server::pairing::StartRefused) -> TvStatus {
-    let crate::server::pairing::StartRefused::TooMany { retry_after } = refused;
-    TvStatus::Throttled {
-        retry_after_secs: retry_after.as_secs().max(1),
-    }
+    state
+        .hub
+        .activity(&session)
+        .await
+        .map_err(backend::store_failed)
 }

@@ -15,6 +15,7 @@ pub mod settings;
 pub mod shutdown;
 pub mod start;
 pub mod state;
+pub mod store;
 
 pub use router::router;
 pub use settings::Settings;

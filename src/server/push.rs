@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Extension;
 use futures::{Stream, StreamExt};
@@ -16,8 +17,12 @@ use super::state::AppState;
 pub async fn events(
     State(state): State<AppState>,
     Extension(session): Extension<SessionId>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let (receiver, guard) = state.hub.subscribe(&session);
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, StatusCode> {
+    let (receiver, guard) = state.hub.subscribe(&session).await.map_err(|error| {
+        tracing::warn!(%error, "cannot open a push stream");
+        // The browser's EventSource retries by itself.
+        StatusCode::SERVICE_UNAVAILABLE
+    })?;
     let shutdown = state.shutdown.clone();
     let stream = WatchStream::new(receiver)
         .map(move |status| {
@@ -29,5 +34,5 @@ pub async fn events(
                 .unwrap_or_else(|_| Event::default().comment("unserialisable status")))
         })
         .take_until(shutdown.cancelled_owned());
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

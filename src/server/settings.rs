@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::store::seal::StoreKey;
 use crate::oidc::config::{EndpointOverrides, ProviderConfig};
 use crate::oidc::secret::ClientSecret;
 use crate::oidc::{ClientAuthMethod, ProviderSource};
@@ -37,6 +38,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("ABANDON_AFTER_SECS", "stop polling when no TV has looked for this long (default 20)"),
     ("PAIRING_RATE_LIMIT", "new pairings allowed per TV session and per client address per minute (default 10)"),
     ("TRUST_PROXY", "true: trust X-Forwarded-For/-Proto from a reverse proxy (default false)"),
+    ("REDIS_URL", "keep sessions in Redis (redis://host:port/db) so several replicas act as one app (default: in memory)"),
+    ("STORE_KEY", "32 random bytes, base64, that encrypt device codes and tokens in Redis (required with REDIS_URL; openssl rand -base64 32)"),
     ("DEMO_CODE_TTL_SECS", "demo provider only: how long a device code lives (default 600)"),
     ("DEMO_INTERVAL_SECS", "demo provider only: the polling interval it asks for (default 5)"),
     ("DEMO_USERS", "demo provider only: extra users, name:password pairs separated by commas"),
@@ -189,6 +192,58 @@ pub struct Settings {
     pub listen_addr: Option<SocketAddr>,
     pub public_url: Option<Url>,
     pub trust_proxy: bool,
+    /// `None`: sessions are kept in memory.
+    pub redis: Option<RedisSettings>,
+}
+
+/// The shared session store (`REDIS_URL`, `STORE_KEY`).
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// May hold a password, so `Debug` shows only the host.
+    pub url: Url,
+    pub key: StoreKey,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("host", &self.url.host_str())
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+fn parse_redis(raw: &RawSettings, demo: bool) -> Result<Option<RedisSettings>, SettingsError> {
+    let Some(value) = raw.get("REDIS_URL") else {
+        if raw.get("STORE_KEY").is_some() {
+            return Err(bad("STORE_KEY", "is set but REDIS_URL is not"));
+        }
+        return Ok(None);
+    };
+    // Never echo the value: it may carry a password.
+    let url = Url::parse(value).map_err(|e| bad("REDIS_URL", format!("is not a URL ({e})")))?;
+    if url.scheme() != "redis" || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad(
+            "REDIS_URL",
+            "must look like redis://host:port/db (rediss:// and sockets are not supported)",
+        ));
+    }
+    if demo {
+        return Err(bad(
+            "REDIS_URL",
+            "the built-in demo provider keeps its codes in one process; set ISSUER or TENANT_URL to run with Redis",
+        ));
+    }
+    let key = raw
+        .get("STORE_KEY")
+        .ok_or_else(|| {
+            bad(
+                "STORE_KEY",
+                "is required with REDIS_URL (make one with `openssl rand -base64 32`)",
+            )
+        })
+        .and_then(|k| StoreKey::from_base64(k).map_err(|problem| bad("STORE_KEY", problem)))?;
+    Ok(Some(RedisSettings { url, key }))
 }
 
 fn parse_url(raw: &RawSettings, key: &str) -> Result<Option<Url>, SettingsError> {
@@ -355,6 +410,7 @@ impl Settings {
                 )
             })?,
         };
+        let redis = parse_redis(raw, matches!(provider, ProviderChoice::Demo { .. }))?;
         Ok(Self {
             provider,
             kiosk: KioskSettings {
@@ -367,6 +423,7 @@ impl Settings {
             listen_addr,
             public_url: parse_url(raw, "PUBLIC_URL")?,
             trust_proxy: parse_bool(raw, "TRUST_PROXY")?,
+            redis,
         })
     }
 

@@ -15,6 +15,9 @@ use super::pairing::Hub;
 use super::settings::{ProviderChoice, Settings};
 use super::shutdown::wait_for_signal;
 use super::state::AppState;
+use super::store::memory::MemoryStore;
+use super::store::redis::RedisStore;
+use super::store::SessionStore;
 use crate::model::KioskInfo;
 use crate::oidc::{ProviderClient, ProviderConfig, ProviderError, ProviderSource};
 
@@ -33,6 +36,11 @@ pub enum StartError {
     Provider(#[from] ProviderError),
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("cannot use the session store at REDIS_URL ({host}): {source}")]
+    Store {
+        host: String,
+        source: super::store::StoreError,
+    },
 }
 
 /// Leptos' own options: where the compiled site is and whether its files carry hashes
@@ -80,10 +88,38 @@ pub fn public_base(settings: &Settings, bound: SocketAddr) -> Url {
 }
 
 /// Builds the state for a server listening on `bound`.
+/// The state with sessions kept in memory (tests, and servers without `REDIS_URL`).
 pub fn build_state(
     settings: Settings,
     bound: SocketAddr,
     shutdown: CancellationToken,
+) -> Result<AppState, StartError> {
+    build_state_with_store(settings, bound, shutdown, Arc::new(MemoryStore::new()))
+}
+
+/// Opens the session store the settings ask for: Redis with `REDIS_URL`, else memory.
+pub async fn open_store(
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> Result<Arc<dyn SessionStore>, StartError> {
+    let Some(redis) = &settings.redis else {
+        return Ok(Arc::new(MemoryStore::new()));
+    };
+    let store = RedisStore::connect(redis.url.as_str(), redis.key.clone(), shutdown)
+        .await
+        .map_err(|source| StartError::Store {
+            host: redis.url.host_str().unwrap_or_default().to_owned(),
+            source,
+        })?;
+    tracing::info!(host = redis.url.host_str(), "sessions are kept in Redis");
+    Ok(Arc::new(store))
+}
+
+pub fn build_state_with_store(
+    settings: Settings,
+    bound: SocketAddr,
+    shutdown: CancellationToken,
+    store: Arc<dyn SessionStore>,
 ) -> Result<AppState, StartError> {
     let public = public_base(&settings, bound);
     let (config, demo) = match &settings.provider {
@@ -127,7 +163,12 @@ pub fn build_state(
         },
     };
     let provider = Arc::new(ProviderClient::new(config)?);
-    let hub = Hub::new(provider.clone(), settings.kiosk.clone(), shutdown.clone());
+    let hub = Hub::new(
+        provider.clone(),
+        settings.kiosk.clone(),
+        store,
+        shutdown.clone(),
+    );
     Ok(AppState {
         leptos_options: leptos_options(bound),
         settings: Arc::new(settings),
@@ -211,7 +252,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
     let shutdown = CancellationToken::new();
-    let state = build_state(settings, bound, shutdown.clone())?;
+    let store = open_store(&settings, shutdown.clone()).await?;
+    let state = build_state_with_store(settings, bound, shutdown.clone(), store)?;
     let public = state.public_url.clone();
     if state.kiosk.demo {
         tracing::info!(
@@ -227,5 +269,9 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     }
     tracing::info!("open {public} on the TV (listening on {bound})");
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    serve(listener, state).await
+    let hub = state.hub.clone();
+    let served = serve(listener, state).await;
+    // Streams and tasks have ended: hand this replica's sessions to the others now.
+    hub.release().await;
+    served
 }

@@ -1,0 +1,552 @@
+//! The work for one session, on the replica that owns it. The task reads the record and
+//! does what its status calls for, phase after phase: fetch a code, poll for the person's
+//! answer, show an outcome then return Home, or keep a signed-in session (refresh, idle
+//! sign-out). Because each phase starts from the stored record, the same code runs a fresh
+//! pairing and one adopted from a replica that stopped. Every write is conditional on the
+//! task's generation, so a superseded task changes nothing.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Hub;
+use crate::model::{Claim, PairingView, Profile, TvStatus};
+use crate::oidc::device::DeviceAuthorization;
+use crate::oidc::polling::{run_polling, PollOutcome, PollProgress, PollResponse, PollState};
+use crate::oidc::token::TokenSet;
+use crate::server::metrics::PairingEnd;
+use crate::server::qr::qr_svg;
+use crate::server::session::SessionId;
+use crate::server::store::{now_ms, DeviceGrant, Lease, SessionRecord, StoreError};
+
+/// Retry delays when the provider cannot start a pairing.
+const START_RETRY_MIN: Duration = Duration::from_secs(2);
+const START_RETRY_MAX: Duration = Duration::from_secs(30);
+/// Wait before trying again when the store cannot be reached.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+
+/// Whether the task goes on to the next phase.
+enum Flow {
+    Next,
+    Stop,
+}
+
+fn ms(duration: Duration) -> u64 {
+    duration.as_millis() as u64
+}
+
+/// Runs the session until it needs nothing more, its generation is superseded, or `cancel`.
+pub(super) async fn drive(hub: &Hub, id: &SessionId, generation: u64, cancel: &CancellationToken) {
+    // Bounded by the phases themselves: each ends in a write that moves the status on, or stops.
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        let record = match hub.inner.store.load(id).await {
+            Ok(Some(stored)) if stored.record.generation == generation => stored.record,
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the session; retrying");
+                if !hub.nap(cancel, STORE_RETRY).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        let flow = match &record.status {
+            TvStatus::Starting | TvStatus::Unreachable { pairing: None } => {
+                authorize(hub, id, generation, cancel).await
+            }
+            TvStatus::Waiting { .. } | TvStatus::Unreachable { .. } => {
+                poll(hub, id, generation, cancel, record).await
+            }
+            TvStatus::Denied | TvStatus::Expired | TvStatus::Throttled { .. } => {
+                return_home(hub, id, generation, cancel, &record).await
+            }
+            TvStatus::SignedIn { .. } => stay_signed_in(hub, id, generation, cancel, record).await,
+            TvStatus::Idle => {
+                // Nothing to do: give the lease up.
+                let _ = hub
+                    .update_current(id, generation, Lease::Release, |_| true)
+                    .await;
+                Flow::Stop
+            }
+        };
+        match flow {
+            Flow::Next => {}
+            Flow::Stop => return,
+        }
+    }
+}
+
+/// A store failure inside a phase: wait a moment, then start the phase again from the record.
+async fn store_trouble(hub: &Hub, cancel: &CancellationToken, error: StoreError) -> Flow {
+    tracing::warn!(%error, "cannot write the session; retrying");
+    if hub.nap(cancel, STORE_RETRY).await {
+        Flow::Next
+    } else {
+        Flow::Stop
+    }
+}
+
+fn written(result: Result<bool, StoreError>) -> Result<Flow, StoreError> {
+    result.map(|current| if current { Flow::Next } else { Flow::Stop })
+}
+
+fn pairing_view(auth: &DeviceAuthorization, expires_at_ms: u64) -> PairingView {
+    let qr_target = auth
+        .verification_uri_complete
+        .as_deref()
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .unwrap_or(&auth.verification_uri);
+    PairingView {
+        user_code: auth.user_code.clone(),
+        verification_uri: auth.verification_uri.clone(),
+        verification_uri_complete: auth.verification_uri_complete.clone(),
+        qr_svg: qr_svg(qr_target).unwrap_or_default(),
+        expires_at_ms,
+        interval_secs: auth.interval.as_secs(),
+    }
+}
+
+/// Stops a pairing nobody watches.
+async fn abandon(hub: &Hub, id: &SessionId, generation: u64) -> Flow {
+    let result = hub
+        .update_current(id, generation, Lease::Release, |record| {
+            record.status = TvStatus::Idle;
+            record.device = None;
+            true
+        })
+        .await;
+    if let Ok(true) = result {
+        tracing::info!("no TV is watching; pairing stopped");
+        hub.inner.metrics.pairing_finished(PairingEnd::Abandoned);
+    }
+    Flow::Stop
+}
+
+/// Device authorization, retried while the provider cannot be reached.
+async fn authorize(hub: &Hub, id: &SessionId, generation: u64, cancel: &CancellationToken) -> Flow {
+    let provider = &hub.inner.provider;
+    let mut retry = START_RETRY_MIN;
+    // Bounded: it ends when a code arrives, the TV goes away, or the task is cancelled.
+    loop {
+        match provider.start_device_authorization().await {
+            Ok(auth) => {
+                let expires_at_ms = now_ms() + ms(auth.expires_in);
+                let pairing = pairing_view(&auth, expires_at_ms);
+                tracing::info!(user_code = %auth.user_code, expires_in = ?auth.expires_in, interval = ?auth.interval, "pairing started");
+                let grant = DeviceGrant {
+                    device_code: auth.device_code,
+                    interval: auth.interval,
+                    expires_at_ms,
+                };
+                let result = hub
+                    .update_current(id, generation, Lease::Keep, |record| {
+                        record.status = TvStatus::Waiting {
+                            pairing: pairing.clone(),
+                        };
+                        record.device = Some(grant.clone());
+                        true
+                    })
+                    .await;
+                return match written(result) {
+                    Ok(flow) => flow,
+                    Err(error) => store_trouble(hub, cancel, error).await,
+                };
+            }
+            Err(error) => {
+                tracing::warn!(%error, kind = error.kind(), "cannot start a device authorization; retrying in {retry:?}");
+                hub.inner
+                    .metrics
+                    .provider_error("device_authorization", &error);
+                let result = hub
+                    .update_current(id, generation, Lease::Keep, |record| {
+                        let show = TvStatus::Unreachable { pairing: None };
+                        let changed = record.status != show;
+                        record.status = show;
+                        changed
+                    })
+                    .await;
+                if let Ok(false) = result {
+                    return Flow::Stop;
+                }
+                if !hub.nap(cancel, retry).await {
+                    return Flow::Stop;
+                }
+                if hub.is_abandoned(id).await {
+                    return abandon(hub, id, generation).await;
+                }
+                retry = (retry * 2).min(START_RETRY_MAX);
+            }
+        }
+    }
+}
+
+/// What the poll loop last told the TV, so unchanged news is not written again.
+struct Shown {
+    trouble: bool,
+    interval: Duration,
+}
+
+/// Polls by the RFC 8628 rules until approved, denied, expired, or nobody watches.
+async fn poll(
+    hub: &Hub,
+    id: &SessionId,
+    generation: u64,
+    cancel: &CancellationToken,
+    record: SessionRecord,
+) -> Flow {
+    let Some(grant) = record.device else {
+        // A code on screen without its device code cannot be finished: fetch a new one.
+        let result = hub
+            .update_current(id, generation, Lease::Keep, |record| {
+                record.status = TvStatus::Starting;
+                true
+            })
+            .await;
+        return written(result).unwrap_or(Flow::Stop);
+    };
+    let timer = hub.inner.timer.as_ref();
+    let left = Duration::from_millis(grant.expires_at_ms.saturating_sub(now_ms()));
+    // An adopted pairing keeps the interval slow_down raised it to.
+    let state = PollState::new(grant.interval, timer.now(), left);
+    let device_code = grant.device_code;
+    let provider = hub.inner.provider.clone();
+    let store = hub.inner.store.clone();
+    let abandoned = std::sync::atomic::AtomicBool::new(false);
+    let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel();
+
+    let polling = run_polling(
+        state,
+        timer,
+        cancel,
+        || {
+            let provider = provider.clone();
+            let device_code = device_code.clone();
+            let store = store.clone();
+            let abandoned = &abandoned;
+            async move {
+                // Never poll without a lease that certainly holds: another replica may own
+                // the pairing by now.
+                if !store.lease_valid() {
+                    return Err(PollResponse::Trouble);
+                }
+                if hub.is_abandoned(id).await {
+                    abandoned.store(true, std::sync::atomic::Ordering::SeqCst);
+                    cancel.cancel();
+                    return Err(PollResponse::Trouble);
+                }
+                provider.poll_for_rules(&device_code).await
+            }
+        },
+        move |progress| {
+            let _ = progress_tx.send(progress);
+        },
+    );
+    // Tells the TV about trouble and recovery, and stores a raised interval, in order.
+    let report = async {
+        let mut shown = Shown {
+            trouble: false,
+            interval: grant.interval,
+        };
+        while let Some(progress) = progress_rx.recv().await {
+            let (trouble, interval) = match progress {
+                PollProgress::Pending { interval } => (false, interval),
+                PollProgress::Trouble { .. } => (true, shown.interval),
+            };
+            if trouble == shown.trouble && interval == shown.interval {
+                continue;
+            }
+            let result = hub
+                .update_current(id, generation, Lease::Keep, |record| {
+                    let status = std::mem::replace(&mut record.status, TvStatus::Idle);
+                    record.status = match (trouble, status) {
+                        (true, TvStatus::Waiting { pairing }) => TvStatus::Unreachable {
+                            pairing: Some(pairing),
+                        },
+                        (false, TvStatus::Unreachable { pairing: Some(p) }) => {
+                            TvStatus::Waiting { pairing: p }
+                        }
+                        (_, unchanged) => unchanged,
+                    };
+                    if let Some(device) = record.device.as_mut() {
+                        device.interval = interval;
+                    }
+                    true
+                })
+                .await;
+            if result.is_ok() {
+                shown = Shown { trouble, interval };
+            }
+        }
+    };
+    let (outcome, ()) = tokio::join!(polling, report);
+    drop(device_code);
+
+    match outcome {
+        PollOutcome::Approved(tokens) => signed_in(hub, id, generation, cancel, tokens).await,
+        PollOutcome::Denied => {
+            tracing::info!("pairing declined on the phone");
+            finish(
+                hub,
+                id,
+                generation,
+                cancel,
+                TvStatus::Denied,
+                PairingEnd::Denied,
+            )
+            .await
+        }
+        PollOutcome::Expired => {
+            tracing::info!("pairing expired");
+            finish(
+                hub,
+                id,
+                generation,
+                cancel,
+                TvStatus::Expired,
+                PairingEnd::Expired,
+            )
+            .await
+        }
+        PollOutcome::Rejected(code) => {
+            tracing::warn!(error = %code, "the provider ended the pairing");
+            finish(
+                hub,
+                id,
+                generation,
+                cancel,
+                TvStatus::Expired,
+                PairingEnd::Rejected,
+            )
+            .await
+        }
+        PollOutcome::Cancelled => {
+            if abandoned.load(std::sync::atomic::Ordering::SeqCst) {
+                abandon(hub, id, generation).await
+            } else {
+                Flow::Stop
+            }
+        }
+    }
+}
+
+/// Shows a final state; the next phase returns to Home after a while.
+async fn finish(
+    hub: &Hub,
+    id: &SessionId,
+    generation: u64,
+    cancel: &CancellationToken,
+    status: TvStatus,
+    end: PairingEnd,
+) -> Flow {
+    let home_at = now_ms() + ms(hub.inner.kiosk.expired_return_home);
+    let result = hub
+        .update_current(id, generation, Lease::Keep, |record| {
+            record.status = status.clone();
+            record.device = None;
+            record.return_home_at_ms = Some(home_at);
+            true
+        })
+        .await;
+    match written(result) {
+        Ok(Flow::Next) => {
+            hub.inner.metrics.pairing_finished(end);
+            Flow::Next
+        }
+        Ok(Flow::Stop) => Flow::Stop,
+        Err(error) => store_trouble(hub, cancel, error).await,
+    }
+}
+
+/// Waits until the outcome on screen has been shown long enough, then returns Home.
+async fn return_home(
+    hub: &Hub,
+    id: &SessionId,
+    generation: u64,
+    cancel: &CancellationToken,
+    record: &SessionRecord,
+) -> Flow {
+    let at = record.return_home_at_ms.unwrap_or_else(now_ms);
+    let wait = Duration::from_millis(at.saturating_sub(now_ms()));
+    if !hub.nap(cancel, wait).await {
+        return Flow::Stop;
+    }
+    let result = hub
+        .update_current(id, generation, Lease::Release, |record| {
+            record.status = TvStatus::Idle;
+            record.return_home_at_ms = None;
+            true
+        })
+        .await;
+    match result {
+        Ok(_) => Flow::Stop,
+        Err(error) => store_trouble(hub, cancel, error).await,
+    }
+}
+
+/// The person approved: fetch who they are, and show them.
+async fn signed_in(
+    hub: &Hub,
+    id: &SessionId,
+    generation: u64,
+    cancel: &CancellationToken,
+    tokens: TokenSet,
+) -> Flow {
+    let provider = &hub.inner.provider;
+    let user = match provider.complete_sign_in(&tokens).await {
+        Ok(user) => user,
+        Err(error) => {
+            tracing::warn!(%error, kind = error.kind(), "sign-in could not be completed");
+            hub.inner.metrics.provider_error("sign_in", &error);
+            hub.revoke(tokens).await;
+            return finish(
+                hub,
+                id,
+                generation,
+                cancel,
+                TvStatus::Expired,
+                PairingEnd::Failed,
+            )
+            .await;
+        }
+    };
+    tracing::info!(sub = %user.sub, "signed in");
+    let profile = Profile {
+        display_name: user.display_name,
+        claims: user
+            .claims
+            .into_iter()
+            .map(|(name, value)| Claim { name, value })
+            .collect(),
+    };
+    let warn_secs = hub.inner.kiosk.sign_out_warning.as_secs();
+    let sign_out_at_ms = now_ms() + ms(hub.inner.kiosk.idle_sign_out);
+    let result = hub
+        .update_current(id, generation, Lease::Keep, |record| {
+            record.status = TvStatus::SignedIn {
+                profile: profile.clone(),
+                sign_out_at_ms,
+                warn_secs,
+            };
+            record.device = None;
+            record.tokens = Some(tokens.clone());
+            record.tokens_at_ms = now_ms();
+            record.sign_out_at_ms = Some(sign_out_at_ms);
+            true
+        })
+        .await;
+    match result {
+        Ok(true) => {
+            hub.inner.metrics.pairing_finished(PairingEnd::SignedIn);
+            hub.inner.metrics.signed_in(&provider.config().client_id);
+            Flow::Next
+        }
+        Ok(false) | Err(_) => {
+            // Cancelled or signed out while the profile was being fetched (or the session
+            // cannot be stored): these tokens must not outlive this moment.
+            if let Err(error) = result {
+                tracing::warn!(%error, "cannot store the signed-in session");
+            }
+            hub.revoke(tokens).await;
+            Flow::Stop
+        }
+    }
+}
+
+/// When the access token should be refreshed: a minute before it expires (at least half way).
+fn refresh_due_ms(record: &SessionRecord) -> Option<u64> {
+    let tokens = record.tokens.as_ref()?;
+    tokens.refresh_token.as_ref()?;
+    let life = tokens.expires_in?;
+    Some(record.tokens_at_ms + ms(life.saturating_sub(Duration::from_secs(60)).max(life / 2)))
+}
+
+/// Waits for the idle sign-out, refreshing the access token before it expires. Activity on
+/// any replica moves `sign_out_at_ms` later; the record is read again at every wake-up.
+async fn stay_signed_in(
+    hub: &Hub,
+    id: &SessionId,
+    generation: u64,
+    cancel: &CancellationToken,
+    record: SessionRecord,
+) -> Flow {
+    let Some(sign_out_at) = record.sign_out_at_ms else {
+        return Flow::Stop;
+    };
+    let wake = refresh_due_ms(&record).map_or(sign_out_at, |r| r.min(sign_out_at));
+    let wait = Duration::from_millis(wake.saturating_sub(now_ms()));
+    if !hub.nap(cancel, wait).await {
+        return Flow::Stop;
+    }
+    let record = match hub.inner.store.load(id).await {
+        Ok(Some(stored)) if stored.record.generation == generation => stored.record,
+        Ok(_) => return Flow::Stop,
+        Err(error) => return store_trouble(hub, cancel, error).await,
+    };
+    let now = now_ms();
+    if record.sign_out_at_ms.is_some_and(|at| at <= now) {
+        let mut taken = None;
+        let result = hub
+            .update_current(id, generation, Lease::Release, |record| {
+                if record.sign_out_at_ms.is_some_and(|at| at > now_ms()) {
+                    return false;
+                }
+                taken = Hub::reset(record);
+                true
+            })
+            .await;
+        return match result {
+            Ok(_) => {
+                if let Some(tokens) = taken {
+                    tracing::info!("idle sign-out");
+                    hub.revoke(tokens).await;
+                }
+                // Signed out, or the sign-out moved: either way the next phase decides.
+                Flow::Next
+            }
+            Err(error) => store_trouble(hub, cancel, error).await,
+        };
+    }
+    if refresh_due_ms(&record).is_some_and(|at| at <= now) {
+        let Some(refresh_token) = record.tokens.as_ref().and_then(|t| t.refresh_token.clone())
+        else {
+            return Flow::Next;
+        };
+        let fresh = match hub.inner.provider.refresh(&refresh_token).await {
+            Ok(mut fresh) => {
+                // RFC 6749 §6: without a new refresh token, the old one stays valid.
+                if fresh.refresh_token.is_none() {
+                    fresh.refresh_token = Some(refresh_token);
+                }
+                tracing::debug!("access token refreshed");
+                Some(fresh)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "refresh failed; keeping the session until idle sign-out");
+                hub.inner.metrics.provider_error("refresh", &error);
+                None
+            }
+        };
+        let result = hub
+            .update_current(id, generation, Lease::Keep, |record| {
+                match (&fresh, record.tokens.as_mut()) {
+                    (Some(fresh), _) => {
+                        record.tokens = Some(fresh.clone());
+                        record.tokens_at_ms = now_ms();
+                    }
+                    // Do not try again with a refresh token the provider refused.
+                    (None, Some(tokens)) => tokens.refresh_token = None,
+                    (None, None) => return false,
+                }
+                true
+            })
+            .await;
+        return match written(result) {
+            Ok(flow) => flow,
+            Err(error) => store_trouble(hub, cancel, error).await,
+        };
+    }
+    Flow::Next
+}

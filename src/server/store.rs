@@ -1,0 +1,169 @@
+//! Where TV sessions are kept: the [`SessionRecord`] each TV has, and the [`SessionStore`]
+//! interface with two implementations, in memory (the default) and Redis (`REDIS_URL`, for
+//! several replicas behind one load balancer).
+//!
+//! Every change is a compare-and-set on the record's version, so two replicas (or two tasks)
+//! can never overwrite each other's newer state. A store also keeps each session's last-seen
+//! time (a TV is present while any replica holds its push stream) and the poll leases: the
+//! replica that owns a session is the only one that talks to the provider for it.
+
+pub mod memory;
+pub mod redis;
+pub mod seal;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc;
+
+use super::session::SessionId;
+use crate::model::TvStatus;
+use crate::oidc::secret::DeviceCode;
+use crate::oidc::token::TokenSet;
+
+/// Now, in Unix milliseconds (the records hold wall-clock times so any replica can read them).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+/// The device authorization a pairing polls with; only the owning replica's task reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceGrant {
+    pub device_code: DeviceCode,
+    /// The current polling interval (the provider's, plus every `slow_down`).
+    pub interval: Duration,
+    /// When the device code expires, in Unix ms.
+    pub expires_at_ms: u64,
+}
+
+/// Everything kept about one TV browser.
+#[derive(Clone, Debug)]
+pub struct SessionRecord {
+    /// Bumped by every start, renew, cancel and sign-out; a task only writes while its
+    /// generation is current, so a stale task can never overwrite a newer state.
+    pub generation: u64,
+    /// What the TV shows (pushed to every open stream, on every replica).
+    pub status: TvStatus,
+    pub device: Option<DeviceGrant>,
+    pub tokens: Option<TokenSet>,
+    /// When `tokens` were obtained, in Unix ms (schedules the refresh).
+    pub tokens_at_ms: u64,
+    /// Signed in: when the idle sign-out happens, in Unix ms.
+    pub sign_out_at_ms: Option<u64>,
+    /// Denied, expired or throttled: when the TV returns to Home, in Unix ms.
+    pub return_home_at_ms: Option<u64>,
+    /// New codes in the last minute (the per-session rate limit), Unix ms.
+    pub recent_starts_ms: Vec<u64>,
+}
+
+impl Default for SessionRecord {
+    fn default() -> Self {
+        Self {
+            generation: 0,
+            status: TvStatus::Idle,
+            device: None,
+            tokens: None,
+            tokens_at_ms: 0,
+            sign_out_at_ms: None,
+            return_home_at_ms: None,
+            recent_starts_ms: Vec::new(),
+        }
+    }
+}
+
+/// A record as read, with the version a write must expect.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub version: u64,
+    pub record: SessionRecord,
+}
+
+/// What a write does to the session's poll lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// Leave the owner as it is.
+    Keep,
+    /// This replica takes the session over (it runs the session's task from now on).
+    Claim,
+    /// Nobody needs to work on the session any more.
+    Release,
+}
+
+/// One compare-and-set write.
+pub struct Write<'a> {
+    /// The version read; the write fails if the stored one differs.
+    pub expected: u64,
+    pub record: &'a SessionRecord,
+    /// How long the record may live without another write.
+    pub ttl: Duration,
+    pub lease: Lease,
+}
+
+/// A status change made anywhere in the fleet.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub id: SessionId,
+    pub version: u64,
+    pub generation: u64,
+    pub status: TvStatus,
+}
+
+/// What a store tells this replica about other replicas' work.
+#[derive(Debug)]
+pub enum StoreEvent {
+    Changed(Change),
+    /// Changes may have been missed (the connection to the store dropped): reload.
+    Resync,
+}
+
+/// What a lease renewal found.
+#[derive(Debug, Default)]
+pub struct Heartbeat {
+    /// Sessions whose owner is gone and that this replica now owns.
+    pub adopted: Vec<SessionId>,
+    /// This replica's leases lapsed (the store was out of reach too long): others may have
+    /// taken its sessions, so its tasks must stop.
+    pub lost: bool,
+}
+
+/// The store could not be used (Redis down, or a record that cannot be read).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("session store unavailable: {0}")]
+    Unavailable(String),
+    #[error("a stored session cannot be read: {0}")]
+    Corrupt(String),
+}
+
+/// One interface, two implementations: [`memory::MemoryStore`] and [`redis::RedisStore`].
+#[async_trait::async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// `"memory"` or `"redis"`, for logs.
+    fn kind(&self) -> &'static str;
+
+    async fn load(&self, id: &SessionId) -> Result<Option<Stored>, StoreError>;
+
+    /// Writes if the version is still `write.expected`; returns the new version, or `None`
+    /// when someone else wrote first. Other replicas hear of the change.
+    async fn save(&self, id: &SessionId, write: Write<'_>) -> Result<Option<u64>, StoreError>;
+
+    /// Marks these sessions as seen now (a TV is looking at them).
+    async fn touch(&self, ids: &[SessionId]) -> Result<(), StoreError>;
+
+    /// When a TV last looked at this session, in Unix ms.
+    async fn last_seen_ms(&self, id: &SessionId) -> Result<Option<u64>, StoreError>;
+
+    /// Renews this replica's leases and adopts sessions whose owner is gone.
+    async fn heartbeat(&self) -> Result<Heartbeat, StoreError>;
+
+    /// Whether this replica's leases are still certainly valid (checked before each poll).
+    fn lease_valid(&self) -> bool;
+
+    /// Other replicas' changes; `None` when there can be none (in memory). Taken once.
+    fn take_events(&self) -> Option<mpsc::UnboundedReceiver<StoreEvent>>;
+
+    /// Stopping gracefully: hands this replica's sessions to the others at once.
+    async fn release(&self);
+}

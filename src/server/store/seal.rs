@@ -1,0 +1,127 @@
+//! Encryption at rest for the secrets a shared store holds (device codes and tokens):
+//! AES-256-GCM from `ring`, a fresh random nonce per write, and the session id as associated
+//! data so a sealed value cannot be moved to another session.
+
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::rand::{SecureRandom, SystemRandom};
+
+/// The key from `STORE_KEY`: 32 random bytes. `Debug` never shows it.
+#[derive(Clone)]
+pub struct StoreKey([u8; 32]);
+
+impl fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StoreKey([redacted])")
+    }
+}
+
+/// A sealed value could not be opened (wrong key, or tampered with).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open a sealed value: {0}")]
+pub struct SealError(&'static str);
+
+impl StoreKey {
+    /// Reads the key from standard base64 (`openssl rand -base64 32` makes one).
+    pub fn from_base64(text: &str) -> Result<Self, String> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| "is not base64 (make one with `openssl rand -base64 32`)".to_owned())?;
+        let key: [u8; 32] = bytes.try_into().map_err(|bytes: Vec<u8>| {
+            format!(
+                "must be 32 bytes, not {} (make one with `openssl rand -base64 32`)",
+                bytes.len()
+            )
+        })?;
+        Ok(Self(key))
+    }
+
+    fn aead(&self) -> LessSafeKey {
+        // A 32-byte key is always a valid AES-256 key.
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.0).expect("32-byte AES-256 key"))
+    }
+
+    /// Encrypts `plain`, bound to `context`; the result is base64 of nonce, ciphertext, tag.
+    pub fn seal(&self, context: &[u8], plain: &[u8]) -> Result<String, SealError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| SealError("no random nonce"))?;
+        let mut buffer = plain.to_vec();
+        self.aead()
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context),
+                &mut buffer,
+            )
+            .map_err(|_| SealError("encryption failed"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buffer);
+        Ok(STANDARD.encode(out))
+    }
+
+    /// Decrypts what [`StoreKey::seal`] made for the same `context`.
+    pub fn open(&self, context: &[u8], sealed: &str) -> Result<Vec<u8>, SealError> {
+        let bytes = STANDARD
+            .decode(sealed)
+            .map_err(|_| SealError("not base64"))?;
+        if bytes.len() < NONCE_LEN {
+            return Err(SealError("too short"));
+        }
+        let (nonce, rest) = bytes.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError("bad nonce"))?;
+        let mut buffer = rest.to_vec();
+        let plain = self
+            .aead()
+            .open_in_place(nonce, Aad::from(context), &mut buffer)
+            .map_err(|_| SealError("wrong key or tampered"))?;
+        Ok(plain.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> StoreKey {
+        StoreKey::from_base64(&STANDARD.encode([byte; 32])).unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_no_plain_text() {
+        let sealed = key(1).seal(b"session-a", b"the-device-code").unwrap();
+        assert!(!sealed.contains("the-device-code"));
+        assert_eq!(
+            key(1).open(b"session-a", &sealed).unwrap(),
+            b"the-device-code"
+        );
+        // Two seals of the same value differ (fresh nonce).
+        assert_ne!(
+            sealed,
+            key(1).seal(b"session-a", b"the-device-code").unwrap()
+        );
+    }
+
+    #[test]
+    fn wrong_key_context_or_tampering_fail() {
+        let sealed = key(1).seal(b"session-a", b"secret").unwrap();
+        assert!(key(2).open(b"session-a", &sealed).is_err());
+        assert!(key(1).open(b"session-b", &sealed).is_err());
+        let mut bytes = STANDARD.decode(&sealed).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(key(1).open(b"session-a", &STANDARD.encode(bytes)).is_err());
+        assert!(key(1).open(b"session-a", "AAAA").is_err());
+    }
+
+    #[test]
+    fn key_must_be_32_bytes_of_base64() {
+        assert!(StoreKey::from_base64("not base64!").is_err());
+        let short = StoreKey::from_base64(&STANDARD.encode([0u8; 16])).unwrap_err();
+        assert!(short.contains("32 bytes, not 16"), "{short}");
+        assert_eq!(format!("{:?}", key(7)), "StoreKey([redacted])");
+    }
+}
