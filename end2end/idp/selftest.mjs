@@ -303,6 +303,10 @@ async function main() {
       });
       expect(res.status === 200 && res.json.access_token && res.json.refresh_token && res.json.id_token, `${res.status} ${show(res.json)}`);
       expect((await verifyJwt(meta, res.json.id_token)).sub === 'alice', 'id_token sub');
+      const hooks = await Promise.all(['access', 'refresh'].map(async (kind) => (
+        await getJson(`${primary.issuer}/__test/last-${kind}-token?sub=alice`)).json));
+      expect(hooks[0].access_token === res.json.access_token, `access token hook: ${show(hooks[0])}`);
+      expect(hooks[1].refresh_token === res.json.refresh_token, `refresh token hook: ${show(hooks[1])}`);
       const { json } = await getJson(meta.userinfo_endpoint, res.json.access_token);
       expect(json.sub === 'alice' && json.ext?.tenantId === 'wonderland-tenant', show(json));
       const again = await post(meta.token_endpoint, 'tv-post', { grant_type: 'refresh_token', refresh_token: res.json.refresh_token });

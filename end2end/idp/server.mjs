@@ -146,6 +146,9 @@ if (SLOW_DOWN) provider.use(slowDown(SLOW_DOWN_GAP, stats));
 // that the TV's sign-out revoked it (the TV's browser never sees the token). Loopback only.
 const lastAccessToken = new Map();
 provider.on('access_token.saved', (token) => lastAccessToken.set(token.accountId, token.jti));
+// ...and the last refresh token, so a test can prove it is not kept in clear text.
+const lastRefreshToken = new Map();
+provider.on('refresh_token.saved', (token) => lastRefreshToken.set(token.accountId, token.jti));
 // ...and the device code behind each user code, so a test can prove it never reached the TV.
 const deviceCodes = new Map();
 const normalise = (userCode) => String(userCode).toUpperCase().replace(/[^A-Z0-9]/g, '');
@@ -153,6 +156,8 @@ provider.on('device_code.saved', (code) => deviceCodes.set(normalise(code.userCo
 provider.use(async (ctx, next) => {
   if (ctx.path === '/__test/last-access-token') {
     ctx.body = { access_token: lastAccessToken.get(String(ctx.query.sub)) ?? null };
+  } else if (ctx.path === '/__test/last-refresh-token') {
+    ctx.body = { refresh_token: lastRefreshToken.get(String(ctx.query.sub)) ?? null };
   } else if (ctx.path === '/__test/device-code') {
     ctx.body = { device_code: deviceCodes.get(normalise(ctx.query.user_code)) ?? null };
   } else if (ctx.path === '/__test/stats') {

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod demo_app;
+#[cfg(feature = "ssr")]
+pub mod fleet;
 pub mod tv;
 
 use std::path::PathBuf;

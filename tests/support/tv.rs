@@ -1,7 +1,7 @@
 //! A TV browser for tests that drive the app over HTTP: it keeps the session cookie the app
 //! sets and calls the server functions as the page does.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -11,7 +11,8 @@ use serde_json::Value;
 pub struct Tv {
     base: String,
     http: reqwest::Client,
-    cookie: Mutex<Option<String>>,
+    /// Shared with the same TV talking to other servers (see [`Tv::on`]).
+    cookie: Arc<Mutex<Option<String>>>,
 }
 
 impl Tv {
@@ -26,8 +27,23 @@ impl Tv {
         Self {
             base: base.to_owned(),
             http,
-            cookie: Mutex::new(None),
+            cookie: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// The same TV (the same session cookie, kept in common) talking to another server at
+    /// `base`, e.g. another replica of the app behind one load balancer.
+    pub fn on(&self, base: &str) -> Tv {
+        Self {
+            base: base.to_owned(),
+            http: self.http.clone(),
+            cookie: Arc::clone(&self.cookie),
+        }
+    }
+
+    /// The server this TV talks to.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     fn with_cookie(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -50,6 +66,12 @@ impl Tv {
     /// The session cookie (`name=value`), once the app has set one.
     pub fn cookie(&self) -> Option<String> {
         self.cookie.lock().unwrap().clone()
+    }
+
+    /// The session id: the session cookie's value.
+    pub fn session_id(&self) -> Option<String> {
+        self.cookie()
+            .and_then(|pair| pair.split_once('=').map(|(_, value)| value.to_owned()))
     }
 
     /// Whether the server answers `/healthz`.
@@ -85,11 +107,13 @@ impl Tv {
             .expect("GET /events")
     }
 
-    /// POSTs a server function and returns its JSON.
+    /// POSTs a server function and returns its JSON. The request carries what a browser on
+    /// this server's own page sends: `Sec-Fetch-Site: same-origin` and this server's `Origin`.
     pub async fn call(&self, endpoint: &str) -> Value {
         let response = self
             .with_cookie(self.http.post(format!("{}/api/{endpoint}", self.base)))
             .header("sec-fetch-site", "same-origin")
+            .header("origin", &self.base)
             .header("accept", "application/json")
             .header("content-type", "application/x-www-form-urlencoded")
             .body("")

@@ -1,0 +1,670 @@
+//! Fleet mode, black-box: replicas of the real binary sharing one real `redis-server` behave
+//! as one app. A TV's push stream on one replica shows what another replica does; exactly one
+//! replica polls for a pairing, and another adopts it when that one dies or stops; a restart
+//! loses nothing; Redis holds no device code or token in clear text, and its keys expire; bad
+//! fleet settings stop start-up naming the key. Each test is bounded and runs on loopback.
+
+#![cfg(feature = "ssr")]
+
+mod support;
+
+use std::future::Future;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::Value;
+
+use support::fleet::{
+    binary, free_port, holds_in_clear, provider_hook, slow_downs, store_key, Events, FleetSettings,
+    Redis, Replica, StoredKey,
+};
+use support::tv::user_code;
+use support::{phone, work_dir, LocalIdp, PhoneAction, ALICE};
+
+/// How long a push stream may stay open in these tests.
+const STREAM: Duration = Duration::from_secs(100);
+
+/// Every test is over in this time, whatever happens.
+async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), test)
+        .await
+        .unwrap_or_else(|_| panic!("test took longer than {secs} s"))
+}
+
+/// The local provider, asking for a 1 s polling interval and answering `slow_down` to a
+/// device code polled again sooner than that: two replicas polling one pairing show up in
+/// its `slow_downs` count.
+async fn provider() -> LocalIdp {
+    LocalIdp::start(&[("IDP_INTERVAL", "1"), ("IDP_SLOW_DOWN", "1")]).await
+}
+
+/// Alice allows the code of a `waiting` status on her phone.
+async fn approve(waiting: &Value) {
+    let code = user_code(waiting);
+    let uri = waiting["pairing"]["verification_uri_complete"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no verification_uri_complete in {waiting}"));
+    let (user, password) = ALICE;
+    let (exit, said) = phone(uri, &code, user, password, PhoneAction::Allow).await;
+    assert_eq!(exit, 0, "phone: {said}");
+}
+
+fn display_name(status: &Value) -> &str {
+    status["profile"]["display_name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no profile in {status}"))
+}
+
+/// From the first `waiting` on, until `signed-in`, the stream showed only that same code:
+/// the pairing went on, with no blip and no new code.
+fn assert_steady_waiting(seen: &[Value], code: &str) {
+    let states: Vec<&str> = seen
+        .iter()
+        .map(|s| s["state"].as_str().unwrap_or("?"))
+        .collect();
+    let first = states
+        .iter()
+        .position(|s| *s == "waiting")
+        .unwrap_or_else(|| panic!("never waiting: {states:?}"));
+    for status in &seen[first..] {
+        match status["state"].as_str() {
+            Some("signed-in") => return,
+            Some("waiting") => assert_eq!(user_code(status), code, "the code changed: {states:?}"),
+            _ => panic!("the TV left waiting before it was signed in: {states:?}"),
+        }
+    }
+}
+
+/// No polling faster than the interval on any device code: one pairing, one poller.
+async fn assert_no_slow_down(idp: &LocalIdp) {
+    assert_eq!(
+        slow_downs(&idp.issuer).await,
+        0,
+        "a device code was polled sooner than its interval after its previous poll: \
+         two replicas polled one pairing at once, or an adopter ignored the interval"
+    );
+}
+
+async fn userinfo_endpoint(issuer: &str) -> String {
+    let discovery: Value = reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("discovery JSON");
+    discovery["userinfo_endpoint"]
+        .as_str()
+        .expect("userinfo_endpoint")
+        .to_owned()
+}
+
+/// The provider's HTTP status for userinfo with `token`: 200 while it works, 401 once revoked.
+async fn userinfo_status(endpoint: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(endpoint)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("userinfo")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_push_stream_on_one_replica_shows_what_another_replica_does() {
+    within(90, async {
+        let idp = provider().await;
+        let dir = work_dir("cross_replica_push");
+        let redis = Redis::start(&dir).await;
+        let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+        let (a, b) = tokio::join!(Replica::start("a", &fleet), Replica::start("b", &fleet));
+
+        // The TV gets its session from A and opens its push stream there...
+        let tv_a = a.tv();
+        assert_eq!(tv_a.status().await["state"], "idle");
+        assert!(tv_a.cookie().is_some(), "A set no session cookie");
+        let mut events = Events::open(&tv_a, STREAM).await;
+        let first = events
+            .next(Duration::from_secs(5))
+            .await
+            .expect("the push stream sends the current status first");
+        assert_eq!(first["state"], "idle", "{first}");
+
+        // ...while its "Sign in" lands on B.
+        let tv_b = tv_a.on(&b.base);
+        let started = tv_b.call("start").await;
+        assert!(
+            matches!(started["state"].as_str(), Some("starting" | "waiting")),
+            "start on B: {started}"
+        );
+        let waiting = events.wait_for("waiting", Duration::from_secs(15)).await;
+        let code = user_code(&waiting);
+        for tv in [&tv_a, &tv_b] {
+            let status = tv.status().await;
+            assert_eq!(
+                status["state"],
+                "waiting",
+                "status on {}: {status}",
+                tv.base()
+            );
+            assert_eq!(user_code(&status), code, "status on {}", tv.base());
+        }
+
+        // B handled the start, so B polls, and only B.
+        b.wait_for_polls(1, Duration::from_secs(10)).await;
+        assert_eq!(a.polls().await, 0, "A polled a pairing B owns");
+
+        // The phone approves: A's stream shows it as soon as B knows.
+        approve(&waiting).await;
+        let ((streamed, streamed_at), (polled, polled_at)) = tokio::join!(
+            async {
+                let status = events.wait_for("signed-in", Duration::from_secs(20)).await;
+                (status, Instant::now())
+            },
+            async {
+                let status = tv_b.wait_for("signed-in", Duration::from_secs(20)).await;
+                (status, Instant::now())
+            },
+        );
+        assert!(
+            streamed_at <= polled_at + Duration::from_secs(2),
+            "A's stream showed the sign-in {:?} after B reported it",
+            streamed_at - polled_at
+        );
+        assert_steady_waiting(&events.seen, &code);
+        assert_eq!(display_name(&streamed), "Alice Liddell");
+        assert_eq!(streamed["profile"], polled["profile"]);
+        let on_a = tv_a.status().await;
+        assert_eq!(on_a["state"], "signed-in", "status on A: {on_a}");
+        assert_eq!(on_a["profile"], polled["profile"]);
+        assert_eq!(a.polls().await, 0, "A polled a pairing B owns");
+        assert_no_slow_down(&idp).await;
+
+        // Sign out on B: A's stream goes back to Home at once.
+        let out = tv_b.call("sign_out").await;
+        assert_eq!(out["state"], "idle", "sign_out on B: {out}");
+        events.wait_for("idle", Duration::from_secs(3)).await;
+        assert_eq!(tv_a.status().await["state"], "idle");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_killed_replicas_pairing_is_adopted_and_still_signs_in() {
+    within(90, async {
+        let idp = provider().await;
+        let dir = work_dir("takeover_after_kill");
+        let redis = Redis::start(&dir).await;
+        let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+        let (mut a, b, c) = tokio::join!(
+            Replica::start("a", &fleet),
+            Replica::start("b", &fleet),
+            Replica::start("c", &fleet)
+        );
+
+        // The TV watches on B and starts on A: A owns the pairing.
+        let tv_b = b.tv();
+        assert_eq!(tv_b.status().await["state"], "idle");
+        let mut events = Events::open(&tv_b, STREAM).await;
+        let tv_a = tv_b.on(&a.base);
+        tv_a.call("start").await;
+        let waiting = events.wait_for("waiting", Duration::from_secs(15)).await;
+        let code = user_code(&waiting);
+
+        // While A lives, A polls and nobody else does.
+        a.wait_for_polls(3, Duration::from_secs(15)).await;
+        assert_eq!(
+            (b.polls().await, c.polls().await),
+            (0, 0),
+            "(B, C) polled a pairing A owns"
+        );
+
+        // A dies without a word; the person approves meanwhile. A survivor adopts the
+        // pairing once A's lease (5 s) runs out, and polls on.
+        a.kill().await;
+        let killed = Instant::now();
+        let ((), adopted_after) = tokio::join!(approve(&waiting), async {
+            loop {
+                if b.polls().await + c.polls().await > 0 {
+                    return killed.elapsed();
+                }
+                assert!(
+                    killed.elapsed() < Duration::from_secs(15),
+                    "no survivor polled within 15 s of A dying"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        eprintln!("adopted and polled {adopted_after:?} after the owner died");
+        assert!(
+            adopted_after <= Duration::from_secs(9),
+            "the first poll after A died came only {adopted_after:?} later"
+        );
+        let left = Duration::from_secs(20).saturating_sub(killed.elapsed());
+        let signed_in = events.wait_for("signed-in", left).await;
+        eprintln!("signed in {:?} after the owner died", killed.elapsed());
+        assert_eq!(display_name(&signed_in), "Alice Liddell");
+        assert_steady_waiting(&events.seen, &code);
+
+        // Exactly one survivor adopted the pairing, and never polled it too fast.
+        let (polls_b, polls_c) = (b.polls().await, c.polls().await);
+        assert!(polls_b + polls_c > 0, "nobody polled after A died");
+        assert!(
+            polls_b == 0 || polls_c == 0,
+            "both B ({polls_b} polls) and C ({polls_c} polls) polled the adopted pairing"
+        );
+        assert_no_slow_down(&idp).await;
+        for tv in [&tv_b, &tv_b.on(&c.base)] {
+            let status = tv.status().await;
+            assert_eq!(status["state"], "signed-in", "on {}: {status}", tv.base());
+            assert_eq!(status["profile"], signed_in["profile"]);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stopping_replica_hands_its_pairing_over_at_once() {
+    within(90, async {
+        let idp = provider().await;
+        let dir = work_dir("handover_on_stop");
+        let redis = Redis::start(&dir).await;
+        let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+        let (mut a, b) = tokio::join!(Replica::start("a", &fleet), Replica::start("b", &fleet));
+
+        let tv_b = b.tv();
+        assert_eq!(tv_b.status().await["state"], "idle");
+        let mut events = Events::open(&tv_b, STREAM).await;
+        tv_b.on(&a.base).call("start").await;
+        let waiting = events.wait_for("waiting", Duration::from_secs(15)).await;
+        let code = user_code(&waiting);
+        a.wait_for_polls(2, Duration::from_secs(15)).await;
+        assert_eq!(b.polls().await, 0, "B polled a pairing A owns");
+
+        // SIGTERM: A hands the pairing over as it stops, well before its 5 s lease would run
+        // out (which, renewed every second, is at least 4 s after the signal).
+        let told = Instant::now();
+        let (stopped, adopted_after) = tokio::join!(a.terminate(), async {
+            b.wait_for_polls(1, Duration::from_secs(10)).await;
+            told.elapsed()
+        });
+        assert!(stopped.success(), "A stopped by SIGTERM exits 0: {stopped}");
+        assert!(
+            adopted_after < Duration::from_millis(3500),
+            "B first polled {adopted_after:?} after A was told to stop: that is the lease \
+             running out, not a hand-over"
+        );
+
+        approve(&waiting).await;
+        let signed_in = events.wait_for("signed-in", Duration::from_secs(15)).await;
+        assert_eq!(display_name(&signed_in), "Alice Liddell");
+        assert_steady_waiting(&events.seen, &code);
+        assert_no_slow_down(&idp).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_restart_loses_neither_a_pairing_nor_a_sign_in() {
+    within(90, async {
+        let idp = provider().await;
+        let dir = work_dir("restart");
+        let redis = Redis::start(&dir).await;
+        let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+
+        // A TV mid-pairing when its server dies.
+        let mut first = Replica::start("first", &fleet).await;
+        let tv = first.tv();
+        tv.call("start").await;
+        let waiting = tv.wait_for("waiting", Duration::from_secs(15)).await;
+        let code = user_code(&waiting);
+        first.wait_for_polls(1, Duration::from_secs(10)).await;
+        first.kill().await;
+        let killed = Instant::now();
+
+        // A new process (same Redis, same STORE_KEY): the TV comes back to the same code.
+        let mut second = Replica::start("second", &fleet).await;
+        let tv = tv.on(&second.base);
+        let back = tv.status().await;
+        assert_eq!(back["state"], "waiting", "after a restart: {back}");
+        assert_eq!(user_code(&back), code, "after a restart");
+        let mut events = Events::open(&tv, STREAM).await;
+        let current = events
+            .next(Duration::from_secs(5))
+            .await
+            .expect("the push stream sends the current status first");
+        assert_eq!(current["state"], "waiting", "{current}");
+        assert_eq!(user_code(&current), code);
+
+        // ...and can finish: the new process adopts the pairing and polls it.
+        approve(&back).await;
+        let left = Duration::from_secs(25).saturating_sub(killed.elapsed());
+        let signed_in = events.wait_for("signed-in", left).await;
+        assert_steady_waiting(&events.seen, &code);
+        assert_eq!(display_name(&signed_in), "Alice Liddell");
+        assert!(second.polls().await > 0, "the new process never polled");
+        assert_no_slow_down(&idp).await;
+        let profile = signed_in["profile"].clone();
+        let access_token = provider_hook(
+            &idp.issuer,
+            "/__test/last-access-token?sub=alice",
+            "access_token",
+        )
+        .await;
+        let userinfo = userinfo_endpoint(&idp.issuer).await;
+        assert_eq!(userinfo_status(&userinfo, &access_token).await, 200);
+
+        // Restart again, gracefully this time: still signed in, as the same person.
+        drop(events);
+        let stopped = second.terminate().await;
+        assert!(stopped.success(), "stopped by SIGTERM: {stopped}");
+        let third = Replica::start("third", &fleet).await;
+        let tv = tv.on(&third.base);
+        let after = tv.status().await;
+        assert_eq!(
+            after["state"], "signed-in",
+            "after a second restart: {after}"
+        );
+        assert_eq!(after["profile"], profile);
+
+        // Sign-out still works, and revokes the tokens kept across both restarts.
+        let out = tv.call("sign_out").await;
+        assert_eq!(out["state"], "idle", "sign_out: {out}");
+        assert_eq!(tv.status().await["state"], "idle");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while userinfo_status(&userinfo, &access_token).await != 401 {
+            assert!(
+                Instant::now() < deadline,
+                "the access token still works 5 s after sign-out"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+}
+
+/// Fails if any key's name or contents hold one of `secrets` in clear text.
+fn assert_no_secret_stored(keys: &[StoredKey], secrets: &[(&str, &str)]) {
+    for (what, secret) in secrets {
+        assert!(
+            secret.len() >= 16,
+            "the {what} is too short to search for: {secret:?}"
+        );
+        for key in keys {
+            assert!(
+                !holds_in_clear(key.name.as_bytes(), secret),
+                "the {what} is in the name of Redis key {}",
+                key.name
+            );
+            assert!(
+                !holds_in_clear(&key.contents, secret),
+                "the {what} is in clear text in Redis key {} ({})",
+                key.name,
+                key.kind
+            );
+        }
+    }
+}
+
+/// Keys expire: no plain value is kept forever (only small bookkeeping collections may be),
+/// and every key of the TV's session has a time to live. The session's keys are those named
+/// after its id, else (ids hashed, say) the values that appeared since `before`.
+fn assert_keys_expire(keys: &[StoredKey], before: &[String], session: &str) {
+    let summary = || {
+        keys.iter()
+            .map(|k| format!("{} ({}, PTTL {})", k.name, k.kind, k.pttl))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(!keys.is_empty(), "Redis holds nothing");
+    let forever: Vec<&str> = keys
+        .iter()
+        .filter(|k| k.pttl < 0 && k.kind == "string")
+        .map(|k| k.name.as_str())
+        .collect();
+    assert!(
+        forever.is_empty(),
+        "values without an expiry: {forever:?}\nall keys:\n{}",
+        summary()
+    );
+    let mut own: Vec<&StoredKey> = keys.iter().filter(|k| k.name.contains(session)).collect();
+    if own.is_empty() {
+        own = keys
+            .iter()
+            .filter(|k| !before.contains(&k.name) && matches!(k.kind.as_str(), "string" | "hash"))
+            .collect();
+    }
+    assert!(
+        !own.is_empty(),
+        "no key for the TV's session {session}:\n{}",
+        summary()
+    );
+    for key in own {
+        assert!(
+            key.pttl > 0,
+            "the session's key {} ({}) does not expire\nall keys:\n{}",
+            key.name,
+            key.kind,
+            summary()
+        );
+    }
+}
+
+/// The commands the test itself sends to read Redis.
+const TEST_READS: &[&str] = &[
+    "PING", "SCAN", "TYPE", "PTTL", "GET", "HGETALL", "LRANGE", "SMEMBERS", "ZRANGE", "XRANGE",
+    "DUMP",
+];
+
+/// The command of one MONITOR line (`<time> [<db> <client>] "CMD" "arg" ...`).
+fn command_name(line: &[u8]) -> Option<String> {
+    let line = String::from_utf8_lossy(line);
+    let (_, rest) = line.split_once("] \"")?;
+    let (name, _) = rest.split_once('"')?;
+    Some(name.to_owned())
+}
+
+#[tokio::test]
+async fn device_codes_and_tokens_are_encrypted_in_redis_and_keys_expire() {
+    within(90, async {
+        let idp = provider().await;
+        let dir = work_dir("encrypted_at_rest");
+        let redis = Redis::start(&dir).await;
+        // Every command Redis receives, values included, from before the app starts.
+        let monitor = redis.monitor(&dir.join("redis-monitor.log")).await;
+        let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+        let replica = Replica::start("only", &fleet).await;
+
+        let tv = replica.tv();
+        assert_eq!(tv.status().await["state"], "idle");
+        let session = tv.session_id().expect("a session cookie");
+        let before = redis.keys().await;
+
+        // Mid-pairing: the device code is in use (polled), so it is stored somewhere.
+        tv.call("start").await;
+        let waiting = tv.wait_for("waiting", Duration::from_secs(15)).await;
+        let code = user_code(&waiting);
+        let device_code = provider_hook(
+            &idp.issuer,
+            &format!("/__test/device-code?user_code={code}"),
+            "device_code",
+        )
+        .await;
+        replica.wait_for_polls(1, Duration::from_secs(10)).await;
+        let mid_pairing = redis.dump().await;
+        assert_no_secret_stored(&mid_pairing, &[("device code", &device_code)]);
+        assert_keys_expire(&mid_pairing, &before, &session);
+
+        // Signed in: the tokens are stored.
+        approve(&waiting).await;
+        let signed_in = tv.wait_for("signed-in", Duration::from_secs(20)).await;
+        assert_eq!(display_name(&signed_in), "Alice Liddell");
+        let access_token = provider_hook(
+            &idp.issuer,
+            "/__test/last-access-token?sub=alice",
+            "access_token",
+        )
+        .await;
+        let refresh_token = provider_hook(
+            &idp.issuer,
+            "/__test/last-refresh-token?sub=alice",
+            "refresh_token",
+        )
+        .await;
+        let secrets = [
+            ("device code", device_code.as_str()),
+            ("access token", access_token.as_str()),
+            ("refresh token", refresh_token.as_str()),
+        ];
+        let with_tokens = redis.dump().await;
+        assert_no_secret_stored(&with_tokens, &secrets);
+        assert_keys_expire(&with_tokens, &before, &session);
+
+        // Nor did any secret travel to Redis in clear text in any command, even briefly.
+        let commands = monitor.stop().await;
+        let lines = commands.split(|b| *b == b'\n').count();
+        let from_the_app = commands
+            .split(|b| *b == b'\n')
+            .filter_map(command_name)
+            .filter(|name| !TEST_READS.contains(&name.to_ascii_uppercase().as_str()))
+            .count();
+        assert!(
+            from_the_app > 5,
+            "MONITOR saw almost nothing but the test's own reads ({from_the_app} other \
+             commands): is the app using this Redis?"
+        );
+        for (what, secret) in secrets {
+            let found: Vec<String> = commands
+                .split(|b| *b == b'\n')
+                .filter(|line| holds_in_clear(line, secret))
+                .take(3)
+                .map(|line| String::from_utf8_lossy(line).into_owned())
+                .collect();
+            assert!(
+                found.is_empty(),
+                "the {what} was sent to Redis in clear text:\n{}",
+                found.join("\n")
+            );
+        }
+        eprintln!(
+            "searched {} keys and {lines} commands",
+            with_tokens.len() + mid_pairing.len()
+        );
+    })
+    .await;
+}
+
+/// Runs the binary in `dir` with these settings (plus a provider and an address of its own,
+/// where nothing listens) until it stops by itself: (exit success, exit code, stderr).
+async fn run_to_end(
+    dir: &std::path::Path,
+    settings: &[(&str, &str)],
+    limit: Duration,
+) -> (bool, Option<i32>, String) {
+    let mut command = binary(dir);
+    command
+        .env("ISSUER", format!("http://127.0.0.1:{}", free_port()))
+        .env("CLIENT_ID", "tv-public")
+        .env("LISTEN_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (key, value) in settings {
+        command.env(key, value);
+    }
+    let output = tokio::time::timeout(limit, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{settings:?}: still running after {limit:?}"))
+        .expect("run the binary");
+    (
+        output.status.success(),
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A bad configuration: what is wrong, its settings, and the key the error must name.
+type BadSettings<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+#[tokio::test]
+async fn bad_fleet_settings_stop_start_up_naming_the_key() {
+    within(90, async {
+        let key = store_key();
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let (short, long) = (b64(&[7; 16]), b64(&[7; 48]));
+        // Nothing listens there, but no case gets as far as connecting.
+        let redis_url = format!("redis://127.0.0.1:{}/", free_port());
+        let cases: [BadSettings; 6] = [
+            (
+                "REDIS_URL without STORE_KEY",
+                &[("REDIS_URL", &redis_url)],
+                "STORE_KEY",
+            ),
+            (
+                "STORE_KEY not base64",
+                &[
+                    ("REDIS_URL", &redis_url),
+                    ("STORE_KEY", "not base64 at all!"),
+                ],
+                "STORE_KEY",
+            ),
+            (
+                "STORE_KEY of 16 bytes",
+                &[("REDIS_URL", &redis_url), ("STORE_KEY", &short)],
+                "STORE_KEY",
+            ),
+            (
+                "STORE_KEY of 48 bytes",
+                &[("REDIS_URL", &redis_url), ("STORE_KEY", &long)],
+                "STORE_KEY",
+            ),
+            (
+                "REDIS_URL with an http scheme",
+                &[("REDIS_URL", "http://127.0.0.1:6379/"), ("STORE_KEY", &key)],
+                "REDIS_URL",
+            ),
+            (
+                "REDIS_URL not a URL",
+                &[("REDIS_URL", "127.0.0.1:6379"), ("STORE_KEY", &key)],
+                "REDIS_URL",
+            ),
+        ];
+        let dir = work_dir("bad_settings");
+        for (what, settings, named) in cases {
+            let (success, code, stderr) = run_to_end(&dir, settings, Duration::from_secs(20)).await;
+            assert!(!success, "{what}: exit {code:?}\n{stderr}");
+            assert!(
+                stderr
+                    .lines()
+                    .any(|line| line.contains(&format!("bad setting {named}:"))),
+                "{what}: no `bad setting {named}:` line on stderr:\n{stderr}"
+            );
+            assert!(!stderr.contains(&key), "{what}: STORE_KEY is in the output");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_stops_start_up_naming_redis_url() {
+    within(60, async {
+        let key = store_key();
+        let redis_url = format!("redis://127.0.0.1:{}/", free_port());
+        let started = Instant::now();
+        let (success, code, stderr) = run_to_end(
+            &work_dir("unreachable_redis"),
+            &[("REDIS_URL", &redis_url), ("STORE_KEY", &key)],
+            Duration::from_secs(20),
+        )
+        .await;
+        eprintln!("stopped after {:?}", started.elapsed());
+        assert!(!success, "exit {code:?}\n{stderr}");
+        assert!(
+            stderr.contains("REDIS_URL"),
+            "REDIS_URL not named:\n{stderr}"
+        );
+        assert!(!stderr.contains(&key), "STORE_KEY is in the output");
+    })
+    .await;
+}
