@@ -51,13 +51,14 @@ if [ "$MODE" = "test" ]; then
   missing=()
   have chromium || missing+=(chromium)
   have tmux || missing+=(tmux)
+  have redis-server || missing+=(redis-server)
   if [ ${#missing[@]} -gt 0 ]; then
     step "apt-get install ${missing[*]}"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
   else
-    step "chromium, tmux: present"
+    step "chromium, tmux, redis-server: present"
   fi
   if [ -d end2end/node_modules/@playwright/test ] && [ end2end/package-lock.json -ot end2end/node_modules/.package-lock.json ]; then
     step "end2end npm packages: present"
