@@ -1,4 +1,5 @@
-//! Load generator (issue 6, in-memory mode): simulates N TVs against one tvsignin server.
+//! Load generator (issue 6): simulates N TVs against one tvsignin server, or against several
+//! replicas sharing one Redis.
 //!
 //! It starts a fast scripted OpenID provider inside this process, starts the release
 //! `tvsignin` binary as a separate process pointed at it, then ramps up N TVs. Each TV gets
@@ -6,16 +7,30 @@
 //! waits for `signed-in`. The provider approves each code at a random instant and records
 //! when it did and when it handed out the tokens, so push latency can be measured.
 //!
-//! Run with `scripts/load.sh [N]`, or:
-//! `cargo run --release --features ssr --example loadgen -- --tvs 1000`
-//! All traffic stays on 127.0.0.1. Everything is bounded by `--timeout-secs`.
+//! In-memory mode (the default) runs one server that keeps its pairings in memory.
+//!
+//! Redis mode (`--redis`, implied by `--replicas N` with N > 1) also starts a `redis-server`
+//! on a free loopback port (no persistence, working directory in a fresh temporary
+//! directory) and N server processes on different loopback ports, all with the same
+//! `REDIS_URL`, the same freshly generated `STORE_KEY` and the same `PUBLIC_URL` (as behind a
+//! load balancer; the first replica's address stands in for it), all pointed at the same
+//! provider. TV i gets its cookie from and holds its push stream on replica i % N, and sends
+//! its server-function calls with that cookie to replica (i + 1) % N, so with two or more
+//! replicas every sign-in has to cross from one replica to another. Memory, CPU and open
+//! descriptors are reported for every server, for redis-server and in total.
+//!
+//! Run with `scripts/load.sh [N] [flags]` (e.g. `scripts/load.sh 1000 --redis --replicas 2`),
+//! or: `cargo run --release --features ssr --example loadgen -- --tvs 1000`
+//! All traffic stays on 127.0.0.1. Everything is bounded by `--timeout-secs`; the child
+//! processes are killed at the end, on ctrl-c, and at a hard limit shortly after the timeout.
 
 // A command-line report: printing to stdout is the point.
 #![allow(clippy::print_stdout)]
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Form, State};
@@ -25,12 +40,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Parser;
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug, Clone)]
-#[command(about = "Simulates N TVs against one tvsignin server and prints figures")]
+#[command(
+    about = "Simulates N TVs against one tvsignin server (or replicas sharing Redis) and prints figures",
+    // A flag given twice takes the later value (scripts/load.sh passes defaults first).
+    args_override_self = true
+)]
 struct Args {
     /// Number of simulated TVs.
     #[arg(long, default_value_t = 1000)]
@@ -60,9 +80,29 @@ struct Args {
     /// `verification_uri` (shows how much of a pairing's memory is the QR SVG).
     #[arg(long)]
     no_complete_uri: bool,
+    /// Number of tvsignin server processes. More than one implies `--redis`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=32))]
+    replicas: u16,
+    /// Keep the servers' state in a redis-server started for this run (`REDIS_URL`, with one
+    /// `STORE_KEY` shared by all replicas).
+    #[arg(long)]
+    redis: bool,
     /// The server binary.
     #[arg(long, default_value = "target/release/tvsignin")]
     server_bin: String,
+    /// The redis-server binary (Redis mode).
+    #[arg(long, default_value = "redis-server")]
+    redis_bin: String,
+}
+
+impl Args {
+    fn replica_count(&self) -> usize {
+        usize::from(self.replicas.max(1))
+    }
+
+    fn redis_mode(&self) -> bool {
+        self.redis || self.replicas > 1
+    }
 }
 
 /// A tiny deterministic generator (splitmix64), seeded from a random UUID.
@@ -238,15 +278,25 @@ async fn start_provider(args: &Args) -> (P, String) {
     (p, base)
 }
 
-/// Server process figures from /proc.
-fn proc_rss_kb(pid: u32) -> Option<u64> {
+/// A figure (in KB) from `/proc/<pid>/status`, e.g. `VmRSS:` or `VmHWM:`.
+fn proc_status_kb(pid: u32, key: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     text.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
+        .find(|l| l.starts_with(key))?
         .split_whitespace()
         .nth(1)?
         .parse()
         .ok()
+}
+
+fn proc_rss_kb(pid: u32) -> Option<u64> {
+    proc_status_kb(pid, "VmRSS:")
+}
+
+fn proc_fd_count(pid: u32) -> Option<usize> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()
+        .map(|d| d.count())
 }
 
 fn proc_cpu_ticks(pid: &str) -> Option<u64> {
@@ -275,7 +325,309 @@ fn open_file_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// What this run started outside its own process. It is stopped on every way out: the normal
+/// end, a failed start, ctrl-c and the hard time limit.
 #[derive(Default)]
+struct Spawned {
+    children: Vec<Child>,
+    temp_dir: Option<PathBuf>,
+}
+
+type SpawnedRef = Arc<Mutex<Spawned>>;
+
+/// Kills every child, reaps them (waiting at most 2 s, blocking: only used on the way out)
+/// and removes the temporary directory.
+fn stop_now(spawned: &SpawnedRef) {
+    let mut s = spawned.lock().unwrap_or_else(PoisonError::into_inner);
+    for child in &mut s.children {
+        let _ = child.start_kill();
+    }
+    for _ in 0..20 {
+        let running = s
+            .children
+            .iter_mut()
+            .map(|c| matches!(c.try_wait(), Ok(None)))
+            .filter(|&running| running)
+            .count();
+        if running == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if let Some(dir) = s.temp_dir.take() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Kills every child and waits (bounded) until each is gone, then removes the temporary
+/// directory.
+async fn stop_all(spawned: &SpawnedRef) {
+    let (children, dir) = {
+        let mut s = spawned.lock().unwrap_or_else(PoisonError::into_inner);
+        (std::mem::take(&mut s.children), s.temp_dir.take())
+    };
+    for mut child in children {
+        let _ = child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(3), child.wait()).await;
+    }
+    if let Some(dir) = dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Stops everything started so far and exits with an error.
+fn die(spawned: &SpawnedRef, message: &str) -> ! {
+    eprintln!("{message}");
+    stop_now(spawned);
+    std::process::exit(1);
+}
+
+/// The child processes this run watches: the servers first, then redis-server if any.
+#[derive(Clone)]
+struct Watched {
+    pid: u32,
+    /// `http://127.0.0.1:<port>` for a server, `127.0.0.1:<port>` for redis-server.
+    addr: String,
+}
+
+/// 32 random bytes, standard base64: the `STORE_KEY` every replica of the run shares.
+fn store_key() -> String {
+    use base64::Engine as _;
+    use ring::rand::SecureRandom as _;
+    let mut key = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut key)
+        .expect("random bytes");
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
+/// Whether `bytes` holds a whole RESP reply: `None` if more is needed, `Some(None)` for an
+/// error (or unexpected) reply, else the reply as text (simple string, integer or bulk).
+fn parse_redis_reply(bytes: &[u8]) -> Option<Option<String>> {
+    let line_end = bytes.windows(2).position(|w| w == b"\r\n")?;
+    if line_end == 0 {
+        return Some(None);
+    }
+    let line = String::from_utf8_lossy(&bytes[1..line_end]).into_owned();
+    match bytes[0] {
+        b'+' | b':' => Some(Some(line)),
+        b'$' => {
+            let Ok(len) = line.parse::<i64>() else {
+                return Some(None);
+            };
+            let Ok(len) = usize::try_from(len) else {
+                return Some(None);
+            };
+            let start = line_end + 2;
+            (bytes.len() >= start.saturating_add(len).saturating_add(2))
+                .then(|| Some(String::from_utf8_lossy(&bytes[start..start + len]).into_owned()))
+        }
+        _ => Some(None),
+    }
+}
+
+/// Sends one command to the redis-server on `port` and returns its reply as text, or `None`
+/// (error reply, closed connection, more than 1 MB, or no answer within one second).
+async fn redis_command(port: u16, parts: &[&str]) -> Option<String> {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        let mut request = format!("*{}\r\n", parts.len());
+        for part in parts {
+            request.push_str(&format!("${}\r\n{part}\r\n", part.len()));
+        }
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 8192];
+        while reply.len() < (1 << 20) {
+            if let Some(done) = parse_redis_reply(&reply) {
+                return done;
+            }
+            let n = stream.read(&mut buf).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            reply.extend_from_slice(&buf[..n]);
+        }
+        None
+    };
+    tokio::time::timeout(Duration::from_secs(1), exchange)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Redis's own view of its data: `used_memory` (KB) and the number of keys.
+#[derive(Clone, Copy, Default)]
+struct RedisFigures {
+    used_kb: u64,
+    keys: u64,
+}
+
+async fn redis_figures(port: u16) -> Option<RedisFigures> {
+    let info = redis_command(port, &["INFO", "memory"]).await?;
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    let keys = redis_command(port, &["DBSIZE"])
+        .await?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(RedisFigures {
+        used_kb: used / 1024,
+        keys,
+    })
+}
+
+/// Starts redis-server on a free loopback port, without persistence, and waits (at most
+/// 10 s) until it answers PING.
+async fn start_redis(args: &Args, spawned: &SpawnedRef) -> Watched {
+    let dir = std::env::temp_dir().join(format!(
+        "tvsignin-loadgen-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    if let Err(e) = std::fs::create_dir(&dir) {
+        die(spawned, &format!("cannot create {}: {e}", dir.display()));
+    }
+    spawned
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .temp_dir = Some(dir.clone());
+    let port = free_port();
+    let port_s = port.to_string();
+    // Its log goes to a file in that directory (shown if it does not come up).
+    let log_path = dir.join("redis.log");
+    let log = match std::fs::File::create(&log_path) {
+        Ok(f) => f,
+        Err(e) => die(
+            spawned,
+            &format!("cannot create {}: {e}", log_path.display()),
+        ),
+    };
+    let child = Command::new(&args.redis_bin)
+        .args(["--port", &port_s, "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+        .arg("--dir")
+        .arg(&dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .kill_on_drop(true)
+        .spawn();
+    let child = match child {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => die(
+            spawned,
+            &format!(
+                "{} not found: run `scripts/setup.sh test` (or `apt install redis-server`)",
+                args.redis_bin
+            ),
+        ),
+        Err(e) => die(spawned, &format!("cannot start {}: {e}", args.redis_bin)),
+    };
+    let pid = child.id().unwrap_or(0);
+    spawned
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .children
+        .push(child);
+    let by = Instant::now() + Duration::from_secs(10);
+    while redis_command(port, &["PING"]).await.as_deref() != Some("PONG") {
+        if Instant::now() > by {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(10).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            die(
+                spawned,
+                &format!(
+                    "redis-server did not answer PING within 10 s; its log ends:\n{}",
+                    tail.join("\n")
+                ),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Watched {
+        pid,
+        addr: format!("127.0.0.1:{port}"),
+    }
+}
+
+/// Settings every server of the run gets besides its own listening port.
+struct ServerEnv {
+    issuer: String,
+    public_url: String,
+    /// `(REDIS_URL, STORE_KEY)` in Redis mode.
+    redis: Option<(String, String)>,
+}
+
+fn start_server(args: &Args, env: &ServerEnv, port: u16, spawned: &SpawnedRef) -> Watched {
+    let mut command = Command::new(&args.server_bin);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ISSUER", &env.issuer)
+        .env("CLIENT_ID", "loadgen")
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("PUBLIC_URL", &env.public_url)
+        .env("PAIRING_RATE_LIMIT", "1000000")
+        .env("TVSIGNIN_CONFIG", "/nonexistent")
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some((url, key)) = &env.redis {
+        command.env("REDIS_URL", url).env("STORE_KEY", key);
+    }
+    let child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => die(spawned, &format!("cannot start {}: {e}", args.server_bin)),
+    };
+    let pid = child.id().unwrap_or(0);
+    spawned
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .children
+        .push(child);
+    Watched {
+        pid,
+        addr: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// Waits until the server at `base` answers `/healthz` and then `/readyz` (discovery loaded),
+/// or `by` passes.
+async fn wait_ready(probe: &reqwest::Client, base: &str, by: Instant) -> bool {
+    for path in ["/healthz", "/readyz"] {
+        loop {
+            let answered = probe
+                .get(format!("{base}{path}"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if answered {
+                break;
+            }
+            if Instant::now() > by {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    true
+}
+
 struct Stats {
     errors: AtomicU64,
     live: AtomicI64,
@@ -286,12 +638,36 @@ struct Stats {
     waiting_bytes: AtomicU64,
     /// TVs whose stream delivered its first event.
     connected: AtomicU64,
+    /// Per replica: push streams it opened.
+    streams: Vec<AtomicU64>,
+    /// Per replica: `start` calls it accepted.
+    starts: Vec<AtomicU64>,
+    /// Per replica: `signed-in` events its push streams delivered.
+    signed_in_on: Vec<AtomicU64>,
     /// (user_code, instant the TV's stream said signed-in)
     done: Mutex<Vec<(String, Instant)>>,
     error_kinds: Mutex<HashMap<String, u64>>,
 }
 
 impl Stats {
+    fn new(replicas: usize) -> Self {
+        let counters = || (0..replicas).map(|_| AtomicU64::new(0)).collect();
+        Self {
+            errors: AtomicU64::new(0),
+            live: AtomicI64::new(0),
+            peak_live: AtomicI64::new(0),
+            signed_in: AtomicU64::new(0),
+            waiting_seen: AtomicU64::new(0),
+            waiting_bytes: AtomicU64::new(0),
+            connected: AtomicU64::new(0),
+            streams: counters(),
+            starts: counters(),
+            signed_in_on: counters(),
+            done: Mutex::new(Vec::new()),
+            error_kinds: Mutex::new(HashMap::new()),
+        }
+    }
+
     fn error(&self, kind: impl Into<String>) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         *self
@@ -316,20 +692,41 @@ fn session_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
         })
 }
 
+/// Where one TV sends its requests: `bases[stream]` hands out its cookie and holds its push
+/// stream, `bases[calls]` receives its server-function calls (with the same cookie).
+struct Route {
+    bases: Arc<Vec<String>>,
+    stream: usize,
+    calls: usize,
+}
+
+impl Route {
+    /// With several replicas, error kinds name the replica involved.
+    fn tag(&self, kind: String, replica: usize) -> String {
+        if self.bases.len() > 1 {
+            format!("{kind} [replica {replica}]")
+        } else {
+            kind
+        }
+    }
+}
+
 /// One TV: cookie, push stream, start, then read the stream until signed-in (or the end).
 async fn tv(
     idle_only: bool,
     http: reqwest::Client,
-    base: Arc<String>,
+    route: Route,
     stats: Arc<Stats>,
     stop: CancellationToken,
 ) {
+    let base = &route.bases[route.stream];
+    let on_stream = |kind: String| route.tag(kind, route.stream);
     let healthz = match http.get(format!("{base}/healthz")).send().await {
         Ok(r) => r,
-        Err(e) => return stats.error(format!("healthz: {}", short(&e))),
+        Err(e) => return stats.error(on_stream(format!("healthz: {}", short(&e)))),
     };
     let Some(cookie) = session_cookie(healthz.headers()) else {
-        return stats.error("no session cookie");
+        return stats.error(on_stream("no session cookie".into()));
     };
     drop(healthz);
     let mut events = match http
@@ -339,9 +736,10 @@ async fn tv(
         .await
     {
         Ok(r) if r.status().is_success() => r,
-        Ok(r) => return stats.error(format!("events status {}", r.status())),
-        Err(e) => return stats.error(format!("events: {}", short(&e))),
+        Ok(r) => return stats.error(on_stream(format!("events status {}", r.status()))),
+        Err(e) => return stats.error(on_stream(format!("events: {}", short(&e)))),
     };
+    stats.streams[route.stream].fetch_add(1, Ordering::Relaxed);
     if idle_only {
         // Wait for the first status event, then hold the stream until the end.
         let mut counted = false;
@@ -359,7 +757,7 @@ async fn tv(
                 }
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => {
-                    stats.error("push stream ended early");
+                    stats.error(on_stream("push stream ended early".into()));
                     break;
                 }
             }
@@ -369,20 +767,27 @@ async fn tv(
         }
         return;
     }
+    // The call goes to `calls`, as the TV's page would if a load balancer sent it there: its
+    // Origin and Fetch Metadata are those of the replica being called.
+    let call_base = &route.bases[route.calls];
+    let on_calls = |kind: String| route.tag(kind, route.calls);
     let started = http
-        .post(format!("{base}/api/start"))
+        .post(format!("{call_base}/api/start"))
         .header("cookie", &cookie)
+        .header("origin", call_base.as_str())
         .header("sec-fetch-site", "same-origin")
         .send()
         .await;
     match started {
         Ok(r) if r.status().is_success() => match r.json::<Value>().await {
-            Ok(v) if v["state"] == "starting" || v["state"] == "waiting" => {}
-            Ok(v) => return stats.error(format!("start answered {}", v["state"])),
-            Err(e) => return stats.error(format!("start body: {}", short(&e))),
+            Ok(v) if v["state"] == "starting" || v["state"] == "waiting" => {
+                stats.starts[route.calls].fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(v) => return stats.error(on_calls(format!("start answered {}", v["state"]))),
+            Err(e) => return stats.error(on_calls(format!("start body: {}", short(&e)))),
         },
-        Ok(r) => return stats.error(format!("start status {}", r.status())),
-        Err(e) => return stats.error(format!("start: {}", short(&e))),
+        Ok(r) => return stats.error(on_calls(format!("start status {}", r.status()))),
+        Err(e) => return stats.error(on_calls(format!("start: {}", short(&e)))),
     }
     let mut buffer = String::new();
     let mut user_code: Option<String> = None;
@@ -397,13 +802,13 @@ async fn tv(
             Ok(Some(c)) => c,
             Ok(None) => {
                 if !finished {
-                    stats.error("push stream ended early");
+                    stats.error(on_stream("push stream ended early".into()));
                 }
                 break;
             }
             Err(e) => {
                 if !finished {
-                    stats.error(format!("push stream: {}", short(&e)));
+                    stats.error(on_stream(format!("push stream: {}", short(&e))));
                 }
                 break;
             }
@@ -415,7 +820,7 @@ async fn tv(
                 continue;
             };
             let Ok(status) = serde_json::from_str::<Value>(data.trim()) else {
-                stats.error("bad push data");
+                stats.error(on_stream("bad push data".into()));
                 continue;
             };
             match status["state"].as_str().unwrap_or("") {
@@ -441,15 +846,16 @@ async fn tv(
                         counted_live = false;
                     }
                     stats.signed_in.fetch_add(1, Ordering::Relaxed);
+                    stats.signed_in_on[route.stream].fetch_add(1, Ordering::Relaxed);
                     match &user_code {
                         Some(code) => stats.done.lock().unwrap().push((code.clone(), at)),
-                        None => stats.error("signed in without a code seen"),
+                        None => stats.error(on_stream("signed in without a code seen".into())),
                     }
                 }
                 "idle" | "starting" | "signed-in" => {}
                 other => {
                     if !finished {
-                        stats.error(format!("state {other}"));
+                        stats.error(on_stream(format!("state {other}")));
                         finished = true;
                         if counted_live {
                             stats.live.fetch_sub(1, Ordering::SeqCst);
@@ -464,7 +870,15 @@ async fn tv(
         stats.live.fetch_sub(1, Ordering::SeqCst);
     }
     if !finished && stop.is_cancelled() {
-        stats.error("not signed in before the end");
+        let kind = "not signed in before the end".to_owned();
+        stats.error(if route.bases.len() > 1 {
+            format!(
+                "{kind} [stream on replica {}, calls to replica {}]",
+                route.stream, route.calls
+            )
+        } else {
+            kind
+        });
     }
 }
 
@@ -486,36 +900,58 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-async fn start_server(args: &Args, issuer: &str) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new(&args.server_bin)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ISSUER", issuer)
-        .env("CLIENT_ID", "loadgen")
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("PUBLIC_URL", format!("{base}/"))
-        .env("PAIRING_RATE_LIMIT", "1000000")
-        .env("TVSIGNIN_CONFIG", "/nonexistent")
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", args.server_bin));
-    (child, base)
+/// What the sampler saw of the watched processes, each vector in the order of `Watched`.
+struct Sampled {
+    peak_rss: Vec<u64>,
+    max_fds: Vec<usize>,
+    /// RSS of every watched process at the sample with the most live pairings (ties: the
+    /// largest servers' total), and that number of pairings.
+    rss_at_peak_live: (Vec<u64>, i64),
+    /// Redis's own figures from the last second before that sample.
+    redis_at_peak_live: Option<RedisFigures>,
+    /// (polls in that second, live pairings, seconds since the load started)
+    per_sec: Vec<(u64, i64, f64)>,
+}
+
+/// Per-process figures for the report.
+struct ProcReport {
+    idle_kb: u64,
+    at_peak_kb: u64,
+    max_kb: u64,
+    end_kb: u64,
+    hwm_kb: u64,
+    max_fds: usize,
+    cpu_secs: f64,
+}
+
+fn print_proc(label: &str, w: &Watched, r: &ProcReport, load_secs: f64) {
+    println!("  {label} at {} (pid {})", w.addr, w.pid);
+    println!(
+        "    RSS idle / at peak pairings    {} KB / {} KB",
+        r.idle_kb, r.at_peak_kb
+    );
+    println!(
+        "    RSS max / at end / VmHWM       {} KB / {} KB / {} KB",
+        r.max_kb, r.end_kb, r.hwm_kb
+    );
+    println!(
+        "    CPU                            {:.2} s over {:.1} s = {:.1} % of one core",
+        r.cpu_secs,
+        load_secs,
+        100.0 * r.cpu_secs / load_secs
+    );
+    println!("    open fds, max                  {}", r.max_fds);
 }
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    let replicas = args.replica_count();
+    let redis_mode = args.redis_mode();
     let run_started = Instant::now();
     let deadline = run_started + Duration::from_secs(args.timeout_secs);
-    // Each TV holds one socket here (its push stream) and one in the server; both processes
-    // share this limit (the server inherits it).
+    // Each TV holds one socket here (its push stream) and one in a server; the servers
+    // inherit this limit.
     let needed = args.tvs as u64 + 512;
     if let Some(limit) = open_file_limit() {
         if limit < needed {
@@ -526,35 +962,90 @@ async fn main() {
         }
     }
     let ticks = clock_ticks();
-    let (provider, issuer) = start_provider(&args).await;
-    let (mut child, base) = start_server(&args, &issuer).await;
-    let pid = child.id().expect("server pid");
-    let pid_s = pid.to_string();
-    eprintln!("server pid {pid} at {base}, provider at {issuer}");
 
-    // Wait (bounded) until the server is ready (discovery loaded).
+    // Children are stopped on every way out; ctrl-c and a hard limit past the timeout (for
+    // anything that hangs) stop them too.
+    let spawned: SpawnedRef = Arc::default();
+    {
+        let spawned = spawned.clone();
+        let hard_limit = Duration::from_secs(args.timeout_secs + 120 + 10 * replicas as u64);
+        tokio::spawn(async move {
+            let code = tokio::select! {
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("interrupted: stopping the servers");
+                    130
+                }
+                _ = tokio::time::sleep(hard_limit) => {
+                    eprintln!("hard time limit reached: stopping the servers");
+                    2
+                }
+            };
+            stop_now(&spawned);
+            std::process::exit(code);
+        });
+    }
+
+    let (provider, issuer) = start_provider(&args).await;
+    let redis = if redis_mode {
+        let r = start_redis(&args, &spawned).await;
+        eprintln!("redis-server pid {} at {}", r.pid, r.addr);
+        Some(r)
+    } else {
+        None
+    };
+    let ports: Vec<u16> = (0..replicas).map(|_| free_port()).collect();
+    let env = ServerEnv {
+        issuer: issuer.clone(),
+        // Behind a load balancer all replicas share one public URL; the first replica's
+        // address stands in for it.
+        public_url: format!("http://127.0.0.1:{}/", ports[0]),
+        redis: redis
+            .as_ref()
+            .map(|r| (format!("redis://{}/", r.addr), store_key())),
+    };
+    let servers: Vec<Watched> = ports
+        .iter()
+        .map(|&port| start_server(&args, &env, port, &spawned))
+        .collect();
+    for (i, s) in servers.iter().enumerate() {
+        eprintln!("server {i} pid {} at {}", s.pid, s.addr);
+    }
+    eprintln!("provider at {issuer}");
+
+    // Wait (bounded) until every server is ready (answers /healthz, discovery loaded).
     let probe = reqwest::Client::new();
-    let ready_by = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = probe.get(format!("{base}/readyz")).send().await {
-            if r.status().is_success() {
-                break;
-            }
+    let ready_secs = 20 + 5 * replicas as u64;
+    let ready_by = Instant::now() + Duration::from_secs(ready_secs);
+    for (i, s) in servers.iter().enumerate() {
+        if !wait_ready(&probe, &s.addr, ready_by).await {
+            die(
+                &spawned,
+                &format!("server {i} at {} not ready after {ready_secs} s", s.addr),
+            );
         }
-        if Instant::now() > ready_by {
-            eprintln!("server not ready after 20 s");
-            let _ = child.kill().await;
-            std::process::exit(1);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_idle = proc_rss_kb(pid).unwrap_or(0);
-    let cpu_start = proc_cpu_ticks(&pid_s).unwrap_or(0);
+
+    // Everything watched: the servers, then redis-server.
+    let watched: Vec<Watched> = servers.iter().chain(redis.as_ref()).cloned().collect();
+    let pids: Vec<u32> = watched.iter().map(|w| w.pid).collect();
+    let redis_port: Option<u16> = redis
+        .as_ref()
+        .and_then(|r| r.addr.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok());
+    let rss_idle: Vec<u64> = pids.iter().map(|&p| proc_rss_kb(p).unwrap_or(0)).collect();
+    let redis_idle = match redis_port {
+        Some(port) => redis_figures(port).await,
+        None => None,
+    };
+    let cpu_start: Vec<u64> = pids
+        .iter()
+        .map(|p| proc_cpu_ticks(&p.to_string()).unwrap_or(0))
+        .collect();
     let self_cpu_start = proc_cpu_ticks("self").unwrap_or(0);
     let load_started = Instant::now();
 
-    let stats = Arc::new(Stats::default());
+    let stats = Arc::new(Stats::new(replicas));
     let stop = CancellationToken::new();
     let clients: Vec<reqwest::Client> = (0..args.workers.max(1))
         .map(|_| {
@@ -565,18 +1056,25 @@ async fn main() {
                 .expect("client")
         })
         .collect();
-    let base = Arc::new(base);
+    let bases: Arc<Vec<String>> = Arc::new(servers.iter().map(|s| s.addr.clone()).collect());
 
-    // Sampler: server RSS and live pairings every 250 ms; polls per second.
+    // Sampler: RSS of every watched process and live pairings every 250 ms; open fds, polls
+    // and Redis's own figures every second.
     let sampler = {
         let stats = stats.clone();
         let provider = provider.clone();
         let stop = stop.clone();
+        let pids = pids.clone();
         tokio::spawn(async move {
-            let mut peak_rss = 0u64;
-            let mut max_fds = 0usize;
-            let mut rss_at_peak_live = (0u64, 0i64);
-            let mut per_sec: Vec<(u64, i64, f64)> = Vec::new();
+            let mut out = Sampled {
+                peak_rss: vec![0; pids.len()],
+                max_fds: vec![0; pids.len()],
+                rss_at_peak_live: (vec![0; pids.len()], 0),
+                redis_at_peak_live: None,
+                per_sec: Vec::new(),
+            };
+            let mut best_servers_sum = 0u64;
+            let mut redis_latest = None;
             let began = Instant::now();
             let mut last_polls = provider.polls.load(Ordering::Relaxed);
             let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -585,30 +1083,45 @@ async fn main() {
                 tick.tick().await;
                 n += 1;
                 let live = stats.live.load(Ordering::SeqCst);
-                if let Some(rss) = proc_rss_kb(pid) {
-                    peak_rss = peak_rss.max(rss);
+                if n.is_multiple_of(4) {
+                    if let Some(port) = redis_port {
+                        redis_latest = redis_figures(port).await.or(redis_latest);
+                    }
+                }
+                let rss: Vec<Option<u64>> = pids.iter().map(|&p| proc_rss_kb(p)).collect();
+                for (i, r) in rss.iter().enumerate() {
+                    if let Some(r) = r {
+                        out.peak_rss[i] = out.peak_rss[i].max(*r);
+                    }
                     if n.is_multiple_of(4) {
-                        if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
-                            max_fds = max_fds.max(dir.count());
+                        if let Some(fds) = proc_fd_count(pids[i]) {
+                            out.max_fds[i] = out.max_fds[i].max(fds);
                         }
                     }
-                    if live > rss_at_peak_live.1
-                        || (live == rss_at_peak_live.1 && rss > rss_at_peak_live.0)
-                    {
-                        rss_at_peak_live = (rss, live);
+                }
+                if rss.iter().all(Option::is_some) {
+                    let rss: Vec<u64> = rss.into_iter().flatten().collect();
+                    let servers_sum: u64 = rss[..replicas].iter().sum();
+                    let best_live = out.rss_at_peak_live.1;
+                    if live > best_live || (live == best_live && servers_sum > best_servers_sum) {
+                        best_servers_sum = servers_sum;
+                        out.rss_at_peak_live = (rss, live);
+                        out.redis_at_peak_live = redis_latest;
                     }
                 }
                 if n.is_multiple_of(4) {
                     let polls = provider.polls.load(Ordering::Relaxed);
-                    per_sec.push((polls - last_polls, live, began.elapsed().as_secs_f64()));
+                    out.per_sec
+                        .push((polls - last_polls, live, began.elapsed().as_secs_f64()));
                     last_polls = polls;
                 }
             }
-            (peak_rss, rss_at_peak_live, per_sec, max_fds)
+            out
         })
     };
 
-    // Ramp up the TVs at a bounded rate.
+    // Ramp up the TVs at a bounded rate. TV i streams from replica i % N and calls replica
+    // (i + 1) % N (the same one when N = 1).
     let mut tasks = Vec::with_capacity(args.tvs);
     let gap = Duration::from_secs_f64(1.0 / args.ramp.max(1) as f64);
     let mut next = Instant::now();
@@ -618,10 +1131,15 @@ async fn main() {
         }
         tokio::time::sleep_until(next.into()).await;
         next += gap;
+        let route = Route {
+            bases: bases.clone(),
+            stream: i % replicas,
+            calls: (i + 1) % replicas,
+        };
         tasks.push(tokio::spawn(tv(
             args.idle_only,
             clients[i % clients.len()].clone(),
-            base.clone(),
+            route,
             stats.clone(),
             stop.clone(),
         )));
@@ -643,19 +1161,37 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let load_secs = load_started.elapsed().as_secs_f64();
-    let cpu_end = proc_cpu_ticks(&pid_s).unwrap_or(cpu_start);
+    let cpu_end: Vec<u64> = pids
+        .iter()
+        .zip(&cpu_start)
+        .map(|(p, &start)| proc_cpu_ticks(&p.to_string()).unwrap_or(start))
+        .collect();
     let self_cpu_end = proc_cpu_ticks("self").unwrap_or(self_cpu_start);
-    let rss_end = proc_rss_kb(pid).unwrap_or(0);
+    let rss_end: Vec<u64> = pids.iter().map(|&p| proc_rss_kb(p).unwrap_or(0)).collect();
+    let hwm_end: Vec<u64> = pids
+        .iter()
+        .map(|&p| proc_status_kb(p, "VmHWM:").unwrap_or(0))
+        .collect();
+    let redis_end = match redis_port {
+        Some(port) => redis_figures(port).await,
+        None => None,
+    };
     stop.cancel();
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
-    }
-    let (peak_rss, (rss_at_peak, peak_live_sampled), per_sec, max_fds) =
-        sampler.await.unwrap_or((0, (0, 0), Vec::new(), 0));
-    let _ = child.kill().await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(tasks)).await;
+    let sampled = match tokio::time::timeout(Duration::from_secs(5), sampler).await {
+        Ok(Ok(s)) => s,
+        _ => Sampled {
+            peak_rss: vec![0; pids.len()],
+            max_fds: vec![0; pids.len()],
+            rss_at_peak_live: (vec![0; pids.len()], 0),
+            redis_at_peak_live: None,
+            per_sec: Vec::new(),
+        },
+    };
+    stop_all(&spawned).await;
 
     // Push latency: signed-in on the TV's stream minus (a) the provider's approval instant
-    // and (b) the instant the provider handed the server the tokens.
+    // and (b) the instant the provider handed a server the tokens.
     let codes = provider.codes.lock().unwrap();
     let by_user = provider.by_user.lock().unwrap();
     let mut from_approval = Vec::new();
@@ -680,6 +1216,7 @@ async fn main() {
     let peak = stats.peak_live.load(Ordering::SeqCst);
     // Seconds when (nearly) every pairing was waiting and had started polling.
     let settle = ramp_secs + args.interval as f64 + 1.0;
+    let per_sec = &sampled.per_sec;
     let plateau: Vec<u64> = per_sec
         .iter()
         .filter(|(_, live, t)| *live as f64 >= 0.95 * peak as f64 && peak > 0 && *t >= settle)
@@ -700,13 +1237,32 @@ async fn main() {
             end.saturating_duration_since(c.issued).as_secs_f64()
         })
         .sum();
-    let cpu_secs = (cpu_end - cpu_start) as f64 / ticks;
-    let self_cpu = (self_cpu_end - self_cpu_start) as f64 / ticks;
-    let per_pairing_kb = if peak_live_sampled > 0 {
-        (rss_at_peak.saturating_sub(rss_idle)) as f64 / peak_live_sampled as f64
-    } else {
-        f64::NAN
+    let reports: Vec<ProcReport> = (0..pids.len())
+        .map(|i| ProcReport {
+            idle_kb: rss_idle[i],
+            at_peak_kb: sampled.rss_at_peak_live.0[i],
+            max_kb: sampled.peak_rss[i],
+            end_kb: rss_end[i],
+            hwm_kb: hwm_end[i],
+            max_fds: sampled.max_fds[i],
+            cpu_secs: cpu_end[i].saturating_sub(cpu_start[i]) as f64 / ticks,
+        })
+        .collect();
+    let (server_reports, redis_report) = reports.split_at(replicas);
+    let redis_report = redis_report.first();
+    let peak_live_sampled = sampled.rss_at_peak_live.1;
+    let per_live = |kb: u64| {
+        if peak_live_sampled > 0 {
+            kb as f64 / peak_live_sampled as f64
+        } else {
+            f64::NAN
+        }
     };
+    let servers_idle: u64 = server_reports.iter().map(|r| r.idle_kb).sum();
+    let servers_at_peak: u64 = server_reports.iter().map(|r| r.at_peak_kb).sum();
+    let servers_growth = servers_at_peak.saturating_sub(servers_idle);
+    let per_pairing_kb = per_live(servers_growth);
+    let self_cpu = (self_cpu_end - self_cpu_start) as f64 / ticks;
     let total_polls = provider.polls.load(Ordering::Relaxed);
     let _ = provider.started;
     let waiting_seen = stats.waiting_seen.load(Ordering::Relaxed);
@@ -716,7 +1272,14 @@ async fn main() {
         f64::NAN
     };
 
-    println!("tvsignin load run (in-memory mode)");
+    if redis_mode {
+        println!(
+            "tvsignin load run (Redis mode: {replicas} replica{} sharing one redis-server)",
+            if replicas == 1 { "" } else { "s" }
+        );
+    } else {
+        println!("tvsignin load run (in-memory mode)");
+    }
     println!(
         "  TVs (N)                          {}{}",
         args.tvs,
@@ -747,40 +1310,118 @@ async fn main() {
         "  errors                           {}",
         stats.errors.load(Ordering::Relaxed)
     );
-    for (kind, n) in stats.error_kinds.lock().unwrap().iter() {
+    let mut kinds: Vec<(String, u64)> = stats
+        .error_kinds
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, n)| (k.clone(), *n))
+        .collect();
+    kinds.sort();
+    for (kind, n) in kinds {
         println!("    {n:>6} x {kind}");
     }
-    println!("  server RSS idle                  {} KB", rss_idle);
-    println!(
-        "  server RSS at peak pairings      {} KB ({} live pairings sampled)",
-        rss_at_peak, peak_live_sampled
-    );
-    println!("  server open fds, max             {max_fds}");
-    println!(
-        "  server RSS max / at end          {} KB / {} KB",
-        peak_rss, rss_end
-    );
-    println!(
-        "  server RSS per live pairing      {:.1} KB",
-        per_pairing_kb
-    );
-    println!(
-        "  server CPU                       {:.2} s over {:.1} s = {:.1} % of one core",
-        cpu_secs,
-        load_secs,
-        100.0 * cpu_secs / load_secs
-    );
+    if let (false, [server]) = (redis_mode, server_reports) {
+        println!("  server RSS idle                  {} KB", server.idle_kb);
+        println!(
+            "  server RSS at peak pairings      {} KB ({} live pairings sampled)",
+            server.at_peak_kb, peak_live_sampled
+        );
+        println!("  server open fds, max             {}", server.max_fds);
+        println!(
+            "  server RSS max / at end          {} KB / {} KB",
+            server.max_kb, server.end_kb
+        );
+        println!("  server VmHWM at end              {} KB", server.hwm_kb);
+        println!(
+            "  server RSS per live pairing      {:.1} KB",
+            per_pairing_kb
+        );
+        println!(
+            "  server CPU                       {:.2} s over {:.1} s = {:.1} % of one core",
+            server.cpu_secs,
+            load_secs,
+            100.0 * server.cpu_secs / load_secs
+        );
+    } else {
+        println!(
+            "  routing                          TV i: cookie and push stream on replica i % {replicas}, start on replica (i + 1) % {replicas}"
+        );
+        for (i, (w, r)) in servers.iter().zip(server_reports).enumerate() {
+            print_proc(&format!("replica {i}"), w, r, load_secs);
+            println!(
+                "    push streams / starts accepted / signed-in delivered  {} / {} / {}",
+                stats.streams[i].load(Ordering::Relaxed),
+                stats.starts[i].load(Ordering::Relaxed),
+                stats.signed_in_on[i].load(Ordering::Relaxed)
+            );
+        }
+        if let (Some(w), Some(r)) = (&redis, redis_report) {
+            print_proc("redis-server", w, r, load_secs);
+            let show = |f: Option<RedisFigures>| {
+                f.map_or("?".to_owned(), |f| {
+                    format!("{} KB, {} keys", f.used_kb, f.keys)
+                })
+            };
+            println!(
+                "    used_memory idle / at peak pairings / at end  {} / {} / {}",
+                show(redis_idle),
+                show(sampled.redis_at_peak_live),
+                show(redis_end)
+            );
+        }
+        let servers_max: u64 = server_reports.iter().map(|r| r.max_kb).sum();
+        let servers_end: u64 = server_reports.iter().map(|r| r.end_kb).sum();
+        let servers_cpu: f64 = server_reports.iter().map(|r| r.cpu_secs).sum();
+        println!("  servers RSS idle, total          {servers_idle} KB");
+        println!(
+            "  servers RSS at peak pairings     {servers_at_peak} KB ({peak_live_sampled} live pairings sampled)"
+        );
+        println!("  servers RSS max / at end, total  {servers_max} KB / {servers_end} KB (max per server, summed)");
+        println!(
+            "  servers RSS per live pairing     {:.1} KB (growth of the servers' total RSS)",
+            per_pairing_kb
+        );
+        if let Some(r) = redis_report {
+            let with_redis = servers_growth + r.at_peak_kb.saturating_sub(r.idle_kb);
+            println!(
+                "  servers + redis RSS per pairing  {:.1} KB",
+                per_live(with_redis)
+            );
+            if let (Some(idle), Some(at_peak)) = (redis_idle, sampled.redis_at_peak_live) {
+                println!(
+                    "  redis used_memory per pairing    {:.1} KB (Redis's own count, sampled once a second)",
+                    per_live(at_peak.used_kb.saturating_sub(idle.used_kb))
+                );
+            }
+        }
+        println!(
+            "  servers CPU, total               {:.2} s over {:.1} s = {:.1} % of one core",
+            servers_cpu,
+            load_secs,
+            100.0 * servers_cpu / load_secs
+        );
+        if let Some(r) = redis_report {
+            let all = servers_cpu + r.cpu_secs;
+            println!(
+                "  servers + redis CPU              {:.2} s = {:.1} % of one core",
+                all,
+                100.0 * all / load_secs
+            );
+        }
+    }
     println!(
         "  loadgen CPU (same machine)       {:.2} s = {:.1} % of one core",
         self_cpu,
         100.0 * self_cpu / load_secs
     );
     println!(
-        "  provider polls/s at plateau      {:.1} measured vs {:.1} expected (peak/interval) over {} s; max 1 s: {}",
+        "  provider polls/s at plateau      {:.1} measured vs {:.1} expected (peak/interval) over {} s; max 1 s: {}{}",
         plateau_rate,
         peak as f64 / args.interval as f64,
         plateau.len(),
-        max_rate
+        max_rate,
+        if replicas > 1 { " (all replicas)" } else { "" }
     );
     if waiting_secs > 0.0 {
         println!(

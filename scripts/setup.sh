@@ -51,7 +51,7 @@ if [ "$MODE" = "test" ]; then
   missing=()
   have chromium || missing+=(chromium)
   have tmux || missing+=(tmux)
-  # The fleet tests run a real Redis (the Debian package brings redis-cli too).
+  # The fleet tests and the load benchmark run a real Redis (the package brings redis-cli).
   have redis-server || missing+=(redis-server)
   if [ ${#missing[@]} -gt 0 ]; then
     step "apt-get install ${missing[*]}"
