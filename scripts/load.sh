@@ -36,10 +36,10 @@ echo "open file limit: $(ulimit -n)"
 
 # Cargo's output directory (CARGO_TARGET_DIR if set).
 TARGET="${CARGO_TARGET_DIR:-target}"
-if [ ! -x "$TARGET/release/tvsignin" ]; then
-  echo "+ cargo build --release --features ssr --bin tvsignin"
-  cargo build --release --features ssr --bin tvsignin
-fi
+# Always asked for: cargo does nothing when the binary is up to date, and a stale server
+# would measure old code.
+echo "+ cargo build --release --features ssr --bin tvsignin"
+cargo build --release --features ssr --bin tvsignin
 echo "+ cargo build --release --features ssr --example loadgen"
 cargo build --release --features ssr --example loadgen
 

@@ -71,6 +71,7 @@ pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
             .hub
             .status(&session)
             .await
+            .map(crate::server::qr::with_qr)
             .map_err(backend::store_failed)?,
         kiosk: state.kiosk.clone(),
     })
@@ -85,6 +86,7 @@ pub async fn start_pairing() -> Result<TvStatus, AppError> {
         .hub
         .start(&session, client)
         .await
+        .map(crate::server::qr::with_qr)
         .map_err(backend::store_failed)
 }
 
@@ -97,6 +99,7 @@ pub async fn new_code() -> Result<TvStatus, AppError> {
         .hub
         .renew(&session, client)
         .await
+        .map(crate::server::qr::with_qr)
         .map_err(backend::store_failed)
 }
 
@@ -108,6 +111,7 @@ pub async fn cancel_pairing() -> Result<TvStatus, AppError> {
         .hub
         .cancel(&session)
         .await
+        .map(crate::server::qr::with_qr)
         .map_err(backend::store_failed)
 }
 
@@ -119,6 +123,7 @@ pub async fn sign_out() -> Result<TvStatus, AppError> {
         .hub
         .sign_out(&session)
         .await
+        .map(crate::server::qr::with_qr)
         .map_err(backend::store_failed)
 }
 
@@ -130,5 +135,6 @@ pub async fn report_activity() -> Result<TvStatus, AppError> {
         .hub
         .activity(&session)
         .await
+        .map(crate::server::qr::with_qr)
         .map_err(backend::store_failed)
 }

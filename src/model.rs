@@ -10,7 +10,8 @@ pub struct PairingView {
     pub user_code: String,
     pub verification_uri: String,
     pub verification_uri_complete: Option<String>,
-    /// SVG of the QR code (rendered on the server so the browser needs no QR library).
+    /// SVG of the QR code (rendered on the server so the browser needs no QR library; drawn
+    /// when the status is sent, empty while stored).
     pub qr_svg: String,
     /// When the code expires, in Unix milliseconds.
     pub expires_at_ms: u64,

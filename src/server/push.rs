@@ -30,7 +30,7 @@ pub async fn events(
             let _present = &guard;
             let event = Event::default().event("status");
             Ok(event
-                .json_data(&status)
+                .json_data(super::qr::with_qr(status))
                 .unwrap_or_else(|_| Event::default().comment("unserialisable status")))
         })
         .take_until(shutdown.cancelled_owned());

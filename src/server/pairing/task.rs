@@ -15,7 +15,6 @@ use crate::oidc::device::DeviceAuthorization;
 use crate::oidc::polling::{run_polling, PollOutcome, PollProgress, PollResponse, PollState};
 use crate::oidc::token::TokenSet;
 use crate::server::metrics::PairingEnd;
-use crate::server::qr::qr_svg;
 use crate::server::session::SessionId;
 use crate::server::store::{now_ms, DeviceGrant, Lease, SessionRecord, StoreError};
 
@@ -93,17 +92,13 @@ fn written(result: Result<bool, StoreError>) -> Result<Flow, StoreError> {
     result.map(|current| if current { Flow::Next } else { Flow::Stop })
 }
 
+/// The pairing as stored; its QR code is drawn when it is sent (`qr::with_qr`).
 fn pairing_view(auth: &DeviceAuthorization, expires_at_ms: u64) -> PairingView {
-    let qr_target = auth
-        .verification_uri_complete
-        .as_deref()
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-        .unwrap_or(&auth.verification_uri);
     PairingView {
         user_code: auth.user_code.clone(),
         verification_uri: auth.verification_uri.clone(),
         verification_uri_complete: auth.verification_uri_complete.clone(),
-        qr_svg: qr_svg(qr_target).unwrap_or_default(),
+        qr_svg: String::new(),
         expires_at_ms,
         interval_secs: auth.interval.as_secs(),
     }
