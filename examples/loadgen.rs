@@ -346,7 +346,8 @@ type SpawnedRef = Arc<Mutex<Spawned>>;
 /// and removes the temporary directory.
 fn stop_now(spawned: &SpawnedRef) {
     let mut s = spawned.lock().unwrap_or_else(PoisonError::into_inner);
-    for child in &mut s.children {
+    // Last started first: the servers go before the redis-server they use.
+    for child in s.children.iter_mut().rev() {
         let _ = child.start_kill();
     }
     for _ in 0..20 {
@@ -373,7 +374,8 @@ async fn stop_all(spawned: &SpawnedRef) {
         let mut s = spawned.lock().unwrap_or_else(PoisonError::into_inner);
         (std::mem::take(&mut s.children), s.temp_dir.take())
     };
-    for mut child in children {
+    // Last started first: the servers go before the redis-server they use.
+    for mut child in children.into_iter().rev() {
         let _ = child.start_kill();
         let _ = tokio::time::timeout(Duration::from_secs(3), child.wait()).await;
     }

@@ -150,9 +150,39 @@ pub async fn run(config: &Path) -> ExitCode {
             report.finish()
         }
         ProviderChoice::External(provider) => {
+            check_store(&mut report, settings.redis.as_ref()).await;
             check_provider(&mut report, provider).await;
             report.finish()
         }
+    }
+}
+
+/// With `REDIS_URL`: connects, and proves `STORE_KEY` can seal and open a value.
+async fn check_store(report: &mut Report, redis: Option<&crate::server::settings::RedisSettings>) {
+    let Some(redis) = redis else {
+        report.ok(
+            "session store",
+            "in memory (one server; set REDIS_URL for replicas)",
+        );
+        return;
+    };
+    let host = redis.url.host_str().unwrap_or_default().to_owned();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let connected = crate::server::store::redis::RedisStore::connect(
+        redis.url.as_str(),
+        redis.key.clone(),
+        shutdown.clone(),
+    )
+    .await;
+    shutdown.cancel();
+    match connected {
+        Ok(_) => report.ok("session store", format!("Redis at {host} answers")),
+        Err(error) => report.fail("session store", format!("REDIS_URL ({host}): {error}")),
+    }
+    let sealed = redis.key.seal(b"check", b"check").ok();
+    match sealed.map(|s| redis.key.open(b"check", &s)) {
+        Some(Ok(_)) => report.ok("STORE_KEY", "seals and opens (AES-256-GCM)"),
+        _ => report.fail("STORE_KEY", "cannot seal with this key"),
     }
 }
 

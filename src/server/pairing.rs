@@ -115,6 +115,15 @@ impl Drop for ViewerGuard {
     }
 }
 
+/// A random duration in `[0, limit)` (from the OS generator, via a v4 UUID).
+fn random_below(limit: Duration) -> Duration {
+    let nanos = limit.as_nanos() as u64;
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(uuid::Uuid::new_v4().as_u64_pair().1 % nanos)
+}
+
 /// Whether a pairing is under way (a code is being fetched or shown).
 fn in_progress(status: &TvStatus) -> bool {
     matches!(
@@ -554,6 +563,11 @@ impl Hub {
 
     /// Runs the session's task on this replica for `generation`, replacing any older one.
     fn spawn_task(&self, id: &SessionId, generation: u64) {
+        self.spawn_task_after(id, generation, Duration::ZERO);
+    }
+
+    /// As [`Hub::spawn_task`], the task starting after `delay`.
+    fn spawn_task_after(&self, id: &SessionId, generation: u64, delay: Duration) {
         let cancel = self.inner.shutdown.child_token();
         let session = self.local(id);
         {
@@ -567,7 +581,9 @@ impl Hub {
         // The task's logs carry the span (request id, path) of the request that started it.
         tokio::spawn(
             async move {
-                task::drive(&hub, &id, generation, &cancel).await;
+                if hub.nap(&cancel, delay).await {
+                    task::drive(&hub, &id, generation, &cancel).await;
+                }
                 let session = hub.local(&id);
                 let mut state = session.lock();
                 if state.task.as_ref().is_some_and(|(g, _)| *g == generation) {
@@ -638,13 +654,20 @@ impl Hub {
         self.inner.store.release().await;
     }
 
-    /// Starts the task for a session this replica just adopted.
+    /// Starts the task for a session this replica just adopted. Adopted pairings start at
+    /// a random point within their interval, so taking over thousands at once does not poll
+    /// the provider in one burst (waiting longer than the interval is always allowed).
     async fn resume(&self, id: &SessionId) {
         match self.inner.store.load(id).await {
             Ok(Some(stored)) => {
                 let generation = stored.record.generation;
+                let spread = stored
+                    .record
+                    .device
+                    .as_ref()
+                    .map_or(Duration::ZERO, |d| d.interval);
                 self.apply(id, stored.version, generation, stored.record.status);
-                self.spawn_task(id, generation);
+                self.spawn_task_after(id, generation, random_below(spread));
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "cannot load an adopted session"),
