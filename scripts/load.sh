@@ -38,10 +38,9 @@ echo "open file limit: $(ulimit -n)"
 TARGET="${CARGO_TARGET_DIR:-target}"
 # Always asked for: cargo does nothing when the binary is up to date, and a stale server
 # would measure old code.
-echo "+ cargo build --release --features ssr --bin tvsignin"
-cargo build --release --features ssr --bin tvsignin
-echo "+ cargo build --release --features ssr --example loadgen"
-cargo build --release --features ssr --example loadgen
+# One invocation for both, so the library is built once with one feature set.
+echo "+ cargo build --release --features ssr --bin tvsignin --example loadgen"
+cargo build --release --features ssr --bin tvsignin --example loadgen
 
 CMD=("$TARGET/release/examples/loadgen" --tvs "$N" --server-bin "$TARGET/release/tvsignin" "$@")
 echo "+ ${CMD[*]}"

@@ -23,9 +23,6 @@ pub fn build_client(config: &ProviderConfig) -> Result<reqwest::Client, Provider
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(config.connect_timeout)
         .timeout(config.request_timeout)
-        // Drop idle connections before common servers do (Node closes them after 5 s): a
-        // request sent on a connection the server is closing fails with a reset.
-        .pool_idle_timeout(std::time::Duration::from_secs(4))
         .user_agent(concat!("tvsignin/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| ProviderError::Unsupported(format!("cannot build the HTTP client: {e}")))
