@@ -384,6 +384,17 @@ async fn stop_all(spawned: &SpawnedRef) {
     }
 }
 
+/// Keeps `child` to be stopped on the way out; returns its pid.
+fn track(spawned: &SpawnedRef, child: Child) -> u32 {
+    let pid = child.id().unwrap_or(0);
+    spawned
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .children
+        .push(child);
+    pid
+}
+
 /// Stops everything started so far and exits with an error.
 fn die(spawned: &SpawnedRef, message: &str) -> ! {
     eprintln!("{message}");
@@ -538,12 +549,7 @@ async fn start_redis(args: &Args, spawned: &SpawnedRef) -> Watched {
         ),
         Err(e) => die(spawned, &format!("cannot start {}: {e}", args.redis_bin)),
     };
-    let pid = child.id().unwrap_or(0);
-    spawned
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .children
-        .push(child);
+    let pid = track(spawned, child);
     let by = Instant::now() + Duration::from_secs(10);
     while redis_command(port, &["PING"]).await.as_deref() != Some("PONG") {
         if Instant::now() > by {
@@ -595,12 +601,7 @@ fn start_server(args: &Args, env: &ServerEnv, port: u16, spawned: &SpawnedRef) -
         Ok(c) => c,
         Err(e) => die(spawned, &format!("cannot start {}: {e}", args.server_bin)),
     };
-    let pid = child.id().unwrap_or(0);
-    spawned
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .children
-        .push(child);
+    let pid = track(spawned, child);
     Watched {
         pid,
         addr: format!("http://127.0.0.1:{port}"),

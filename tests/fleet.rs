@@ -16,11 +16,11 @@ use base64::Engine;
 use serde_json::Value;
 
 use support::fleet::{
-    binary, free_port, holds_in_clear, provider_hook, slow_downs, store_key, Events, FleetSettings,
-    Redis, Replica, StoredKey,
+    binary, free_port, holds_in_clear, slow_downs, store_key, Events, FleetSettings, Redis,
+    Replica, StoredKey,
 };
 use support::tv::user_code;
-use support::{phone, work_dir, LocalIdp, PhoneAction, ALICE};
+use support::{phone, provider_hook, work_dir, LocalIdp, PhoneAction, ALICE};
 
 /// How long a push stream may stay open in these tests.
 const STREAM: Duration = Duration::from_secs(100);

@@ -12,13 +12,12 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
 use support::tv::{user_code, Tv};
-use support::{phone, work_dir, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT};
+use support::{phone, provider_hook, work_dir, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tvsignin");
 
@@ -109,20 +108,6 @@ impl Server {
     }
 }
 
-/// A test hook of the local provider: `GET <issuer><path>`, one string field of its JSON.
-async fn hook(issuer: &str, path: &str, field: &str) -> String {
-    let body: Value = reqwest::get(format!("{issuer}{path}"))
-        .await
-        .expect("test hook")
-        .json()
-        .await
-        .expect("test hook JSON");
-    body[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{path}: no {field} in {body}"))
-        .to_owned()
-}
-
 /// Where `secret` shows up in `log`, as a few lines of context (empty: nowhere).
 fn leaks(log: &str, secret: &str) -> Vec<String> {
     log.lines()
@@ -181,13 +166,13 @@ async fn a_whole_sign_in_logged_at_trace_leaks_no_secret() {
         assert_eq!(signed_in["profile"]["display_name"], "Alice Liddell");
         assert_eq!(tv.call("sign_out").await["state"], "idle");
 
-        let device_code = hook(
+        let device_code = provider_hook(
             &idp.issuer,
             &format!("/__test/device-code?user_code={user_code}"),
             "device_code",
         )
         .await;
-        let access_token = hook(
+        let access_token = provider_hook(
             &idp.issuer,
             "/__test/last-access-token?sub=alice",
             "access_token",

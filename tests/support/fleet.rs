@@ -295,20 +295,6 @@ pub fn holds_in_clear(haystack: &[u8], secret: &str) -> bool {
         })
 }
 
-/// A test hook of the local provider: `GET <issuer><path>`, one string field of its JSON.
-pub async fn provider_hook(issuer: &str, path: &str, field: &str) -> String {
-    let body: Value = reqwest::get(format!("{issuer}{path}"))
-        .await
-        .expect("test hook")
-        .json()
-        .await
-        .expect("test hook JSON");
-    body[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{path}: no {field} in {body}"))
-        .to_owned()
-}
-
 /// How many `slow_down` answers the local provider gave (it runs with `IDP_SLOW_DOWN=1`):
 /// each is a device code polled sooner than the interval after its previous poll.
 pub async fn slow_downs(issuer: &str) -> u64 {

@@ -132,3 +132,17 @@ pub const BASIC_CLIENT: (&str, Option<&str>, &str) =
     ("tv-basic", Some("basic-secret"), "client_secret_basic");
 pub const POST_CLIENT: (&str, Option<&str>, &str) =
     ("tv-post", Some("post-secret"), "client_secret_post");
+
+/// A test hook of the local provider: `GET <issuer><path>`, one string field of its JSON.
+pub async fn provider_hook(issuer: &str, path: &str, field: &str) -> String {
+    let body: serde_json::Value = reqwest::get(format!("{issuer}{path}"))
+        .await
+        .expect("test hook")
+        .json()
+        .await
+        .expect("test hook JSON");
+    body[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{path}: no {field} in {body}"))
+        .to_owned()
+}

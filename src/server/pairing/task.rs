@@ -104,16 +104,20 @@ fn pairing_view(auth: &DeviceAuthorization, expires_at_ms: u64) -> PairingView {
     }
 }
 
+/// Back to Home, giving the lease up: the session needs no task any more.
+async fn go_home(hub: &Hub, id: &SessionId, generation: u64) -> Result<bool, StoreError> {
+    hub.update_current(id, generation, Lease::Release, |record| {
+        record.status = TvStatus::Idle;
+        record.device = None;
+        record.return_home_at_ms = None;
+        true
+    })
+    .await
+}
+
 /// Stops a pairing nobody watches.
 async fn abandon(hub: &Hub, id: &SessionId, generation: u64) -> Flow {
-    let result = hub
-        .update_current(id, generation, Lease::Release, |record| {
-            record.status = TvStatus::Idle;
-            record.device = None;
-            true
-        })
-        .await;
-    if let Ok(true) = result {
+    if let Ok(true) = go_home(hub, id, generation).await {
         tracing::info!("no TV is watching; pairing stopped");
         hub.inner.metrics.pairing_finished(PairingEnd::Abandoned);
     }
@@ -368,14 +372,7 @@ async fn return_home(
     if !hub.nap(cancel, wait).await {
         return Flow::Stop;
     }
-    let result = hub
-        .update_current(id, generation, Lease::Release, |record| {
-            record.status = TvStatus::Idle;
-            record.return_home_at_ms = None;
-            true
-        })
-        .await;
-    match result {
+    match go_home(hub, id, generation).await {
         Ok(_) => Flow::Stop,
         Err(error) => store_trouble(hub, cancel, error).await,
     }
