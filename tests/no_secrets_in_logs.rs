@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,8 +19,6 @@ use tokio::task::JoinHandle;
 use support::tv::{user_code, Tv};
 use support::{phone, provider_hook, work_dir, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tvsignin");
-
 /// Every test is over in this time, whatever happens.
 async fn within<T>(secs: u64, test: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(secs), test)
@@ -29,19 +27,13 @@ async fn within<T>(secs: u64, test: impl std::future::Future<Output = T>) -> T {
 }
 
 /// An empty working directory of the test's own: no Leptos.toml or .env can leak in.
-/// The binary with a clean environment (PATH only), no settings file, everything logged.
-fn binary(dir: &PathBuf) -> Command {
-    let mut command = Command::new(BIN);
+/// The binary as the fleet tests run it, everything logged and its output captured.
+fn binary(dir: &Path) -> Command {
+    let mut command = support::fleet::binary(dir);
     command
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TVSIGNIN_CONFIG", "/nonexistent/Leptos.toml")
         .env("RUST_LOG", "trace")
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     command
 }
 
