@@ -12,6 +12,7 @@ mod backend {
     use leptos::prelude::*;
 
     use crate::error::AppError;
+    use crate::model::TvStatus;
     use crate::server::session::SessionId;
     use crate::server::AppState;
 
@@ -27,10 +28,15 @@ mod backend {
         Ok((state, session))
     }
 
-    /// A session store failure: logged here, a plain sentence for the TV.
-    pub fn store_failed(error: crate::server::store::StoreError) -> AppError {
-        tracing::error!(%error, "the session store failed");
-        AppError::Internal
+    /// A status as the TV gets it (QR code drawn in), or a store failure: logged here, a
+    /// plain sentence for the TV.
+    pub fn sent(
+        result: Result<TvStatus, crate::server::store::StoreError>,
+    ) -> Result<TvStatus, AppError> {
+        result.map(crate::server::qr::with_qr).map_err(|error| {
+            tracing::error!(%error, "the session store failed");
+            AppError::Internal
+        })
     }
 
     /// The caller's address for the per-address limit on new codes.
@@ -67,12 +73,7 @@ mod backend {
 pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
     let (state, session) = backend::context()?;
     Ok(TvSnapshot {
-        status: state
-            .hub
-            .status(&session)
-            .await
-            .map(crate::server::qr::with_qr)
-            .map_err(backend::store_failed)?,
+        status: backend::sent(state.hub.status(&session).await)?,
         kiosk: state.kiosk.clone(),
     })
 }
@@ -82,12 +83,7 @@ pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
 pub async fn start_pairing() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
     let client = backend::client_address(&state);
-    state
-        .hub
-        .start(&session, client)
-        .await
-        .map(crate::server::qr::with_qr)
-        .map_err(backend::store_failed)
+    backend::sent(state.hub.start(&session, client).await)
 }
 
 /// "New code": drops the current code and starts a fresh one.
@@ -95,46 +91,26 @@ pub async fn start_pairing() -> Result<TvStatus, AppError> {
 pub async fn new_code() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
     let client = backend::client_address(&state);
-    state
-        .hub
-        .renew(&session, client)
-        .await
-        .map(crate::server::qr::with_qr)
-        .map_err(backend::store_failed)
+    backend::sent(state.hub.renew(&session, client).await)
 }
 
 /// "Cancel": back to Home.
 #[server(endpoint = "cancel")]
 pub async fn cancel_pairing() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
-    state
-        .hub
-        .cancel(&session)
-        .await
-        .map(crate::server::qr::with_qr)
-        .map_err(backend::store_failed)
+    backend::sent(state.hub.cancel(&session).await)
 }
 
 /// "Sign out": revokes the tokens and returns to Home.
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
-    state
-        .hub
-        .sign_out(&session)
-        .await
-        .map(crate::server::qr::with_qr)
-        .map_err(backend::store_failed)
+    backend::sent(state.hub.sign_out(&session).await)
 }
 
 /// Someone is using the TV: postpones the idle sign-out.
 #[server(endpoint = "activity")]
 pub async fn report_activity() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
-    state
-        .hub
-        .activity(&session)
-        .await
-        .map(crate::server::qr::with_qr)
-        .map_err(backend::store_failed)
+    backend::sent(state.hub.activity(&session).await)
 }

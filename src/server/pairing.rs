@@ -201,11 +201,6 @@ impl Hub {
         &self.inner.metrics
     }
 
-    /// `"memory"` or `"redis"`.
-    pub fn store_kind(&self) -> &'static str {
-        self.inner.store.kind()
-    }
-
     fn local_map(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Arc<LocalSession>>> {
         self.inner.local.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -317,7 +312,7 @@ impl Hub {
             TvStatus::Denied | TvStatus::Expired | TvStatus::Throttled { .. } => {
                 record.return_home_at_ms.map_or(KEEP_IDLE, until)
             }
-            TvStatus::SignedIn { .. } => record.sign_out_at_ms.map_or(KEEP_IDLE, until),
+            TvStatus::SignedIn { sign_out_at_ms, .. } => until(*sign_out_at_ms),
         };
         needed + KEEP_AFTER_DEADLINE
     }
@@ -423,7 +418,6 @@ impl Hub {
                 };
                 record.generation += 1;
                 record.device = None;
-                record.sign_out_at_ms = None;
                 let generation = record.generation;
                 match refused {
                     Some((by, retry_after)) => {
@@ -515,7 +509,6 @@ impl Hub {
         record.generation += 1;
         record.status = TvStatus::Idle;
         record.device = None;
-        record.sign_out_at_ms = None;
         record.return_home_at_ms = None;
         record.tokens.take()
     }
@@ -553,7 +546,6 @@ impl Hub {
             TvStatus::SignedIn { sign_out_at_ms, .. } => {
                 let at = now_ms() + idle_sign_out.as_millis() as u64;
                 *sign_out_at_ms = at;
-                record.sign_out_at_ms = Some(at);
                 Step::Write(record.status.clone(), Lease::Keep)
             }
             other => Step::Skip(other.clone()),

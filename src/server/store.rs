@@ -50,8 +50,6 @@ pub struct SessionRecord {
     pub tokens: Option<TokenSet>,
     /// When `tokens` were obtained, in Unix ms (schedules the refresh).
     pub tokens_at_ms: u64,
-    /// Signed in: when the idle sign-out happens, in Unix ms.
-    pub sign_out_at_ms: Option<u64>,
     /// Denied, expired or throttled: when the TV returns to Home, in Unix ms.
     pub return_home_at_ms: Option<u64>,
     /// New codes in the last minute (the per-session rate limit), Unix ms.
@@ -66,9 +64,18 @@ impl Default for SessionRecord {
             device: None,
             tokens: None,
             tokens_at_ms: 0,
-            sign_out_at_ms: None,
             return_home_at_ms: None,
             recent_starts_ms: Vec::new(),
+        }
+    }
+}
+
+impl SessionRecord {
+    /// Signed in: when the idle sign-out happens, in Unix ms (the status the TV sees holds it).
+    pub fn sign_out_at_ms(&self) -> Option<u64> {
+        match self.status {
+            TvStatus::SignedIn { sign_out_at_ms, .. } => Some(sign_out_at_ms),
+            _ => None,
         }
     }
 }
@@ -140,9 +147,6 @@ pub enum StoreError {
 /// One interface, two implementations: [`memory::MemoryStore`] and [`redis::RedisStore`].
 #[async_trait::async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// `"memory"` or `"redis"`, for logs.
-    fn kind(&self) -> &'static str;
-
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>, StoreError>;
 
     /// Writes if the version is still `write.expected`; returns the new version, or `None`

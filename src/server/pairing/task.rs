@@ -425,7 +425,6 @@ async fn signed_in(
             record.device = None;
             record.tokens = Some(tokens.clone());
             record.tokens_at_ms = now_ms();
-            record.sign_out_at_ms = Some(sign_out_at_ms);
             true
         })
         .await;
@@ -464,7 +463,7 @@ async fn stay_signed_in(
     cancel: &CancellationToken,
     record: SessionRecord,
 ) -> Flow {
-    let Some(sign_out_at) = record.sign_out_at_ms else {
+    let Some(sign_out_at) = record.sign_out_at_ms() else {
         return Flow::Stop;
     };
     let wake = refresh_due_ms(&record).map_or(sign_out_at, |r| r.min(sign_out_at));
@@ -478,11 +477,11 @@ async fn stay_signed_in(
         Err(error) => return store_trouble(hub, cancel, error).await,
     };
     let now = now_ms();
-    if record.sign_out_at_ms.is_some_and(|at| at <= now) {
+    if record.sign_out_at_ms().is_some_and(|at| at <= now) {
         let mut taken = None;
         let result = hub
             .update_current(id, generation, Lease::Release, |record| {
-                if record.sign_out_at_ms.is_some_and(|at| at > now_ms()) {
+                if record.sign_out_at_ms().is_some_and(|at| at > now_ms()) {
                     return false;
                 }
                 taken = Hub::reset(record);

@@ -42,23 +42,10 @@ impl MemoryStore {
         // the map half-written, so recover the guard.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
-
-    /// Records held (including any not yet swept after expiry).
-    pub fn len(&self) -> usize {
-        self.inner().records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[async_trait::async_trait]
 impl SessionStore for MemoryStore {
-    fn kind(&self) -> &'static str {
-        "memory"
-    }
-
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>, StoreError> {
         let now = Instant::now();
         Ok(self

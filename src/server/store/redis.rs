@@ -105,8 +105,6 @@ struct Wire {
     #[serde(default)]
     tokens_at_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    sign_out_at_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     return_home_at_ms: Option<u64>,
     #[serde(default)]
     recent_starts_ms: Vec<u64>,
@@ -159,7 +157,6 @@ fn encode(key: &StoreKey, id: &SessionId, record: &SessionRecord) -> Result<Stri
             .map(|d| d.interval.as_millis() as u64),
         expires_at_ms: record.device.as_ref().map(|d| d.expires_at_ms),
         tokens_at_ms: record.tokens_at_ms,
-        sign_out_at_ms: record.sign_out_at_ms,
         return_home_at_ms: record.return_home_at_ms,
         recent_starts_ms: record.recent_starts_ms.clone(),
     };
@@ -199,7 +196,6 @@ fn decode(key: &StoreKey, id: &SessionId, data: &str) -> Result<SessionRecord, S
         device,
         tokens,
         tokens_at_ms: wire.tokens_at_ms,
-        sign_out_at_ms: wire.sign_out_at_ms,
         return_home_at_ms: wire.return_home_at_ms,
         recent_starts_ms: wire.recent_starts_ms,
     })
@@ -364,10 +360,6 @@ async fn listen(
 
 #[async_trait::async_trait]
 impl SessionStore for RedisStore {
-    fn kind(&self) -> &'static str {
-        "redis"
-    }
-
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>, StoreError> {
         let mut connection = self.connection.clone();
         let (version, data): (Option<u64>, Option<String>) = connection
@@ -549,7 +541,6 @@ mod tests {
                 scope: Some("openid".into()),
             }),
             tokens_at_ms: 7,
-            sign_out_at_ms: Some(8),
             return_home_at_ms: None,
             recent_starts_ms: vec![1, 2],
         };
@@ -572,10 +563,7 @@ mod tests {
         );
         assert_eq!(tokens.expires_in, Some(Duration::from_secs(60)));
         assert_eq!(back.status, record.status);
-        assert_eq!(
-            (back.generation, back.tokens_at_ms, back.sign_out_at_ms),
-            (4, 7, Some(8))
-        );
+        assert_eq!((back.generation, back.tokens_at_ms), (4, 7));
         assert_eq!(back.recent_starts_ms, vec![1, 2]);
         // Another session's id cannot open it.
         let other = SessionId::parse(&"b".repeat(32)).unwrap();
