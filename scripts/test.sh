@@ -3,6 +3,8 @@
 # rustfmt, clippy (both builds, warnings denied), the browser build, Rust unit and integration
 # tests, the local provider's self-test, and the Playwright suite against the release build.
 set -euo pipefail
+# A one-off build gains nothing from incremental caches, and they cost gigabytes of disk.
+export CARGO_INCREMENTAL=0
 cd "$(dirname "$0")/.."
 
 started=$SECONDS
