@@ -133,9 +133,8 @@ function listen(server, port) {
 // The issuer contains the port, so the port is bound before the provider exists.
 let handler = (_req, res) => { res.statusCode = 503; res.end(); };
 const server = createServer((req, res) => handler(req, res));
-// Keep idle connections as long as the load balancers in front of real providers do (60 s or
-// more), not Node's 5 s: a client polling every few seconds would otherwise race the close.
-server.keepAliveTimeout = 65_000;
+// Node's own idle limit (5 s) is kept on purpose: it is as short as real providers get, and a
+// client polling every few seconds races its close. The server must ride that out.
 const port = await listen(server, PORT);
 const issuer = `http://127.0.0.1:${port}`;
 

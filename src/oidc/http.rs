@@ -29,16 +29,65 @@ pub fn build_client(config: &ProviderConfig) -> Result<reqwest::Client, Provider
 }
 
 /// Sends a request and reads the body up to `limit` bytes.
+///
+/// A pooled connection can be closed by the provider (its idle timeout) just as a request
+/// goes out on it. The request then fails before any answer arrives, and the provider never
+/// handled it. Such a request is sent once more, on a fresh connection; every other failure
+/// is returned as it is.
 pub async fn send(
     request: reqwest::RequestBuilder,
     endpoint: &str,
     limit: usize,
 ) -> Result<ProviderResponse, ProviderError> {
-    let mut response = request
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| transport_error(endpoint, &e))?;
+    let request = request.header(reqwest::header::ACCEPT, "application/json");
+    let again = request.try_clone();
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => match again {
+            Some(again) if closed_unanswered(&error) => {
+                tracing::debug!(endpoint, error = %error, "connection closed unanswered; sending once more");
+                again
+                    .send()
+                    .await
+                    .map_err(|e| transport_error(endpoint, &e))?
+            }
+            _ => return Err(transport_error(endpoint, &error)),
+        },
+    };
+    read(response, endpoint, limit).await
+}
+
+/// True when the connection was closed or reset after the request went out and before any
+/// part of an answer came back: the mark of a pooled connection the server had given up on.
+fn closed_unanswered(error: &reqwest::Error) -> bool {
+    if error.is_timeout() || error.is_connect() {
+        return false;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return true;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            return matches!(
+                io.kind(),
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+            );
+        }
+        source = cause.source();
+    }
+    false
+}
+
+async fn read(
+    mut response: reqwest::Response,
+    endpoint: &str,
+    limit: usize,
+) -> Result<ProviderResponse, ProviderError> {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -231,6 +280,146 @@ mod tests {
             Err(ProviderError::Status { status: 503, .. })
         ));
         assert!(r.success_object().unwrap_err().is_transient());
+    }
+
+    /// How the loopback server below treats the requests on each connection.
+    #[derive(Clone, Copy)]
+    enum Conduct {
+        /// Answers the first request, then closes the connection when the next one arrives,
+        /// unanswered: a provider whose idle timeout fired as the request went out.
+        AnswerOnceThenClose,
+        /// Closes every connection as soon as a request has arrived.
+        CloseUnanswered,
+        /// Reads the request and never answers.
+        Hang,
+    }
+
+    /// Starts the server; returns its address and a count of the connections it accepted.
+    async fn loopback_server(
+        conduct: Conduct,
+    ) -> (
+        std::net::SocketAddr,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let connections = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut answered = 0;
+                    let mut buffer = Vec::new();
+                    loop {
+                        // Read one whole request: the head, then Content-Length bytes of body.
+                        let (head_end, length) = loop {
+                            let text = String::from_utf8_lossy(&buffer).to_string();
+                            if let Some(end) = text.find("\r\n\r\n") {
+                                let length = text[..end]
+                                    .lines()
+                                    .find_map(|l| {
+                                        let (k, v) = l.split_once(':')?;
+                                        k.eq_ignore_ascii_case("content-length")
+                                            .then(|| v.trim().parse::<usize>().ok())?
+                                    })
+                                    .unwrap_or(0);
+                                break (end + 4, length);
+                            }
+                            let mut chunk = [0u8; 1024];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        while buffer.len() < head_end + length {
+                            let mut chunk = [0u8; 1024];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buffer.drain(..head_end + length);
+                        match conduct {
+                            Conduct::AnswerOnceThenClose if answered == 0 => {
+                                let body = r#"{"ok":true}"#;
+                                let reply = format!(
+                                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                                    body.len()
+                                );
+                                socket.write_all(reply.as_bytes()).await.unwrap();
+                                answered += 1;
+                            }
+                            Conduct::AnswerOnceThenClose | Conduct::CloseUnanswered => return,
+                            Conduct::Hang => {
+                                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (address, connections)
+    }
+
+    fn test_client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_millis(500))
+            .build()
+            .unwrap()
+    }
+
+    fn post(client: &reqwest::Client, address: std::net::SocketAddr) -> reqwest::RequestBuilder {
+        client
+            .post(format!("http://{address}/token"))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", "r")])
+    }
+
+    #[tokio::test]
+    async fn a_request_on_a_connection_closed_unanswered_goes_once_more_on_a_new_one() {
+        use std::sync::atomic::Ordering;
+        let (address, connections) = loopback_server(Conduct::AnswerOnceThenClose).await;
+        let client = test_client();
+        let first = send(post(&client, address), "token_endpoint", 1024)
+            .await
+            .unwrap();
+        assert_eq!(first.status, 200);
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        // The second request goes out on the pooled connection, which the server closes.
+        let second = send(post(&client, address), "token_endpoint", 1024)
+            .await
+            .unwrap();
+        assert_eq!(second.status, 200);
+        assert_eq!(second.object().unwrap()["ok"], Value::Bool(true));
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_gets_one_retry_and_no_more() {
+        use std::sync::atomic::Ordering;
+        let (address, connections) = loopback_server(Conduct::CloseUnanswered).await;
+        let error = send(post(&test_client(), address), "token_endpoint", 1024)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ProviderError::Unreachable { .. }),
+            "{error:?}"
+        );
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_timeout_is_not_sent_again() {
+        use std::sync::atomic::Ordering;
+        let (address, connections) = loopback_server(Conduct::Hang).await;
+        let error = send(post(&test_client(), address), "token_endpoint", 1024)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ProviderError::Timeout { .. }), "{error:?}");
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
     }
 
     #[test]
