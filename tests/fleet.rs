@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use support::fleet::{
     binary, free_port, holds_in_clear, slow_downs, store_key, Events, FleetSettings, Redis,
-    Replica, StoredKey,
+    Replica, StoredKey, TlsFiles,
 };
 use support::tv::user_code;
 use support::{phone, provider_hook, work_dir, LocalIdp, PhoneAction, ALICE};
@@ -584,6 +584,85 @@ async fn run_to_end(
     )
 }
 
+#[tokio::test]
+async fn replicas_share_a_redis_that_speaks_only_tls_and_check_its_certificate() {
+    within(120, async {
+        let idp = provider().await;
+        let dir = work_dir("tls_redis");
+        let tls = TlsFiles::generate(&dir, "redis");
+        let redis = Redis::start_tls(&dir, &tls).await;
+        assert!(redis.url.starts_with("rediss://"), "{}", redis.url);
+        let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+        let (a, b) = tokio::join!(Replica::start("a", &fleet), Replica::start("b", &fleet));
+
+        // The stream is on A and the start on B: every change crosses Redis, over TLS only.
+        let tv_a = a.tv();
+        assert_eq!(tv_a.status().await["state"], "idle");
+        assert!(tv_a.cookie().is_some(), "A set no session cookie");
+        let mut events = Events::open(&tv_a, STREAM).await;
+        events.wait_for("idle", Duration::from_secs(5)).await;
+        let tv_b = tv_a.on(&b.base);
+        let started = tv_b.call("start").await;
+        assert!(
+            matches!(started["state"].as_str(), Some("starting" | "waiting")),
+            "start on B: {started}"
+        );
+        let waiting = events.wait_for("waiting", Duration::from_secs(15)).await;
+        approve(&waiting).await;
+        let signed_in = events.wait_for("signed-in", Duration::from_secs(20)).await;
+        assert_eq!(display_name(&signed_in), "Alice Liddell");
+        let sessions: Vec<String> = redis
+            .keys()
+            .await
+            .into_iter()
+            .filter(|k| k.starts_with("tvsignin:s:"))
+            .collect();
+        assert_eq!(
+            sessions.len(),
+            1,
+            "one session in the TLS server: {sessions:?}"
+        );
+
+        // Start-up stops, naming REDIS_URL, when the server's certificate can't be trusted or
+        // the client would talk plain text to a TLS port.
+        let key = store_key();
+        let other = TlsFiles::generate(&dir, "other");
+        let other_ca = other.ca.to_string_lossy().into_owned();
+        let plain = redis.url.replacen("rediss://", "redis://", 1);
+        let (tls_url, other_ca, plain) = (redis.url.as_str(), other_ca.as_str(), plain.as_str());
+        let cases = [
+            (
+                "a CA that did not sign the server's certificate",
+                vec![("REDIS_URL", tls_url), ("REDIS_CA_FILE", other_ca)],
+                "certificate",
+            ),
+            (
+                "the system's CAs, which do not know the test CA",
+                vec![("REDIS_URL", tls_url)],
+                "certificate",
+            ),
+            (
+                "redis:// to a port that speaks TLS",
+                vec![("REDIS_URL", plain)],
+                "rediss://",
+            ),
+        ];
+        for (what, mut settings, says) in cases {
+            settings.push(("STORE_KEY", key.as_str()));
+            let (success, code, stderr) =
+                run_to_end(&dir, &settings, Duration::from_secs(20)).await;
+            assert!(!success, "{what}: exit {code:?}\n{stderr}");
+            let line = stderr
+                .lines()
+                .find(|l| l.contains("cannot use the session store at REDIS_URL"))
+                .unwrap_or_else(|| panic!("{what}: REDIS_URL not named:\n{stderr}"));
+            assert!(line.contains(says), "{what}: `{says}` not in: {line}");
+            assert!(!stderr.contains(&key), "{what}: STORE_KEY is in the output");
+        }
+    })
+    .await;
+}
+
 /// A bad configuration: what is wrong, its settings, and the key the error must name.
 type BadSettings<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
 
@@ -595,7 +674,7 @@ async fn bad_fleet_settings_stop_start_up_naming_the_key() {
         let (short, long) = (b64(&[7; 16]), b64(&[7; 48]));
         // Nothing listens there, but no case gets as far as connecting.
         let redis_url = format!("redis://127.0.0.1:{}/", free_port());
-        let cases: [BadSettings; 6] = [
+        let cases: [BadSettings; 8] = [
             (
                 "REDIS_URL without STORE_KEY",
                 &[("REDIS_URL", &redis_url)],
@@ -628,6 +707,23 @@ async fn bad_fleet_settings_stop_start_up_naming_the_key() {
                 "REDIS_URL not a URL",
                 &[("REDIS_URL", "127.0.0.1:6379"), ("STORE_KEY", &key)],
                 "REDIS_URL",
+            ),
+            (
+                "REDIS_URL turning certificate checks off",
+                &[
+                    ("REDIS_URL", "rediss://127.0.0.1:6379/#insecure"),
+                    ("STORE_KEY", &key),
+                ],
+                "REDIS_URL",
+            ),
+            (
+                "REDIS_CA_FILE that is missing",
+                &[
+                    ("REDIS_URL", "rediss://127.0.0.1:6379/"),
+                    ("REDIS_CA_FILE", "/nonexistent/ca.pem"),
+                    ("STORE_KEY", &key),
+                ],
+                "REDIS_CA_FILE",
             ),
         ];
         let dir = work_dir("bad_settings");

@@ -168,15 +168,17 @@ async fn check_store(report: &mut Report, redis: Option<&crate::server::settings
     };
     let host = redis.url.host_str().unwrap_or_default().to_owned();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let connected = crate::server::store::redis::RedisStore::connect(
-        redis.url.as_str(),
-        redis.key.clone(),
-        shutdown.clone(),
-    )
-    .await;
+    let connected = crate::server::store::redis::RedisStore::connect(redis, shutdown.clone()).await;
     shutdown.cancel();
     match connected {
-        Ok(_) => report.ok("session store", format!("Redis at {host} answers")),
+        Ok(_) => {
+            let how = if redis.uses_tls() {
+                "over TLS"
+            } else {
+                "in clear text"
+            };
+            report.ok("session store", format!("Redis at {host} answers ({how})"))
+        }
         Err(error) => report.fail("session store", format!("REDIS_URL ({host}): {error}")),
     }
     let sealed = redis.key.seal(b"check", b"check").ok();

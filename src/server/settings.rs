@@ -38,7 +38,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("ABANDON_AFTER_SECS", "stop polling when no TV has looked for this long (default 20)"),
     ("PAIRING_RATE_LIMIT", "new pairings allowed per TV session and per client address per minute (default 10)"),
     ("TRUST_PROXY", "true: trust X-Forwarded-For/-Proto from a reverse proxy (default false)"),
-    ("REDIS_URL", "keep sessions in Redis (redis://host:port/db) so several replicas act as one app (default: in memory)"),
+    ("REDIS_URL", "keep sessions in Redis (redis://host:port/db, or rediss:// for TLS) so several replicas act as one app (default: in memory)"),
+    ("REDIS_CA_FILE", "with rediss://: a PEM file of the CA certificates to trust for Redis instead of the system's"),
     ("STORE_KEY", "32 random bytes, base64, that encrypt device codes and tokens in Redis (required with REDIS_URL; openssl rand -base64 32)"),
     ("DEMO_CODE_TTL_SECS", "demo provider only: how long a device code lives (default 600)"),
     ("DEMO_INTERVAL_SECS", "demo provider only: the polling interval it asks for (default 5)"),
@@ -196,11 +197,13 @@ pub struct Settings {
     pub redis: Option<RedisSettings>,
 }
 
-/// The shared session store (`REDIS_URL`, `STORE_KEY`).
+/// The shared session store (`REDIS_URL`, `REDIS_CA_FILE`, `STORE_KEY`).
 #[derive(Clone)]
 pub struct RedisSettings {
     /// May hold a password, so `Debug` shows only the host.
     pub url: Url,
+    /// With `rediss://`: the CA certificates (PEM) to trust instead of the system's.
+    pub ca_pem: Option<Vec<u8>>,
     pub key: StoreKey,
 }
 
@@ -208,24 +211,41 @@ impl std::fmt::Debug for RedisSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisSettings")
             .field("host", &self.url.host_str())
+            .field("tls", &self.uses_tls())
+            .field("own_ca", &self.ca_pem.is_some())
             .field("key", &self.key)
             .finish()
     }
 }
 
+impl RedisSettings {
+    pub fn uses_tls(&self) -> bool {
+        self.url.scheme() == "rediss"
+    }
+}
+
 fn parse_redis(raw: &RawSettings, demo: bool) -> Result<Option<RedisSettings>, SettingsError> {
     let Some(value) = raw.get("REDIS_URL") else {
-        if raw.get("STORE_KEY").is_some() {
-            return Err(bad("STORE_KEY", "is set but REDIS_URL is not"));
+        for key in ["REDIS_CA_FILE", "STORE_KEY"] {
+            if raw.get(key).is_some() {
+                return Err(bad(key, "is set but REDIS_URL is not"));
+            }
         }
         return Ok(None);
     };
     // Never echo the value: it may carry a password.
     let url = Url::parse(value).map_err(|e| bad("REDIS_URL", format!("is not a URL ({e})")))?;
-    if url.scheme() != "redis" || url.host_str().is_none_or(str::is_empty) {
+    if !matches!(url.scheme(), "redis" | "rediss") || url.host_str().is_none_or(str::is_empty) {
         return Err(bad(
             "REDIS_URL",
-            "must look like redis://host:port/db (rediss:// and sockets are not supported)",
+            "must look like redis://host:port/db or rediss://host:port/db (sockets are not supported)",
+        ));
+    }
+    if url.fragment().is_some() {
+        // The client reads `#insecure` as "skip certificate checks"; nothing else goes there.
+        return Err(bad(
+            "REDIS_URL",
+            "must not end in a #fragment (certificate checks cannot be turned off; use REDIS_CA_FILE for a private CA)",
         ));
     }
     if demo {
@@ -234,6 +254,16 @@ fn parse_redis(raw: &RawSettings, demo: bool) -> Result<Option<RedisSettings>, S
             "the built-in demo provider keeps its codes in one process; set ISSUER or TENANT_URL to run with Redis",
         ));
     }
+    let ca_pem = match raw.get("REDIS_CA_FILE") {
+        None => None,
+        Some(_) if url.scheme() != "rediss" => {
+            return Err(bad(
+                "REDIS_CA_FILE",
+                "is set but REDIS_URL is not rediss:// (TLS)",
+            ))
+        }
+        Some(path) => Some(read_ca_file(path)?),
+    };
     let key = raw
         .get("STORE_KEY")
         .ok_or_else(|| {
@@ -243,7 +273,23 @@ fn parse_redis(raw: &RawSettings, demo: bool) -> Result<Option<RedisSettings>, S
             )
         })
         .and_then(|k| StoreKey::from_base64(k).map_err(|problem| bad("STORE_KEY", problem)))?;
-    Ok(Some(RedisSettings { url, key }))
+    Ok(Some(RedisSettings { url, ca_pem, key }))
+}
+
+/// Reads a PEM file that must hold at least one certificate.
+fn read_ca_file(path: &str) -> Result<Vec<u8>, SettingsError> {
+    let pem = std::fs::read(path)
+        .map_err(|e| bad("REDIS_CA_FILE", format!("cannot read {path}: {e}")))?;
+    let has_certificate = pem
+        .windows(b"-----BEGIN CERTIFICATE-----".len())
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----");
+    if !has_certificate {
+        return Err(bad(
+            "REDIS_CA_FILE",
+            format!("{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+        ));
+    }
+    Ok(pem)
 }
 
 fn parse_url(raw: &RawSettings, key: &str) -> Result<Option<Url>, SettingsError> {
@@ -565,6 +611,100 @@ mod tests {
             assert_eq!(err.key, *key, "{pairs:?}: {err}");
             assert!(err.to_string().starts_with(&format!("bad setting {key}: ")));
         }
+    }
+
+    #[test]
+    fn redis_over_tls_with_a_private_ca() {
+        const KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let dir = std::env::temp_dir().join(format!("tvsignin-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let not_pem = dir.join("key.txt");
+        std::fs::write(&not_pem, "just text").unwrap();
+        let (ca, not_pem) = (ca.to_str().unwrap(), not_pem.to_str().unwrap());
+        fn with(extra: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+            let mut pairs = vec![
+                ("ISSUER", "https://x.example"),
+                ("CLIENT_ID", "x"),
+                ("STORE_KEY", KEY),
+            ];
+            pairs.extend_from_slice(extra);
+            settings(&pairs)
+        }
+
+        let s = with(&[
+            ("REDIS_URL", "rediss://r.example:6380/0"),
+            ("REDIS_CA_FILE", ca),
+        ])
+        .unwrap();
+        let redis = s.redis.unwrap();
+        assert!(redis.uses_tls());
+        assert!(redis
+            .ca_pem
+            .unwrap()
+            .starts_with(b"-----BEGIN CERTIFICATE-----"));
+        let s = with(&[("REDIS_URL", "rediss://r.example:6380/0")]).unwrap();
+        assert!(
+            s.redis.as_ref().unwrap().ca_pem.is_none(),
+            "system roots by default"
+        );
+        assert!(!with(&[("REDIS_URL", "redis://r.example/0")])
+            .unwrap()
+            .redis
+            .unwrap()
+            .uses_tls());
+
+        // Extra settings, the key the error names, and what it says.
+        type Refused<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let refused: &[Refused] = &[
+            (
+                &[("REDIS_URL", "rediss://r.example/0#insecure")],
+                "REDIS_URL",
+                "fragment",
+            ),
+            (
+                &[("REDIS_URL", "redis://r.example/0"), ("REDIS_CA_FILE", ca)],
+                "REDIS_CA_FILE",
+                "rediss://",
+            ),
+            (
+                &[
+                    ("REDIS_URL", "rediss://r.example/0"),
+                    ("REDIS_CA_FILE", not_pem),
+                ],
+                "REDIS_CA_FILE",
+                "no PEM",
+            ),
+            (
+                &[
+                    ("REDIS_URL", "rediss://r.example/0"),
+                    ("REDIS_CA_FILE", "/nonexistent/ca.pem"),
+                ],
+                "REDIS_CA_FILE",
+                "cannot read",
+            ),
+            (
+                &[("REDIS_CA_FILE", ca)],
+                "REDIS_CA_FILE",
+                "REDIS_URL is not",
+            ),
+            (
+                &[("REDIS_URL", "unix:///run/redis.sock")],
+                "REDIS_URL",
+                "rediss://",
+            ),
+        ];
+        for (extra, key, says) in refused {
+            let err = with(extra).unwrap_err();
+            assert_eq!(err.key, *key, "{extra:?}: {err}");
+            assert!(err.problem.contains(says), "{extra:?}: {err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

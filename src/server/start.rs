@@ -105,13 +105,30 @@ pub async fn open_store(
     let Some(redis) = &settings.redis else {
         return Ok(Arc::new(MemoryStore::new()));
     };
-    let store = RedisStore::connect(redis.url.as_str(), redis.key.clone(), shutdown)
+    let store = RedisStore::connect(redis, shutdown)
         .await
         .map_err(|source| StartError::Store {
             host: redis.url.host_str().unwrap_or_default().to_owned(),
             source,
         })?;
-    tracing::info!(host = redis.url.host_str(), "sessions are kept in Redis");
+    tracing::info!(
+        host = redis.url.host_str(),
+        tls = redis.uses_tls(),
+        "sessions are kept in Redis"
+    );
+    let loopback = match redis.url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    if !redis.uses_tls() && !loopback {
+        tracing::warn!(
+            host = redis.url.host_str(),
+            "REDIS_URL is redis://, so session traffic crosses the network unencrypted \
+             (device codes and tokens are sealed, but statuses and names are not); use rediss://"
+        );
+    }
     Ok(Arc::new(store))
 }
 

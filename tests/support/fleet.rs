@@ -64,10 +64,53 @@ fn installed(program: &str) -> bool {
 /// A `redis-server` of the test's own on a free loopback port, nothing saved to disk.
 pub struct Redis {
     pub port: u16,
-    /// `redis://127.0.0.1:<port>/`, for `REDIS_URL`.
+    /// `redis://127.0.0.1:<port>/` (`rediss://` over TLS), for `REDIS_URL`.
     pub url: String,
+    /// Over TLS: the CA file that signed the server's certificate, for `REDIS_CA_FILE`.
+    pub ca_file: Option<PathBuf>,
+    /// What redis-cli needs to reach this server: port, and TLS options.
+    cli_args: Vec<String>,
     child: Child,
     log: PathBuf,
+}
+
+/// A test CA and a certificate it signed for 127.0.0.1 and localhost, as PEM files.
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Makes a new CA (named `name`) and server certificate, written into `dir`.
+    pub fn generate(dir: &Path, name: &str) -> Self {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
+            KeyUsagePurpose,
+        };
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, format!("{name} test CA"));
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
+            .expect("CA certificate");
+        let key = KeyPair::generate().expect("server key");
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("server params")
+            .signed_by(&key, &ca)
+            .expect("server certificate");
+        let files = Self {
+            ca: dir.join(format!("{name}-ca.pem")),
+            cert: dir.join(format!("{name}-cert.pem")),
+            key: dir.join(format!("{name}-key.pem")),
+        };
+        std::fs::write(&files.ca, ca.as_ref().pem()).expect("write the CA");
+        std::fs::write(&files.cert, cert.pem()).expect("write the certificate");
+        std::fs::write(&files.key, key.serialize_pem()).expect("write the key");
+        files
+    }
 }
 
 /// One key as Redis holds it.
@@ -85,6 +128,15 @@ pub struct StoredKey {
 impl Redis {
     /// Starts `redis-server` in `dir` and waits until it answers PING (10 s at most).
     pub async fn start(dir: &Path) -> Self {
+        Self::start_with(dir, None).await
+    }
+
+    /// Starts `redis-server` in `dir` that speaks only TLS, with `tls`'s certificate.
+    pub async fn start_tls(dir: &Path, tls: &TlsFiles) -> Self {
+        Self::start_with(dir, Some(tls)).await
+    }
+
+    async fn start_with(dir: &Path, tls: Option<&TlsFiles>) -> Self {
         assert!(
             installed("redis-server") && installed("redis-cli"),
             "redis-server and redis-cli are needed: `scripts/setup.sh test` installs them"
@@ -93,9 +145,28 @@ impl Redis {
         for _attempt in 0..3 {
             let port = free_port();
             let (stdout, stderr) = log_file(&log);
-            let mut child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
+            let mut command = Command::new("redis-server");
+            command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+            let mut cli_args = vec!["-p".to_owned(), port.to_string()];
+            match tls {
+                None => {
+                    command.args(["--port", &port.to_string()]);
+                }
+                Some(tls) => {
+                    command
+                        .args(["--port", "0", "--tls-port", &port.to_string()])
+                        .args(["--tls-auth-clients", "no"])
+                        .arg("--tls-cert-file")
+                        .arg(&tls.cert)
+                        .arg("--tls-key-file")
+                        .arg(&tls.key)
+                        .arg("--tls-ca-cert-file")
+                        .arg(&tls.ca);
+                    cli_args.extend(["--tls".to_owned(), "--cacert".to_owned()]);
+                    cli_args.push(tls.ca.to_string_lossy().into_owned());
+                }
+            }
+            let mut child = command
                 .arg("--dir")
                 .arg(dir)
                 .stdin(Stdio::null())
@@ -112,11 +183,14 @@ impl Redis {
                     exited = true;
                     break;
                 }
-                let pong = cli_output(port, &["PING"]).await;
+                let pong = cli_output(&cli_args, &["PING"]).await;
                 if pong.as_deref().map(<[u8]>::trim_ascii) == Some(b"PONG".as_slice()) {
+                    let scheme = if tls.is_some() { "rediss" } else { "redis" };
                     return Self {
                         port,
-                        url: format!("redis://127.0.0.1:{port}/"),
+                        url: format!("{scheme}://127.0.0.1:{port}/"),
+                        ca_file: tls.map(|t| t.ca.clone()),
+                        cli_args,
                         child,
                         log,
                     };
@@ -134,7 +208,7 @@ impl Redis {
 
     /// Runs one redis-cli command and returns its raw output (panics if redis-cli fails).
     pub async fn cli(&self, args: &[&str]) -> Vec<u8> {
-        cli_output(self.port, args)
+        cli_output(&self.cli_args, args)
             .await
             .unwrap_or_else(|| panic!("redis-cli {args:?} failed"))
     }
@@ -194,7 +268,8 @@ impl Redis {
     pub async fn monitor(&self, path: &Path) -> Monitor {
         let (stdout, stderr) = log_file(path);
         let child = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "MONITOR"])
+            .args(&self.cli_args)
+            .arg("MONITOR")
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -240,12 +315,13 @@ impl Monitor {
     }
 }
 
-/// `redis-cli -p <port> <args>`: its stdout, or None if it could not run or failed.
-async fn cli_output(port: u16, args: &[&str]) -> Option<Vec<u8>> {
+/// `redis-cli <how to reach the server> <args>`: its stdout, or None if it could not run or
+/// failed.
+async fn cli_output(cli_args: &[String], args: &[&str]) -> Option<Vec<u8>> {
     let output = tokio::time::timeout(
         Duration::from_secs(10),
         Command::new("redis-cli")
-            .args(["-p", &port.to_string()])
+            .args(cli_args)
             .args(args)
             .stdin(Stdio::null())
             .kill_on_drop(true)
@@ -317,6 +393,8 @@ pub async fn slow_downs(issuer: &str) -> u64 {
 pub struct FleetSettings {
     pub issuer: String,
     pub redis_url: String,
+    /// `REDIS_CA_FILE`, when Redis speaks TLS.
+    pub redis_ca_file: Option<PathBuf>,
     pub store_key: String,
     /// Where the replicas run and write their logs.
     pub dir: PathBuf,
@@ -327,6 +405,7 @@ impl FleetSettings {
         Self {
             issuer: issuer.to_owned(),
             redis_url: redis.url.clone(),
+            redis_ca_file: redis.ca_file.clone(),
             store_key: store_key(),
             dir: dir.to_owned(),
         }
@@ -370,7 +449,11 @@ impl Replica {
             let port = free_port();
             let base = format!("http://127.0.0.1:{port}");
             let (stdout, stderr) = log_file(&log);
-            let child = binary(&fleet.dir)
+            let mut command = binary(&fleet.dir);
+            if let Some(ca) = &fleet.redis_ca_file {
+                command.env("REDIS_CA_FILE", ca);
+            }
+            let child = command
                 .env("ISSUER", &fleet.issuer)
                 .env("CLIENT_ID", "tv-public")
                 .env("PUBLIC_URL", &base)

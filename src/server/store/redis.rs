@@ -27,6 +27,7 @@ use crate::model::TvStatus;
 use crate::oidc::secret::{AccessToken, DeviceCode, IdToken, RefreshToken};
 use crate::oidc::token::TokenSet;
 use crate::server::session::SessionId;
+use crate::server::settings::RedisSettings;
 
 /// How long a replica's lease lasts without a heartbeat.
 pub const LEASE: Duration = Duration::from_secs(5);
@@ -243,12 +244,26 @@ fn new_replica_id() -> String {
 impl RedisStore {
     /// Connects (fails when Redis cannot be reached within a few seconds) and starts
     /// listening for other replicas' changes until `shutdown`.
+    /// Connects as the settings say: `redis://` or `rediss://`; over TLS the server's
+    /// certificate must chain to `REDIS_CA_FILE`'s certificates if set, else to the system's.
     pub async fn connect(
-        url: &str,
-        key: StoreKey,
+        settings: &RedisSettings,
         shutdown: CancellationToken,
     ) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
+        let url = settings.url.as_str();
+        let key = settings.key.clone();
+        let client = match &settings.ca_pem {
+            None => redis::Client::open(url),
+            Some(pem) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            ),
+        }
+        .map_err(unavailable)?;
+        probe(&client, settings).await?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(3))
             .set_response_timeout(Duration::from_secs(3))
@@ -288,6 +303,31 @@ impl RedisStore {
     fn replica_id(&self) -> String {
         self.lease().id.clone()
     }
+}
+
+/// One plain connection and PING, before the retrying connection manager: a refused
+/// connection, an untrusted certificate or a failed handshake is reported as it is, at once.
+async fn probe(client: &redis::Client, settings: &RedisSettings) -> Result<(), StoreError> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Duration::from_secs(3))
+        .set_response_timeout(Duration::from_secs(3));
+    let result = async {
+        let mut connection = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+    }
+    .await;
+    result.map(drop).map_err(|error| {
+        let hint = if settings.uses_tls() || error.is_connection_refusal() {
+            ""
+        } else {
+            " (if this Redis speaks TLS, the URL must start with rediss://)"
+        };
+        StoreError::Unavailable(format!("{error}{hint}"))
+    })
 }
 
 async fn subscribe(client: &redis::Client) -> redis::RedisResult<redis::aio::PubSub> {
