@@ -1,8 +1,9 @@
 //! Fleet mode, black-box: replicas of the real binary sharing one real `redis-server` behave
 //! as one app. A TV's push stream on one replica shows what another replica does; exactly one
 //! replica polls for a pairing, and another adopts it when that one dies or stops; a restart
-//! loses nothing; Redis holds no device code or token in clear text, and its keys expire; bad
-//! fleet settings stop start-up naming the key. Each test is bounded and runs on loopback.
+//! loses nothing; Redis holds no device code or token in clear text, and its keys expire; a
+//! TLS-only Redis works and an untrusted certificate is refused; bad fleet settings stop
+//! start-up naming the key. Each test is bounded and runs on loopback.
 
 #![cfg(feature = "ssr")]
 
