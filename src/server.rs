@@ -5,6 +5,7 @@ pub mod assets;
 pub mod demo_idp;
 pub mod guard;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod pairing;
 pub mod push;

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use support::tv::{user_code, Tv};
 use tvsignin::server::settings::{RawSettings, Settings};
-use tvsignin::server::start::{build_state, serve, StartError};
+use tvsignin::server::start::{build_state, serve};
 
 /// Every test is over in this time, whatever happens.
 async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
@@ -246,7 +246,7 @@ struct App {
     base: String,
     addr: SocketAddr,
     shutdown: CancellationToken,
-    serve: Option<JoinHandle<Result<(), StartError>>>,
+    serve: Option<JoinHandle<()>>,
 }
 
 impl Drop for App {
@@ -292,7 +292,7 @@ impl App {
         let result = tokio::time::timeout(limit, serve)
             .await
             .unwrap_or_else(|_| panic!("the server did not stop within {limit:?} of shutdown"));
-        result.expect("serve task").expect("serve result");
+        result.expect("serve task");
         started.elapsed()
     }
 

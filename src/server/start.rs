@@ -34,8 +34,6 @@ pub enum StartError {
     },
     #[error("cannot set up the provider client: {0}")]
     Provider(#[from] ProviderError),
-    #[error("server error: {0}")]
-    Serve(std::io::Error),
     #[error("cannot use the session store at REDIS_URL ({host}): {source}")]
     Store {
         host: String,
@@ -235,7 +233,7 @@ pub fn spawn_discovery(provider: Arc<ProviderClient>, shutdown: CancellationToke
 }
 
 /// Serves until shutdown is signalled; open push streams and polling tasks end first.
-pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartError> {
+pub async fn serve(listener: TcpListener, state: AppState) {
     let shutdown = state.shutdown.clone();
     // Compress the browser files in the background: until the copies exist, the files are
     // served as they are, so start-up never waits for this.
@@ -250,13 +248,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartEr
     });
     spawn_discovery(state.provider.clone(), shutdown.clone());
     let app = super::router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await
-    .map_err(StartError::Serve)
+    super::listener::serve(listener, app, shutdown).await;
 }
 
 /// Runs the server with these settings until Ctrl-C or SIGTERM.
@@ -287,8 +279,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     tracing::info!("open {public} on the TV (listening on {bound})");
     tokio::spawn(wait_for_signal(shutdown.clone()));
     let hub = state.hub.clone();
-    let served = serve(listener, state).await;
+    serve(listener, state).await;
     // Streams and tasks have ended: hand this replica's sessions to the others now.
     hub.release().await;
-    served
+    Ok(())
 }
