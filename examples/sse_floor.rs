@@ -113,7 +113,12 @@ async fn measure(streams: usize, which: &str) {
         for result in results {
             match result {
                 Ok(stream) => open.push(stream),
-                Err(_) => errors += 1,
+                Err(error) => {
+                    if errors == 0 {
+                        eprintln!("first failed stream: {error}");
+                    }
+                    errors += 1;
+                }
             }
         }
     }

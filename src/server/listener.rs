@@ -3,7 +3,7 @@
 //!
 //! TVs and phones reach the server over HTTP/1.1, directly or through a proxy. `axum::serve`
 //! would also sniff each connection for HTTP/2, and its per-connection task carries the
-//! HTTP/2 machinery: about 8.7 KB more for every open connection, that is for every TV
+//! HTTP/2 machinery: about 7 KB more for every open connection, that is for every TV
 //! holding its push stream (`examples/sse_floor.rs` measures both).
 
 use std::net::SocketAddr;
