@@ -2,7 +2,8 @@
 //! as one app. A TV's push stream on one replica shows what another replica does; exactly one
 //! replica polls for a pairing, and another adopts it when that one dies or stops; a restart
 //! loses nothing; Redis holds no device code or token in clear text, and its keys expire; a
-//! TLS-only Redis works and an untrusted certificate is refused; bad fleet settings stop
+//! TLS-only Redis works and an untrusted certificate is refused; `STORE_KEY` rotates without
+//! signing anyone out, and a session no key opens starts over; bad fleet settings stop
 //! start-up naming the key. Each test is bounded and runs on loopback.
 
 #![cfg(feature = "ssr")]
@@ -660,6 +661,103 @@ async fn replicas_share_a_redis_that_speaks_only_tls_and_check_its_certificate()
             assert!(line.contains(says), "{what}: `{says}` not in: {line}");
             assert!(!stderr.contains(&key), "{what}: STORE_KEY is in the output");
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_store_key_with_the_old_one_as_previous_signs_nobody_out() {
+    within(90, async {
+        let idp = provider().await;
+        let dir = work_dir("key_rotation");
+        let redis = Redis::start(&dir).await;
+        let before = FleetSettings::new(&idp.issuer, &redis, &dir);
+
+        // Alice signs in while the fleet uses the old key.
+        let mut first = Replica::start("first", &before).await;
+        let tv = first.tv();
+        tv.call("start").await;
+        let waiting = tv.wait_for("waiting", Duration::from_secs(15)).await;
+        approve(&waiting).await;
+        let signed_in = tv.wait_for("signed-in", Duration::from_secs(20)).await;
+        let access_token = provider_hook(
+            &idp.issuer,
+            "/__test/last-access-token?sub=alice",
+            "access_token",
+        )
+        .await;
+        assert!(first.terminate().await.success());
+
+        // A new key, the old one kept as previous: still signed in, as the same person.
+        let rotating = FleetSettings {
+            store_key: store_key(),
+            store_key_previous: Some(before.store_key.clone()),
+            ..before.clone()
+        };
+        let mut second = Replica::start("second", &rotating).await;
+        let tv = tv.on(&second.base);
+        let after = tv.status().await;
+        assert_eq!(after["state"], "signed-in", "after the rotation: {after}");
+        assert_eq!(after["profile"], signed_in["profile"]);
+        // A key press writes the session, sealed with the new key from now on.
+        assert_eq!(tv.call("activity").await["state"], "signed-in");
+        assert!(second.terminate().await.success());
+
+        // The old key dropped: the session opens with the new key alone, and sign-out still
+        // revokes the tokens sealed under the old one.
+        let rotated = FleetSettings {
+            store_key_previous: None,
+            ..rotating
+        };
+        let third = Replica::start("third", &rotated).await;
+        let tv = tv.on(&third.base);
+        let now = tv.status().await;
+        assert_eq!(now["state"], "signed-in", "with the new key alone: {now}");
+        let userinfo = userinfo_endpoint(&idp.issuer).await;
+        assert_eq!(userinfo_status(&userinfo, &access_token).await, 200);
+        assert_eq!(tv.call("sign_out").await["state"], "idle");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while userinfo_status(&userinfo, &access_token).await != 401 {
+            assert!(
+                Instant::now() < deadline,
+                "the access token still works 5 s after sign-out"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_sealed_with_a_key_no_replica_has_starts_over() {
+    within(60, async {
+        let idp = provider().await;
+        let dir = work_dir("unknown_key");
+        let redis = Redis::start(&dir).await;
+        let old = FleetSettings::new(&idp.issuer, &redis, &dir);
+        let mut first = Replica::start("first", &old).await;
+        let tv = first.tv();
+        tv.call("start").await;
+        let waiting = tv.wait_for("waiting", Duration::from_secs(15)).await;
+        assert!(first.terminate().await.success());
+
+        // A new key and no STORE_KEY_PREVIOUS: the TV is back at Home, not shown errors...
+        let new = FleetSettings {
+            store_key: store_key(),
+            ..old
+        };
+        let second = Replica::start("second", &new).await;
+        let tv = tv.on(&second.base);
+        assert_eq!(tv.status().await["state"], "idle");
+        // ...and can pair again, with a new code.
+        tv.call("start").await;
+        let again = tv.wait_for("waiting", Duration::from_secs(15)).await;
+        assert_ne!(user_code(&again), user_code(&waiting));
+        assert!(
+            second.log().contains("a stored session cannot be read"),
+            "not logged:\n{}",
+            second.log()
+        );
     })
     .await;
 }

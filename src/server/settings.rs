@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::store::seal::StoreKey;
+use super::store::seal::{StoreKey, StoreKeys};
 use crate::oidc::config::{EndpointOverrides, ProviderConfig};
 use crate::oidc::secret::ClientSecret;
 use crate::oidc::{ClientAuthMethod, ProviderSource};
@@ -41,6 +41,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("REDIS_URL", "keep sessions in Redis (redis://host:port/db, or rediss:// for TLS) so several replicas act as one app (default: in memory)"),
     ("REDIS_CA_FILE", "with rediss://: a PEM file of the CA certificates to trust for Redis instead of the system's"),
     ("STORE_KEY", "32 random bytes, base64, that encrypt device codes and tokens in Redis (required with REDIS_URL; openssl rand -base64 32)"),
+    ("STORE_KEY_PREVIOUS", "earlier STORE_KEYs, comma-separated, still accepted for reading while sessions move to the new key"),
     ("DEMO_CODE_TTL_SECS", "demo provider only: how long a device code lives (default 600)"),
     ("DEMO_INTERVAL_SECS", "demo provider only: the polling interval it asks for (default 5)"),
     ("DEMO_USERS", "demo provider only: extra users, name:password pairs separated by commas"),
@@ -197,14 +198,14 @@ pub struct Settings {
     pub redis: Option<RedisSettings>,
 }
 
-/// The shared session store (`REDIS_URL`, `REDIS_CA_FILE`, `STORE_KEY`).
+/// The shared session store (`REDIS_URL`, `REDIS_CA_FILE`, `STORE_KEY`, `STORE_KEY_PREVIOUS`).
 #[derive(Clone)]
 pub struct RedisSettings {
     /// May hold a password, so `Debug` shows only the host.
     pub url: Url,
     /// With `rediss://`: the CA certificates (PEM) to trust instead of the system's.
     pub ca_pem: Option<Vec<u8>>,
-    pub key: StoreKey,
+    pub key: StoreKeys,
 }
 
 impl std::fmt::Debug for RedisSettings {
@@ -226,7 +227,7 @@ impl RedisSettings {
 
 fn parse_redis(raw: &RawSettings, demo: bool) -> Result<Option<RedisSettings>, SettingsError> {
     let Some(value) = raw.get("REDIS_URL") else {
-        for key in ["REDIS_CA_FILE", "STORE_KEY"] {
+        for key in ["REDIS_CA_FILE", "STORE_KEY", "STORE_KEY_PREVIOUS"] {
             if raw.get(key).is_some() {
                 return Err(bad(key, "is set but REDIS_URL is not"));
             }
@@ -273,6 +274,23 @@ fn parse_redis(raw: &RawSettings, demo: bool) -> Result<Option<RedisSettings>, S
             )
         })
         .and_then(|k| StoreKey::from_base64(k).map_err(|problem| bad("STORE_KEY", problem)))?;
+    let previous = raw
+        .get("STORE_KEY_PREVIOUS")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .enumerate()
+                .map(|(n, k)| {
+                    StoreKey::from_base64(k).map_err(|problem| {
+                        bad("STORE_KEY_PREVIOUS", format!("key {}: {problem}", n + 1))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let key = StoreKeys::new(key, previous);
     Ok(Some(RedisSettings { url, ca_pem, key }))
 }
 
@@ -705,6 +723,38 @@ mod tests {
             assert!(err.problem.contains(says), "{extra:?}: {err}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn previous_store_keys_are_a_comma_separated_list() {
+        use base64::engine::general_purpose::STANDARD;
+        use base64::Engine;
+        let k = |b: u8| STANDARD.encode([b; 32]);
+        let (one, two) = (k(1), k(2));
+        let list = format!("{one}, {two},");
+        let base = [
+            ("ISSUER", "https://x.example"),
+            ("CLIENT_ID", "x"),
+            ("REDIS_URL", "redis://127.0.0.1/0"),
+            ("STORE_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        ];
+        let with = |previous: &str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("STORE_KEY_PREVIOUS", previous));
+            settings(&pairs)
+        };
+        let keys = with(&list).unwrap().redis.unwrap().key;
+        // Either previous key opens; the current key seals.
+        for b in [1, 2] {
+            let old = StoreKey::from_base64(&k(b)).unwrap();
+            let sealed = old.seal(b"s", b"v").unwrap();
+            assert_eq!(keys.open(b"s", &sealed).unwrap(), b"v");
+        }
+        let err = with(&format!("{one},not-a-key")).unwrap_err();
+        assert_eq!(err.key, "STORE_KEY_PREVIOUS", "{err}");
+        assert!(err.problem.starts_with("key 2: "), "{err}");
+        let alone = settings(&[("STORE_KEY_PREVIOUS", one.as_str())]).unwrap_err();
+        assert_eq!(alone.key, "STORE_KEY_PREVIOUS", "{alone}");
     }
 
     #[test]

@@ -396,6 +396,8 @@ pub struct FleetSettings {
     /// `REDIS_CA_FILE`, when Redis speaks TLS.
     pub redis_ca_file: Option<PathBuf>,
     pub store_key: String,
+    /// `STORE_KEY_PREVIOUS`, when a key is being rotated.
+    pub store_key_previous: Option<String>,
     /// Where the replicas run and write their logs.
     pub dir: PathBuf,
 }
@@ -407,6 +409,7 @@ impl FleetSettings {
             redis_url: redis.url.clone(),
             redis_ca_file: redis.ca_file.clone(),
             store_key: store_key(),
+            store_key_previous: None,
             dir: dir.to_owned(),
         }
     }
@@ -452,6 +455,9 @@ impl Replica {
             let mut command = binary(&fleet.dir);
             if let Some(ca) = &fleet.redis_ca_file {
                 command.env("REDIS_CA_FILE", ca);
+            }
+            if let Some(previous) = &fleet.store_key_previous {
+                command.env("STORE_KEY_PREVIOUS", previous);
             }
             let child = command
                 .env("ISSUER", &fleet.issuer)

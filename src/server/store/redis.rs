@@ -7,7 +7,8 @@
 //! moves the lease if asked, and publishes the new status on the `tvsignin:changes` channel,
 //! so every replica pushes it to the TVs it serves. When a heartbeat lapses, the next
 //! replica to beat adopts that replica's sessions (a script moves each to exactly one).
-//! Device codes and tokens are sealed with `STORE_KEY` before they leave the process.
+//! Device codes and tokens are sealed with `STORE_KEY` before they leave the process
+//! (and opened with it or a `STORE_KEY_PREVIOUS` key).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::seal::StoreKey;
+use super::seal::StoreKeys;
 use super::{
     now_ms, Change, DeviceGrant, Heartbeat, Lease, SessionRecord, SessionStore, StoreError,
     StoreEvent, Stored, Write,
@@ -128,7 +129,7 @@ struct Secrets {
     scope: Option<String>,
 }
 
-fn encode(key: &StoreKey, id: &SessionId, record: &SessionRecord) -> Result<String, StoreError> {
+fn encode(key: &StoreKeys, id: &SessionId, record: &SessionRecord) -> Result<String, StoreError> {
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
     let sealed = if record.device.is_some() || record.tokens.is_some() {
         let tokens = record.tokens.as_ref();
@@ -164,7 +165,23 @@ fn encode(key: &StoreKey, id: &SessionId, record: &SessionRecord) -> Result<Stri
     serde_json::to_string(&wire).map_err(|e| corrupt(&e))
 }
 
-fn decode(key: &StoreKey, id: &SessionId, data: &str) -> Result<SessionRecord, StoreError> {
+/// What a session that can't be read becomes: a TV at Home, one generation on (so no task of
+/// the old one acts on it), written over at its next change. That happens when `STORE_KEY`
+/// changed without the old key in `STORE_KEY_PREVIOUS`, or the data is damaged; the TV then
+/// starts over instead of getting errors.
+fn start_over(data: &str, error: &StoreError) -> SessionRecord {
+    tracing::warn!(%error, "a stored session cannot be read (STORE_KEY changed without STORE_KEY_PREVIOUS, or damaged data); that TV starts over");
+    let generation = serde_json::from_str::<serde_json::Value>(data)
+        .ok()
+        .and_then(|wire| wire.get("generation")?.as_u64())
+        .map_or(0, |g| g + 1);
+    SessionRecord {
+        generation,
+        ..SessionRecord::default()
+    }
+}
+
+fn decode(key: &StoreKeys, id: &SessionId, data: &str) -> Result<SessionRecord, StoreError> {
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
     let wire: Wire = serde_json::from_str(data).map_err(|e| corrupt(&e))?;
     let secrets = match &wire.sealed {
@@ -226,7 +243,7 @@ struct ReplicaLease {
 
 pub struct RedisStore {
     connection: ConnectionManager,
-    key: StoreKey,
+    key: StoreKeys,
     lease: Mutex<ReplicaLease>,
     events: Mutex<Option<mpsc::UnboundedReceiver<StoreEvent>>>,
     save: Script,
@@ -409,7 +426,8 @@ impl SessionStore for RedisStore {
         match (version, data) {
             (Some(version), Some(data)) => Ok(Some(Stored {
                 version,
-                record: decode(&self.key, id, &data)?,
+                record: decode(&self.key, id, &data)
+                    .unwrap_or_else(|error| start_over(&data, &error)),
             })),
             _ => Ok(None),
         }
@@ -546,8 +564,12 @@ mod tests {
     use super::*;
     use crate::model::PairingView;
 
-    fn key() -> StoreKey {
-        StoreKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([9u8; 32])).unwrap()
+    fn key() -> StoreKeys {
+        super::super::seal::StoreKey::from_base64(
+            &base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
+        )
+        .unwrap()
+        .into()
     }
 
     fn id() -> SessionId {

@@ -1,6 +1,7 @@
 //! Encryption at rest for the secrets a shared store holds (device codes and tokens):
 //! AES-256-GCM from `ring`, a fresh random nonce per write, and the session id as associated
-//! data so a sealed value cannot be moved to another session.
+//! data so a sealed value cannot be moved to another session. Keys rotate: `STORE_KEY` seals,
+//! and it or a `STORE_KEY_PREVIOUS` key opens.
 
 use std::fmt;
 
@@ -82,6 +83,44 @@ impl StoreKey {
     }
 }
 
+/// The keys a replica holds: the current one (`STORE_KEY`) seals every write; it and the
+/// previous ones (`STORE_KEY_PREVIOUS`) open. A key can thus be replaced without signing
+/// anyone out: each session is sealed again with the current key the next time it is written.
+#[derive(Clone, Debug)]
+pub struct StoreKeys {
+    current: StoreKey,
+    previous: Vec<StoreKey>,
+}
+
+impl StoreKeys {
+    pub fn new(current: StoreKey, previous: Vec<StoreKey>) -> Self {
+        Self { current, previous }
+    }
+
+    /// Seals with the current key.
+    pub fn seal(&self, context: &[u8], plain: &[u8]) -> Result<String, SealError> {
+        self.current.seal(context, plain)
+    }
+
+    /// Opens with the current key, else with the first previous key that fits.
+    pub fn open(&self, context: &[u8], sealed: &str) -> Result<Vec<u8>, SealError> {
+        let first = match self.current.open(context, sealed) {
+            Ok(plain) => return Ok(plain),
+            Err(error) => error,
+        };
+        self.previous
+            .iter()
+            .find_map(|key| key.open(context, sealed).ok())
+            .ok_or(first)
+    }
+}
+
+impl From<StoreKey> for StoreKeys {
+    fn from(current: StoreKey) -> Self {
+        Self::new(current, Vec::new())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +154,23 @@ mod tests {
         bytes[last] ^= 1;
         assert!(key(1).open(b"session-a", &STANDARD.encode(bytes)).is_err());
         assert!(key(1).open(b"session-a", "AAAA").is_err());
+    }
+
+    #[test]
+    fn a_rotated_key_still_opens_what_the_previous_one_sealed() {
+        let before = key(1).seal(b"session-a", b"token").unwrap();
+        let rotated = StoreKeys::new(key(2), vec![key(3), key(1)]);
+        assert_eq!(rotated.open(b"session-a", &before).unwrap(), b"token");
+        // New seals use the current key only: the old key alone can't open them.
+        let after = rotated.seal(b"session-a", b"token").unwrap();
+        assert_eq!(key(2).open(b"session-a", &after).unwrap(), b"token");
+        assert!(key(1).open(b"session-a", &after).is_err());
+        // Without the old key among the previous ones, the old value stays shut.
+        let dropped = StoreKeys::new(key(2), vec![key(3)]);
+        assert!(dropped.open(b"session-a", &before).is_err());
+        // The context still binds, whichever key opens.
+        assert!(rotated.open(b"session-b", &before).is_err());
+        assert!(format!("{rotated:?}").contains("[redacted]"));
     }
 
     #[test]
