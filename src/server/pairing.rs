@@ -726,7 +726,17 @@ impl Hub {
                 let hub = Hub { inner };
                 match event {
                     StoreEvent::Changed(change) => {
-                        hub.apply(&change.id, change.version, change.generation, change.status)
+                        if !hub.local_map().contains_key(&change.id) {
+                            continue;
+                        }
+                        match change.status() {
+                            Ok(status) => {
+                                hub.apply(&change.id, change.version, change.generation, status)
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, "ignoring a change with an unreadable status")
+                            }
+                        }
                     }
                     StoreEvent::Resync => {
                         let ids: Vec<SessionId> = hub.local_map().keys().cloned().collect();

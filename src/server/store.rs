@@ -114,7 +114,15 @@ pub struct Change {
     pub id: SessionId,
     pub version: u64,
     pub generation: u64,
-    pub status: TvStatus,
+    /// The new status as JSON, parsed only by a replica that serves this TV: every replica
+    /// hears every change, and most are for TVs it does not hold.
+    pub status_json: String,
+}
+
+impl Change {
+    pub fn status(&self) -> Result<TvStatus, serde_json::Error> {
+        serde_json::from_str(&self.status_json)
+    }
 }
 
 /// What a store tells this replica about other replicas' work.
