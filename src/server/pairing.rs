@@ -324,13 +324,17 @@ impl Hub {
         }
     }
 
+    /// Runs `work` while marking the TV as present: with Redis the two go out together, one
+    /// round trip instead of two.
+    async fn seen_while<T>(&self, id: &SessionId, work: impl std::future::Future<Output = T>) -> T {
+        let ((), out) = tokio::join!(self.seen(id), work);
+        out
+    }
+
     /// The current status.
     pub async fn status(&self, id: &SessionId) -> Result<TvStatus, StoreError> {
-        self.seen(id).await;
         Ok(self
-            .inner
-            .store
-            .load(id)
+            .seen_while(id, self.inner.store.load(id))
             .await?
             .map_or(TvStatus::Idle, |s| s.record.status))
     }
@@ -387,68 +391,70 @@ impl Hub {
         client: Option<IpAddr>,
         renew: bool,
     ) -> Result<TvStatus, StoreError> {
-        self.seen(id).await;
         let limit = self.inner.kiosk.pairings_per_minute as usize;
         let began = self
-            .update(id, |record| {
-                let keep = match &record.status {
-                    TvStatus::SignedIn { .. } => true,
-                    status => !renew && in_progress(status),
-                };
-                if keep {
-                    return Step::Skip(Began::Already(record.status.clone()));
-                }
-                let now = now_ms();
-                record
-                    .recent_starts_ms
-                    .retain(|at| now.saturating_sub(*at) < 60_000);
-                let refused = if record.recent_starts_ms.len() >= limit {
-                    let oldest = record.recent_starts_ms.first().copied().unwrap_or(now);
-                    let wait =
-                        Duration::from_millis(60_000 - now.saturating_sub(oldest).min(60_000));
-                    Some((ThrottledBy::Session, wait + Duration::from_secs(1)))
-                } else {
-                    client.and_then(|address| {
-                        self.inner.addresses.check(address).err().map(|wait| {
-                            // Whole seconds, rounded up: the TV must not ask again too early.
-                            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                            (ThrottledBy::Address, Duration::from_secs(secs))
+            .seen_while(
+                id,
+                self.update(id, |record| {
+                    let keep = match &record.status {
+                        TvStatus::SignedIn { .. } => true,
+                        status => !renew && in_progress(status),
+                    };
+                    if keep {
+                        return Step::Skip(Began::Already(record.status.clone()));
+                    }
+                    let now = now_ms();
+                    record
+                        .recent_starts_ms
+                        .retain(|at| now.saturating_sub(*at) < 60_000);
+                    let refused = if record.recent_starts_ms.len() >= limit {
+                        let oldest = record.recent_starts_ms.first().copied().unwrap_or(now);
+                        let wait =
+                            Duration::from_millis(60_000 - now.saturating_sub(oldest).min(60_000));
+                        Some((ThrottledBy::Session, wait + Duration::from_secs(1)))
+                    } else {
+                        client.and_then(|address| {
+                            self.inner.addresses.check(address).err().map(|wait| {
+                                // Whole seconds, rounded up: the TV must not ask again too early.
+                                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                                (ThrottledBy::Address, Duration::from_secs(secs))
+                            })
                         })
-                    })
-                };
-                record.generation += 1;
-                record.device = None;
-                let generation = record.generation;
-                match refused {
-                    Some((by, retry_after)) => {
-                        record.return_home_at_ms = Some(now + retry_after.as_millis() as u64);
-                        record.status = TvStatus::Throttled {
-                            retry_after_secs: retry_after.as_secs().max(1),
-                        };
-                        Step::Write(
-                            Began::Throttled {
-                                generation,
-                                by,
-                                retry_after,
-                            },
-                            Lease::Claim,
-                        )
+                    };
+                    record.generation += 1;
+                    record.device = None;
+                    let generation = record.generation;
+                    match refused {
+                        Some((by, retry_after)) => {
+                            record.return_home_at_ms = Some(now + retry_after.as_millis() as u64);
+                            record.status = TvStatus::Throttled {
+                                retry_after_secs: retry_after.as_secs().max(1),
+                            };
+                            Step::Write(
+                                Began::Throttled {
+                                    generation,
+                                    by,
+                                    retry_after,
+                                },
+                                Lease::Claim,
+                            )
+                        }
+                        None => {
+                            let replaced = in_progress(&record.status);
+                            record.recent_starts_ms.push(now);
+                            record.return_home_at_ms = None;
+                            record.status = TvStatus::Starting;
+                            Step::Write(
+                                Began::Started {
+                                    generation,
+                                    replaced,
+                                },
+                                Lease::Claim,
+                            )
+                        }
                     }
-                    None => {
-                        let replaced = in_progress(&record.status);
-                        record.recent_starts_ms.push(now);
-                        record.return_home_at_ms = None;
-                        record.status = TvStatus::Starting;
-                        Step::Write(
-                            Began::Started {
-                                generation,
-                                replaced,
-                            },
-                            Lease::Claim,
-                        )
-                    }
-                }
-            })
+                }),
+            )
             .await?;
         match began {
             Began::Already(status) => Ok(status),
@@ -482,16 +488,18 @@ impl Hub {
 
     /// Stops the pairing and returns to Home.
     pub async fn cancel(&self, id: &SessionId) -> Result<TvStatus, StoreError> {
-        self.seen(id).await;
         let cancelled = self
-            .update(id, |record| {
-                if let TvStatus::SignedIn { .. } = record.status {
-                    return Step::Skip(Err(record.status.clone()));
-                }
-                let was_pairing = in_progress(&record.status);
-                Self::reset(record);
-                Step::Write(Ok(was_pairing), Lease::Release)
-            })
+            .seen_while(
+                id,
+                self.update(id, |record| {
+                    if let TvStatus::SignedIn { .. } = record.status {
+                        return Step::Skip(Err(record.status.clone()));
+                    }
+                    let was_pairing = in_progress(&record.status);
+                    Self::reset(record);
+                    Step::Write(Ok(was_pairing), Lease::Release)
+                }),
+            )
             .await?;
         match cancelled {
             Err(signed_in) => Ok(signed_in),
@@ -515,11 +523,13 @@ impl Hub {
 
     /// Signs out: forgets and revokes the tokens, returns to Home.
     pub async fn sign_out(&self, id: &SessionId) -> Result<TvStatus, StoreError> {
-        self.seen(id).await;
         let tokens = self
-            .update(id, |record| {
-                Step::Write(Self::reset(record), Lease::Release)
-            })
+            .seen_while(
+                id,
+                self.update(id, |record| {
+                    Step::Write(Self::reset(record), Lease::Release)
+                }),
+            )
             .await?;
         if let Some(tokens) = tokens {
             self.revoke(tokens).await;
@@ -540,17 +550,16 @@ impl Hub {
 
     /// The person used the TV: pushes the idle sign-out back.
     pub async fn activity(&self, id: &SessionId) -> Result<TvStatus, StoreError> {
-        self.seen(id).await;
         let idle_sign_out = self.inner.kiosk.idle_sign_out;
-        self.update(id, |record| match &mut record.status {
+        let pushed_back = self.update(id, |record| match &mut record.status {
             TvStatus::SignedIn { sign_out_at_ms, .. } => {
                 let at = now_ms() + idle_sign_out.as_millis() as u64;
                 *sign_out_at_ms = at;
                 Step::Write(record.status.clone(), Lease::Keep)
             }
             other => Step::Skip(other.clone()),
-        })
-        .await
+        });
+        self.seen_while(id, pushed_back).await
     }
 
     /// Runs the session's task on this replica for `generation`, replacing any older one.
