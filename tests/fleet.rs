@@ -11,6 +11,7 @@
 mod support;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,39 @@ async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
 /// its `slow_downs` count.
 async fn provider() -> LocalIdp {
     LocalIdp::start(&[("IDP_INTERVAL", "1"), ("IDP_SLOW_DOWN", "1")]).await
+}
+
+/// The local provider, a `redis-server` of the test's own in `work_dir(name)`, and the
+/// settings its replicas share. Bind every part to a name (`_redis` will do): dropping the
+/// provider or Redis handle stops that process.
+async fn fleet_for(name: &str) -> (LocalIdp, PathBuf, Redis, FleetSettings) {
+    let idp = provider().await;
+    let dir = work_dir(name);
+    let redis = Redis::start(&dir).await;
+    let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+    (idp, dir, redis, fleet)
+}
+
+/// Alice's latest access token, as the local provider issued it.
+async fn alice_access_token(idp: &LocalIdp) -> String {
+    provider_hook(
+        &idp.issuer,
+        "/__test/last-access-token?sub=alice",
+        "access_token",
+    )
+    .await
+}
+
+/// Waits until userinfo refuses `token` (it was revoked); panics after 5 s.
+async fn assert_revoked_soon(userinfo: &str, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while userinfo_status(userinfo, token).await != 401 {
+        assert!(
+            Instant::now() < deadline,
+            "the access token still works 5 s after sign-out"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Alice allows the code of a `waiting` status on her phone.
@@ -116,10 +150,7 @@ async fn userinfo_status(endpoint: &str, token: &str) -> u16 {
 #[tokio::test]
 async fn a_push_stream_on_one_replica_shows_what_another_replica_does() {
     within(90, async {
-        let idp = provider().await;
-        let dir = work_dir("cross_replica_push");
-        let redis = Redis::start(&dir).await;
-        let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+        let (idp, _dir, _redis, fleet) = fleet_for("cross_replica_push").await;
         let (a, b) = tokio::join!(Replica::start("a", &fleet), Replica::start("b", &fleet));
 
         // The TV gets its session from A and opens its push stream there...
@@ -195,10 +226,7 @@ async fn a_push_stream_on_one_replica_shows_what_another_replica_does() {
 #[tokio::test]
 async fn a_killed_replicas_pairing_is_adopted_and_still_signs_in() {
     within(90, async {
-        let idp = provider().await;
-        let dir = work_dir("takeover_after_kill");
-        let redis = Redis::start(&dir).await;
-        let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+        let (idp, _dir, _redis, fleet) = fleet_for("takeover_after_kill").await;
         let (mut a, b, c) = tokio::join!(
             Replica::start("a", &fleet),
             Replica::start("b", &fleet),
@@ -269,10 +297,7 @@ async fn a_killed_replicas_pairing_is_adopted_and_still_signs_in() {
 #[tokio::test]
 async fn a_stopping_replica_hands_its_pairing_over_at_once() {
     within(90, async {
-        let idp = provider().await;
-        let dir = work_dir("handover_on_stop");
-        let redis = Redis::start(&dir).await;
-        let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+        let (idp, _dir, _redis, fleet) = fleet_for("handover_on_stop").await;
         let (mut a, b) = tokio::join!(Replica::start("a", &fleet), Replica::start("b", &fleet));
 
         let tv_b = b.tv();
@@ -310,10 +335,7 @@ async fn a_stopping_replica_hands_its_pairing_over_at_once() {
 #[tokio::test]
 async fn a_restart_loses_neither_a_pairing_nor_a_sign_in() {
     within(90, async {
-        let idp = provider().await;
-        let dir = work_dir("restart");
-        let redis = Redis::start(&dir).await;
-        let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+        let (idp, _dir, _redis, fleet) = fleet_for("restart").await;
 
         // A TV mid-pairing when its server dies.
         let mut first = Replica::start("first", &fleet).await;
@@ -348,12 +370,7 @@ async fn a_restart_loses_neither_a_pairing_nor_a_sign_in() {
         assert!(second.polls().await > 0, "the new process never polled");
         assert_no_slow_down(&idp).await;
         let profile = signed_in["profile"].clone();
-        let access_token = provider_hook(
-            &idp.issuer,
-            "/__test/last-access-token?sub=alice",
-            "access_token",
-        )
-        .await;
+        let access_token = alice_access_token(&idp).await;
         let userinfo = userinfo_endpoint(&idp.issuer).await;
         assert_eq!(userinfo_status(&userinfo, &access_token).await, 200);
 
@@ -374,14 +391,7 @@ async fn a_restart_loses_neither_a_pairing_nor_a_sign_in() {
         let out = tv.call("sign_out").await;
         assert_eq!(out["state"], "idle", "sign_out: {out}");
         assert_eq!(tv.status().await["state"], "idle");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while userinfo_status(&userinfo, &access_token).await != 401 {
-            assert!(
-                Instant::now() < deadline,
-                "the access token still works 5 s after sign-out"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        assert_revoked_soon(&userinfo, &access_token).await;
     })
     .await;
 }
@@ -470,12 +480,9 @@ fn command_name(line: &[u8]) -> Option<String> {
 #[tokio::test]
 async fn device_codes_and_tokens_are_encrypted_in_redis_and_keys_expire() {
     within(90, async {
-        let idp = provider().await;
-        let dir = work_dir("encrypted_at_rest");
-        let redis = Redis::start(&dir).await;
+        let (idp, dir, redis, fleet) = fleet_for("encrypted_at_rest").await;
         // Every command Redis receives, values included, from before the app starts.
         let monitor = redis.monitor(&dir.join("redis-monitor.log")).await;
-        let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
         let replica = Replica::start("only", &fleet).await;
 
         let tv = replica.tv();
@@ -502,12 +509,7 @@ async fn device_codes_and_tokens_are_encrypted_in_redis_and_keys_expire() {
         approve(&waiting).await;
         let signed_in = tv.wait_for("signed-in", Duration::from_secs(20)).await;
         assert_eq!(display_name(&signed_in), "Alice Liddell");
-        let access_token = provider_hook(
-            &idp.issuer,
-            "/__test/last-access-token?sub=alice",
-            "access_token",
-        )
-        .await;
+        let access_token = alice_access_token(&idp).await;
         let refresh_token = provider_hook(
             &idp.issuer,
             "/__test/last-refresh-token?sub=alice",
@@ -668,10 +670,7 @@ async fn replicas_share_a_redis_that_speaks_only_tls_and_check_its_certificate()
 #[tokio::test]
 async fn a_new_store_key_with_the_old_one_as_previous_signs_nobody_out() {
     within(90, async {
-        let idp = provider().await;
-        let dir = work_dir("key_rotation");
-        let redis = Redis::start(&dir).await;
-        let before = FleetSettings::new(&idp.issuer, &redis, &dir);
+        let (idp, _dir, _redis, before) = fleet_for("key_rotation").await;
 
         // Alice signs in while the fleet uses the old key.
         let mut first = Replica::start("first", &before).await;
@@ -680,12 +679,7 @@ async fn a_new_store_key_with_the_old_one_as_previous_signs_nobody_out() {
         let waiting = tv.wait_for("waiting", Duration::from_secs(15)).await;
         approve(&waiting).await;
         let signed_in = tv.wait_for("signed-in", Duration::from_secs(20)).await;
-        let access_token = provider_hook(
-            &idp.issuer,
-            "/__test/last-access-token?sub=alice",
-            "access_token",
-        )
-        .await;
+        let access_token = alice_access_token(&idp).await;
         assert!(first.terminate().await.success());
 
         // A new key, the old one kept as previous: still signed in, as the same person.
@@ -716,14 +710,7 @@ async fn a_new_store_key_with_the_old_one_as_previous_signs_nobody_out() {
         let userinfo = userinfo_endpoint(&idp.issuer).await;
         assert_eq!(userinfo_status(&userinfo, &access_token).await, 200);
         assert_eq!(tv.call("sign_out").await["state"], "idle");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while userinfo_status(&userinfo, &access_token).await != 401 {
-            assert!(
-                Instant::now() < deadline,
-                "the access token still works 5 s after sign-out"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        assert_revoked_soon(&userinfo, &access_token).await;
     })
     .await;
 }
@@ -731,10 +718,7 @@ async fn a_new_store_key_with_the_old_one_as_previous_signs_nobody_out() {
 #[tokio::test]
 async fn a_session_sealed_with_a_key_no_replica_has_starts_over() {
     within(60, async {
-        let idp = provider().await;
-        let dir = work_dir("unknown_key");
-        let redis = Redis::start(&dir).await;
-        let old = FleetSettings::new(&idp.issuer, &redis, &dir);
+        let (_idp, _dir, _redis, old) = fleet_for("unknown_key").await;
         let mut first = Replica::start("first", &old).await;
         let tv = first.tv();
         tv.call("start").await;
