@@ -284,6 +284,54 @@ async fn responses_carry_a_request_id() {
     .await;
 }
 
+#[tokio::test]
+async fn pages_are_compressed_and_the_push_stream_never_is() {
+    bounded(async {
+        let app = start(&[]).await;
+        let get = |path: &str, encodings: &str| {
+            app.http
+                .get(format!("{}{path}", app.base))
+                .header("accept-encoding", encodings)
+                .send()
+        };
+        for (path, encodings, expected) in [
+            ("/", "br", "br"),
+            ("/metrics", "gzip", "gzip"),
+            ("/demo-idp/device", "br, gzip", "br"),
+        ] {
+            let response = get(path, encodings).await.unwrap();
+            assert_eq!(
+                response
+                    .headers()
+                    .get("content-encoding")
+                    .map(|v| v.to_str().unwrap()),
+                Some(expected),
+                "{path}: {:?}",
+                response.headers()
+            );
+        }
+        let stream = get("/events", "br, gzip").await.unwrap();
+        let headers = stream.headers();
+        assert_eq!(stream.status(), StatusCode::OK);
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream"),
+            "{headers:?}"
+        );
+        assert!(headers.get("content-encoding").is_none(), "{headers:?}");
+        // The outer layers still apply to it.
+        assert!(headers.contains_key("x-request-id"), "{headers:?}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(
+            session_cookie(headers).is_some(),
+            "no session cookie: {headers:?}"
+        );
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_codes_are_limited_per_client_address() {
     bounded(async {

@@ -37,7 +37,6 @@ pub fn router(state: AppState) -> Router {
     let pkg = assets::pkg_router(&site.site_root, &site.site_pkg_dir, site.hash_files);
     let mut app = Router::new()
         .nest_service("/pkg", pkg)
-        .route("/events", get(push::events))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .leptos_routes_with_context(&state, routes, provide_nonce, move || {
@@ -48,16 +47,26 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             guard::same_origin_only,
         ))
+        .layer(CompressionLayer::new())
+        // Added after the compression layer, so outside it: event streams are never compressed,
+        // and the layer's body wrapper (about 6 KB) would live as long as each TV's stream.
+        .route("/events", get(push::events))
         .layer(RequestBodyLimitLayer::new(guard::MAX_API_BODY * 4))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             ensure_session,
         ));
     if let Some(demo) = &state.demo {
-        app = app.nest_service("/demo-idp", Arc::clone(demo).router());
+        app = app.nest_service(
+            "/demo-idp",
+            Arc::clone(demo).router().layer(CompressionLayer::new()),
+        );
     }
     // Outside the session layer: a scraper gets no cookie and no TV session.
-    app = app.route("/metrics", get(metrics::render));
+    app = app.route(
+        "/metrics",
+        get(metrics::render).layer(CompressionLayer::new()),
+    );
     app.layer(SetResponseHeaderLayer::if_not_present(
         http::header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -70,7 +79,6 @@ pub fn router(state: AppState) -> Router {
         http::header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     ))
-    .layer(CompressionLayer::new())
     // Outermost last: the id is set, then the span made, then the id copied to the response.
     .layer(PropagateRequestIdLayer::x_request_id())
     .layer(TraceLayer::new_for_http().make_span_with(request_span))
