@@ -52,17 +52,20 @@ pub(super) async fn drive(hub: &Hub, id: &SessionId, generation: u64, cancel: &C
                 continue;
             }
         };
+        // Each phase is boxed, so this task is as small as the phase it is in, not the largest.
         let flow = match &record.status {
             TvStatus::Starting | TvStatus::Unreachable { pairing: None } => {
-                authorize(hub, id, generation, cancel).await
+                Box::pin(authorize(hub, id, generation, cancel)).await
             }
             TvStatus::Waiting { .. } | TvStatus::Unreachable { .. } => {
-                poll(hub, id, generation, cancel, record).await
+                Box::pin(poll(hub, id, generation, cancel, record)).await
             }
             TvStatus::Denied | TvStatus::Expired | TvStatus::Throttled { .. } => {
-                return_home(hub, id, generation, cancel, &record).await
+                Box::pin(return_home(hub, id, generation, cancel, &record)).await
             }
-            TvStatus::SignedIn { .. } => stay_signed_in(hub, id, generation, cancel, record).await,
+            TvStatus::SignedIn { .. } => {
+                Box::pin(stay_signed_in(hub, id, generation, cancel, record)).await
+            }
             TvStatus::Idle => {
                 // Nothing to do: give the lease up.
                 let _ = hub
@@ -225,7 +228,9 @@ async fn poll(
             let device_code = device_code.clone();
             let store = store.clone();
             let abandoned = &abandoned;
-            async move {
+            // Boxed: the request's state exists only while a poll is in flight, not during
+            // the wait between polls, which is where a pairing spends its life.
+            Box::pin(async move {
                 // Never poll without a lease that certainly holds: another replica may own
                 // the pairing by now.
                 if !store.lease_valid() {
@@ -237,7 +242,7 @@ async fn poll(
                     return Err(PollResponse::Trouble);
                 }
                 provider.poll_for_rules(&device_code).await
-            }
+            })
         },
         move |progress| {
             let _ = progress_tx.send(progress);
@@ -257,24 +262,23 @@ async fn poll(
             if trouble == shown.trouble && interval == shown.interval {
                 continue;
             }
-            let result = hub
-                .update_current(id, generation, Lease::Keep, |record| {
-                    let status = std::mem::replace(&mut record.status, TvStatus::Idle);
-                    record.status = match (trouble, status) {
-                        (true, TvStatus::Waiting { pairing }) => TvStatus::Unreachable {
-                            pairing: Some(pairing),
-                        },
-                        (false, TvStatus::Unreachable { pairing: Some(p) }) => {
-                            TvStatus::Waiting { pairing: p }
-                        }
-                        (_, unchanged) => unchanged,
-                    };
-                    if let Some(device) = record.device.as_mut() {
-                        device.interval = interval;
+            let result = Box::pin(hub.update_current(id, generation, Lease::Keep, |record| {
+                let status = std::mem::replace(&mut record.status, TvStatus::Idle);
+                record.status = match (trouble, status) {
+                    (true, TvStatus::Waiting { pairing }) => TvStatus::Unreachable {
+                        pairing: Some(pairing),
+                    },
+                    (false, TvStatus::Unreachable { pairing: Some(p) }) => {
+                        TvStatus::Waiting { pairing: p }
                     }
-                    true
-                })
-                .await;
+                    (_, unchanged) => unchanged,
+                };
+                if let Some(device) = record.device.as_mut() {
+                    device.interval = interval;
+                }
+                true
+            }))
+            .await;
             if result.is_ok() {
                 shown = Shown { trouble, interval };
             }
@@ -283,6 +287,26 @@ async fn poll(
     let (outcome, ()) = tokio::join!(polling, report);
     drop(device_code);
 
+    Box::pin(after_polling(
+        hub,
+        id,
+        generation,
+        cancel,
+        outcome,
+        abandoned.into_inner(),
+    ))
+    .await
+}
+
+/// What the end of polling leads to (boxed by the caller: it runs once, after the waiting).
+async fn after_polling(
+    hub: &Hub,
+    id: &SessionId,
+    generation: u64,
+    cancel: &CancellationToken,
+    outcome: PollOutcome<TokenSet>,
+    abandoned: bool,
+) -> Flow {
     match outcome {
         PollOutcome::Approved(tokens) => signed_in(hub, id, generation, cancel, tokens).await,
         PollOutcome::Denied => {
@@ -322,7 +346,7 @@ async fn poll(
             .await
         }
         PollOutcome::Cancelled => {
-            if abandoned.load(std::sync::atomic::Ordering::SeqCst) {
+            if abandoned {
                 abandon(hub, id, generation).await
             } else {
                 Flow::Stop
@@ -468,9 +492,21 @@ async fn stay_signed_in(
     };
     let wake = refresh_due_ms(&record).map_or(sign_out_at, |r| r.min(sign_out_at));
     let wait = Duration::from_millis(wake.saturating_sub(now_ms()));
+    drop(record);
     if !hub.nap(cancel, wait).await {
         return Flow::Stop;
     }
+    // Boxed: what a wake-up does is allocated only while it runs.
+    Box::pin(wake_signed_in(hub, id, generation, cancel)).await
+}
+
+/// A signed-in session's wake-up: idle sign-out, or a token refresh, or back to sleep.
+async fn wake_signed_in(
+    hub: &Hub,
+    id: &SessionId,
+    generation: u64,
+    cancel: &CancellationToken,
+) -> Flow {
     let record = match hub.inner.store.load(id).await {
         Ok(Some(stored)) if stored.record.generation == generation => stored.record,
         Ok(_) => return Flow::Stop,
