@@ -628,7 +628,8 @@ async fn replicas_share_a_redis_that_speaks_only_tls_and_check_its_certificate()
         );
 
         // Start-up stops, naming REDIS_URL, when the server's certificate can't be trusted or
-        // the client would talk plain text to a TLS port.
+        // the client would talk plain text to a TLS port. ("cert": an untrusted certificate,
+        // or a system store that could not be read.)
         let key = store_key();
         let other = TlsFiles::generate(&dir, "other");
         let other_ca = other.ca.to_string_lossy().into_owned();
@@ -638,12 +639,12 @@ async fn replicas_share_a_redis_that_speaks_only_tls_and_check_its_certificate()
             (
                 "a CA that did not sign the server's certificate",
                 vec![("REDIS_URL", tls_url), ("REDIS_CA_FILE", other_ca)],
-                "certificate",
+                "cert",
             ),
             (
                 "the system's CAs, which do not know the test CA",
                 vec![("REDIS_URL", tls_url)],
-                "certificate",
+                "cert",
             ),
             (
                 "redis:// to a port that speaks TLS",
