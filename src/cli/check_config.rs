@@ -29,7 +29,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use url::{Host, Url};
+use url::Url;
 
 use crate::oidc::config::ClientAuthMethod;
 use crate::oidc::discovery::Endpoints;
@@ -199,21 +199,12 @@ fn source_text(source: &ProviderSource) -> String {
     }
 }
 
-/// Plain HTTP is fine to this machine only.
-fn is_local(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
 /// One endpoint line: where it is and where that came from; plain HTTP elsewhere warns.
 fn endpoint_line(report: &mut Report, check: &str, url: &Url, overridden_by: Option<&str>) {
     let from =
         overridden_by.map_or_else(|| "from discovery".to_owned(), |key| format!("from {key}"));
-    if url.scheme() == "http" && !is_local(url) {
+    // Plain HTTP is fine to this machine only.
+    if url.scheme() == "http" && !crate::server::settings::is_this_machine(url) {
         report.warn(
             check,
             format!(

@@ -392,70 +392,65 @@ impl Hub {
         renew: bool,
     ) -> Result<TvStatus, StoreError> {
         let limit = self.inner.kiosk.pairings_per_minute as usize;
-        let began = self
-            .seen_while(
-                id,
-                self.update(id, |record| {
-                    let keep = match &record.status {
-                        TvStatus::SignedIn { .. } => true,
-                        status => !renew && in_progress(status),
+        let began = self.update(id, |record| {
+            let keep = match &record.status {
+                TvStatus::SignedIn { .. } => true,
+                status => !renew && in_progress(status),
+            };
+            if keep {
+                return Step::Skip(Began::Already(record.status.clone()));
+            }
+            let now = now_ms();
+            record
+                .recent_starts_ms
+                .retain(|at| now.saturating_sub(*at) < 60_000);
+            let refused = if record.recent_starts_ms.len() >= limit {
+                let oldest = record.recent_starts_ms.first().copied().unwrap_or(now);
+                let wait = Duration::from_millis(60_000 - now.saturating_sub(oldest).min(60_000));
+                Some((ThrottledBy::Session, wait + Duration::from_secs(1)))
+            } else {
+                client.and_then(|address| {
+                    self.inner.addresses.check(address).err().map(|wait| {
+                        // Whole seconds, rounded up: the TV must not ask again too early.
+                        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                        (ThrottledBy::Address, Duration::from_secs(secs))
+                    })
+                })
+            };
+            record.generation += 1;
+            record.device = None;
+            let generation = record.generation;
+            match refused {
+                Some((by, retry_after)) => {
+                    record.return_home_at_ms = Some(now + retry_after.as_millis() as u64);
+                    record.status = TvStatus::Throttled {
+                        retry_after_secs: retry_after.as_secs().max(1),
                     };
-                    if keep {
-                        return Step::Skip(Began::Already(record.status.clone()));
-                    }
-                    let now = now_ms();
-                    record
-                        .recent_starts_ms
-                        .retain(|at| now.saturating_sub(*at) < 60_000);
-                    let refused = if record.recent_starts_ms.len() >= limit {
-                        let oldest = record.recent_starts_ms.first().copied().unwrap_or(now);
-                        let wait =
-                            Duration::from_millis(60_000 - now.saturating_sub(oldest).min(60_000));
-                        Some((ThrottledBy::Session, wait + Duration::from_secs(1)))
-                    } else {
-                        client.and_then(|address| {
-                            self.inner.addresses.check(address).err().map(|wait| {
-                                // Whole seconds, rounded up: the TV must not ask again too early.
-                                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                                (ThrottledBy::Address, Duration::from_secs(secs))
-                            })
-                        })
-                    };
-                    record.generation += 1;
-                    record.device = None;
-                    let generation = record.generation;
-                    match refused {
-                        Some((by, retry_after)) => {
-                            record.return_home_at_ms = Some(now + retry_after.as_millis() as u64);
-                            record.status = TvStatus::Throttled {
-                                retry_after_secs: retry_after.as_secs().max(1),
-                            };
-                            Step::Write(
-                                Began::Throttled {
-                                    generation,
-                                    by,
-                                    retry_after,
-                                },
-                                Lease::Claim,
-                            )
-                        }
-                        None => {
-                            let replaced = in_progress(&record.status);
-                            record.recent_starts_ms.push(now);
-                            record.return_home_at_ms = None;
-                            record.status = TvStatus::Starting;
-                            Step::Write(
-                                Began::Started {
-                                    generation,
-                                    replaced,
-                                },
-                                Lease::Claim,
-                            )
-                        }
-                    }
-                }),
-            )
-            .await?;
+                    Step::Write(
+                        Began::Throttled {
+                            generation,
+                            by,
+                            retry_after,
+                        },
+                        Lease::Claim,
+                    )
+                }
+                None => {
+                    let replaced = in_progress(&record.status);
+                    record.recent_starts_ms.push(now);
+                    record.return_home_at_ms = None;
+                    record.status = TvStatus::Starting;
+                    Step::Write(
+                        Began::Started {
+                            generation,
+                            replaced,
+                        },
+                        Lease::Claim,
+                    )
+                }
+            }
+        });
+        let began = self.seen_while(id, began).await?;
         match began {
             Began::Already(status) => Ok(status),
             Began::Started {
@@ -488,19 +483,15 @@ impl Hub {
 
     /// Stops the pairing and returns to Home.
     pub async fn cancel(&self, id: &SessionId) -> Result<TvStatus, StoreError> {
-        let cancelled = self
-            .seen_while(
-                id,
-                self.update(id, |record| {
-                    if let TvStatus::SignedIn { .. } = record.status {
-                        return Step::Skip(Err(record.status.clone()));
-                    }
-                    let was_pairing = in_progress(&record.status);
-                    Self::reset(record);
-                    Step::Write(Ok(was_pairing), Lease::Release)
-                }),
-            )
-            .await?;
+        let cancelled = self.update(id, |record| {
+            if let TvStatus::SignedIn { .. } = record.status {
+                return Step::Skip(Err(record.status.clone()));
+            }
+            let was_pairing = in_progress(&record.status);
+            Self::reset(record);
+            Step::Write(Ok(was_pairing), Lease::Release)
+        });
+        let cancelled = self.seen_while(id, cancelled).await?;
         match cancelled {
             Err(signed_in) => Ok(signed_in),
             Ok(was_pairing) => {
@@ -523,14 +514,10 @@ impl Hub {
 
     /// Signs out: forgets and revokes the tokens, returns to Home.
     pub async fn sign_out(&self, id: &SessionId) -> Result<TvStatus, StoreError> {
-        let tokens = self
-            .seen_while(
-                id,
-                self.update(id, |record| {
-                    Step::Write(Self::reset(record), Lease::Release)
-                }),
-            )
-            .await?;
+        let tokens = self.update(id, |record| {
+            Step::Write(Self::reset(record), Lease::Release)
+        });
+        let tokens = self.seen_while(id, tokens).await?;
         if let Some(tokens) = tokens {
             self.revoke(tokens).await;
         }

@@ -310,6 +310,17 @@ fn read_ca_file(path: &str) -> Result<Vec<u8>, SettingsError> {
     Ok(pem)
 }
 
+/// Whether a URL points at this machine (loopback or `localhost`): the only place where
+/// unencrypted traffic to a provider or to Redis is fine.
+pub fn is_this_machine(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 fn parse_url(raw: &RawSettings, key: &str) -> Result<Option<Url>, SettingsError> {
     let Some(value) = raw.get(key) else {
         return Ok(None);

@@ -114,13 +114,7 @@ pub async fn open_store(
         tls = redis.uses_tls(),
         "sessions are kept in Redis"
     );
-    let loopback = match redis.url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name == "localhost",
-        None => false,
-    };
-    if !redis.uses_tls() && !loopback {
+    if !redis.uses_tls() && !super::settings::is_this_machine(&redis.url) {
         tracing::warn!(
             host = redis.url.host_str(),
             "REDIS_URL is redis://, so session traffic crosses the network unencrypted \

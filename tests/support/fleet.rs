@@ -63,7 +63,6 @@ fn installed(program: &str) -> bool {
 
 /// A `redis-server` of the test's own on a free loopback port, nothing saved to disk.
 pub struct Redis {
-    pub port: u16,
     /// `redis://127.0.0.1:<port>/` (`rediss://` over TLS), for `REDIS_URL`.
     pub url: String,
     /// Over TLS: the CA file that signed the server's certificate, for `REDIS_CA_FILE`.
@@ -187,7 +186,6 @@ impl Redis {
                 if pong.as_deref().map(<[u8]>::trim_ascii) == Some(b"PONG".as_slice()) {
                     let scheme = if tls.is_some() { "rediss" } else { "redis" };
                     return Self {
-                        port,
                         url: format!("{scheme}://127.0.0.1:{port}/"),
                         ca_file: tls.map(|t| t.ca.clone()),
                         cli_args,

@@ -259,10 +259,10 @@ fn new_replica_id() -> String {
 }
 
 impl RedisStore {
-    /// Connects (fails when Redis cannot be reached within a few seconds) and starts
-    /// listening for other replicas' changes until `shutdown`.
-    /// Connects as the settings say: `redis://` or `rediss://`; over TLS the server's
-    /// certificate must chain to `REDIS_CA_FILE`'s certificates if set, else to the system's.
+    /// Connects as the settings say (fails when Redis cannot be reached or trusted within a
+    /// few seconds) and starts listening for other replicas' changes until `shutdown`. Over
+    /// TLS (`rediss://`) the server's certificate must chain to `REDIS_CA_FILE`'s
+    /// certificates if set, else to the system's.
     pub async fn connect(
         settings: &RedisSettings,
         shutdown: CancellationToken,
@@ -285,17 +285,14 @@ impl RedisStore {
             .set_connection_timeout(Duration::from_secs(3))
             .set_response_timeout(Duration::from_secs(3))
             .set_number_of_retries(2);
-        let mut connection = tokio::time::timeout(
+        // The probe has answered PING already.
+        let connection = tokio::time::timeout(
             Duration::from_secs(10),
             client.get_connection_manager_with_config(config),
         )
         .await
         .map_err(|_| StoreError::Unavailable("no answer within 10 s".into()))?
         .map_err(unavailable)?;
-        let _: String = redis::cmd("PING")
-            .query_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
         let (sender, receiver) = mpsc::unbounded_channel();
         // Subscribed before the first write, so nothing this replica should hear is missed.
         let pubsub = subscribe(&client).await.map_err(unavailable)?;
