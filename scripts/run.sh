@@ -5,8 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh build
-printf '\n==> cargo leptos build --release\n'
-cargo leptos build --release
+scripts/build.sh
 printf '\n==> target/release/tvsignin %s\n' "$*"
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
 exec target/release/tvsignin "$@"

@@ -21,6 +21,14 @@ else
   step "wasm32-unknown-unknown target: present"
 fi
 
+# The browser bundle rebuilds the standard library for the WebAssembly MVP (scripts/build.sh).
+if rustup component list --installed | grep -q '^rust-src'; then
+  step "rust-src component: present"
+else
+  step "rustup component add rust-src"
+  rustup component add rust-src
+fi
+
 if have cargo-leptos && cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
   step "cargo-leptos $CARGO_LEPTOS_VERSION: present"
 else

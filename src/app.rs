@@ -9,7 +9,6 @@ use crate::pages::tv::TvPage;
 
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    set_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -17,8 +16,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="dark" />
-                <HashedStylesheet options=options.clone() id="leptos" />
-                <HydrationScripts options />
+                <HashedStylesheet options id="leptos" />
+                {boot_script()}
                 <MetaTags />
             </head>
             <body>
@@ -28,27 +27,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The page's Content-Security-Policy: only this server's scripts (the inline bootstrap
-/// carries the per-response nonce), its WebAssembly, its styles; no framing.
-fn set_security_policy() {
-    #[cfg(feature = "ssr")]
-    {
-        let nonce = leptos::nonce::use_nonce()
-            .map(|n| n.to_string())
-            .unwrap_or_default();
-        let policy = format!(
-            "default-src 'none'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-             style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'"
-        );
-        if let (Some(response), Ok(value)) = (
-            use_context::<leptos_axum::ResponseOptions>(),
-            http::HeaderValue::from_str(&policy),
-        ) {
-            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
-        }
-    }
+/// The script that picks what this TV's engine runs (the WebAssembly app, the live
+/// fallback, or nothing), with the page's Content-Security-Policy to match; see
+/// `server::tiers`.
+#[cfg(feature = "ssr")]
+fn boot_script() -> impl IntoView {
+    crate::server::tiers::boot_script()
 }
+
+#[cfg(not(feature = "ssr"))]
+fn boot_script() -> impl IntoView {}
 
 /// The app: one screen, the TV.
 #[component]

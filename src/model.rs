@@ -76,6 +76,33 @@ impl TvStatus {
         }
     }
 
+    /// Whether something is under way that the screen must follow (a code being fetched,
+    /// a code on screen, the provider being retried).
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            TvStatus::Starting | TvStatus::Waiting { .. } | TvStatus::Unreachable { .. }
+        )
+    }
+
+    /// Names what the screen shows for this status: equal keys, the same screen. The page
+    /// carries it in `data-screen` and the push stream as each event's id, so a script that
+    /// cannot parse the status (the live fallback) still sees when its screen is out of date.
+    pub fn screen_key(&self) -> String {
+        let state = self.state_name();
+        match self {
+            TvStatus::Waiting { pairing }
+            | TvStatus::Unreachable {
+                pairing: Some(pairing),
+            } => {
+                format!("{state}:{}:{}", pairing.user_code, pairing.expires_at_ms)
+            }
+            TvStatus::Throttled { retry_after_secs } => format!("{state}:{retry_after_secs}"),
+            TvStatus::SignedIn { sign_out_at_ms, .. } => format!("{state}:{sign_out_at_ms}"),
+            _ => state.to_owned(),
+        }
+    }
+
     /// The pairing on screen, if any.
     pub fn pairing(&self) -> Option<&PairingView> {
         match self {
@@ -98,4 +125,68 @@ pub struct KioskInfo {
 pub struct TvSnapshot {
     pub status: TvStatus,
     pub kiosk: KioskInfo,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairing(code: &str) -> PairingView {
+        PairingView {
+            user_code: code.into(),
+            verification_uri: "https://idp.example/device".into(),
+            verification_uri_complete: None,
+            qr_svg: String::new(),
+            expires_at_ms: 1_000,
+            interval_secs: 5,
+        }
+    }
+
+    #[test]
+    fn screen_keys_change_with_what_the_screen_shows() {
+        let waiting = |code: &str| TvStatus::Waiting {
+            pairing: pairing(code),
+        };
+        let signed_in = |at: u64| TvStatus::SignedIn {
+            profile: Profile {
+                display_name: "Alice".into(),
+                claims: vec![],
+            },
+            sign_out_at_ms: at,
+            warn_secs: 60,
+        };
+        // Same screen, same key, whatever the QR drawing holds.
+        let mut drawn = pairing("ABCD-EFGH");
+        drawn.qr_svg = "<svg/>".into();
+        assert_eq!(
+            waiting("ABCD-EFGH").screen_key(),
+            TvStatus::Waiting { pairing: drawn }.screen_key()
+        );
+        let keys = [
+            TvStatus::Idle.screen_key(),
+            TvStatus::Starting.screen_key(),
+            waiting("ABCD-EFGH").screen_key(),
+            waiting("WXYZ-QRST").screen_key(),
+            TvStatus::Unreachable {
+                pairing: Some(pairing("ABCD-EFGH")),
+            }
+            .screen_key(),
+            TvStatus::Unreachable { pairing: None }.screen_key(),
+            TvStatus::Denied.screen_key(),
+            TvStatus::Expired.screen_key(),
+            TvStatus::Throttled {
+                retry_after_secs: 30,
+            }
+            .screen_key(),
+            signed_in(10_000).screen_key(),
+            // Activity postpones the sign-out: the screen's countdown changes.
+            signed_in(20_000).screen_key(),
+        ];
+        let distinct: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len(), "{keys:?}");
+        assert!(
+            keys.iter().all(|k| !k.contains('\n')),
+            "SSE ids are one line"
+        );
+    }
 }

@@ -17,6 +17,7 @@ pub mod shutdown;
 pub mod start;
 pub mod state;
 pub mod store;
+pub mod tiers;
 
 pub use router::router;
 pub use settings::Settings;

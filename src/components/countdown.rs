@@ -19,7 +19,8 @@ pub fn Countdown(
 ) -> impl IntoView {
     let left = use_countdown(deadline_ms);
     view! {
-        <p class="countdown" data-testid=testid>
+        // The deadline is on the page for the live fallback script, which ticks it too.
+        <p class="countdown" data-testid=testid data-deadline-ms=deadline_ms>
             {label} " " <time>{move || format_mm_ss(left.get())}</time>
         </p>
     }

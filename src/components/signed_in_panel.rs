@@ -16,18 +16,20 @@ pub fn SignedInPanel(
     sign_out: ServerAction<SignOut>,
 ) -> impl IntoView {
     let left = use_countdown(sign_out_at_ms);
-    let warning =
-        move || {
-            let secs = left.get();
-            (secs <= warn_secs).then(|| view! {
+    let warning = move || {
+        let secs = left.get();
+        (secs <= warn_secs).then(|| view! {
             <p class="idle-warning" role="alert" data-testid="idle-warning">
-                "Signing out in " <time data-testid="idle-countdown">{format_mm_ss(secs)}</time>
+                "Signing out in "
+                <time data-testid="idle-countdown" data-deadline-ms=sign_out_at_ms>{format_mm_ss(secs)}</time>
                 ". Press any key to stay signed in."
             </p>
         })
-        };
+    };
     view! {
-        <section class="signed-in">
+        // When the warning starts, for the live fallback script (which asks the server for
+        // the screen with the warning then).
+        <section class="signed-in" data-warn-at-ms=sign_out_at_ms.saturating_sub(warn_secs * 1_000)>
             <h1 data-testid="welcome">"Welcome, " {profile.display_name}</h1>
             {warning}
             <ClaimsTable claims=profile.claims />

@@ -50,19 +50,23 @@ fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
 
     let demo = snapshot.kiosk.demo;
     let provider = snapshot.kiosk.provider_name.clone();
-    let busy = Signal::derive(move || {
-        status.with(|s| {
-            matches!(
-                s,
-                TvStatus::Starting | TvStatus::Waiting { .. } | TvStatus::Unreachable { .. }
-            )
-        })
-    });
+    // Where no script runs, the page refreshes itself while something is under way. Decided
+    // once, from the status the page was rendered with, and set as the noscript's inner HTML:
+    // a browser that runs scripts parses it as text and never obeys it, and this view never
+    // turns it on later (a meta refresh the page inserted itself would be obeyed).
+    let no_script_refresh = if status.with_untracked(TvStatus::is_busy) {
+        r#"<meta http-equiv="refresh" content="3">"#
+    } else {
+        ""
+    };
 
     view! {
-        // Without WebAssembly the page refreshes itself while something is under way.
-        {move || busy.get().then(|| view! { <noscript><meta http-equiv="refresh" content="3" /></noscript> })}
-        <main class="tv" data-state=move || status.with(|s| s.state_name())>
+        <noscript inner_html=no_script_refresh></noscript>
+        <main
+            class="tv"
+            data-state=move || status.with(|s| s.state_name())
+            data-screen=move || status.with(TvStatus::screen_key)
+        >
             <header class="tv-header">
                 <span class="app-name">"tvsignin"</span>
                 {demo.then(|| view! { <span class="demo-badge" data-testid="demo-badge">"Demo"</span> })}

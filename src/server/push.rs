@@ -1,6 +1,6 @@
 //! The push stream: `GET /events` sends the TV's status as Server-Sent Events the moment it
-//! changes. The browser's EventSource reconnects by itself; the stream ends cleanly on
-//! shutdown.
+//! changes, each event's id naming the screen it shows. The browser's EventSource reconnects
+//! by itself; the stream ends cleanly on shutdown.
 
 use std::convert::Infallible;
 
@@ -28,7 +28,9 @@ pub async fn events(
         .map(move |status| {
             // The guard lives as long as the stream: the TV is present while it is connected.
             let _present = &guard;
-            let event = Event::default().event("status");
+            // The id names the screen, for the live fallback script, which follows the
+            // stream without parsing statuses (see `TvStatus::screen_key`).
+            let event = Event::default().event("status").id(status.screen_key());
             Ok(event
                 .json_data(super::qr::with_qr(status))
                 .unwrap_or_else(|_| Event::default().comment("unserialisable status")))

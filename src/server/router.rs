@@ -23,7 +23,7 @@ use tower_http::trace::TraceLayer;
 
 use super::session::ensure_session;
 use super::state::AppState;
-use super::{assets, guard, metrics, push};
+use super::{assets, guard, metrics, push, tiers};
 use crate::app::{shell, App};
 
 /// For responses that are not pages (pages get a policy with a per-response nonce).
@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/pkg", pkg)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route(state.tv_scripts.fallback_path(), get(tiers::fallback_js))
         .leptos_routes_with_context(&state, routes, provide_nonce, move || {
             shell(options.clone())
         })

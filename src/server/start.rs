@@ -178,8 +178,10 @@ pub fn build_state_with_store(
         store,
         shutdown.clone(),
     );
+    let leptos_options = leptos_options(bound);
     Ok(AppState {
-        leptos_options: leptos_options(bound),
+        tv_scripts: super::tiers::TvScripts::new(&leptos_options),
+        leptos_options,
         settings: Arc::new(settings),
         provider,
         hub,

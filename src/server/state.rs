@@ -25,6 +25,8 @@ pub struct AppState {
     pub demo: Option<Arc<super::demo_idp::DemoIdp>>,
     /// Where TVs and phones reach this server (`PUBLIC_URL`, else the chosen address).
     pub public_url: url::Url,
+    /// The TV page's boot script and where its live fallback is served.
+    pub tv_scripts: super::tiers::TvScripts,
 }
 
 impl AppState {

@@ -1,0 +1,213 @@
+//! Which TV engines get what. Every page carries one inline boot script
+//! (`src/js/boot.js`) that picks, by feature detection on the TV, the WebAssembly app or the
+//! live fallback script (`src/js/fallback.js`, served here under a content-hashed name);
+//! without scripts the page's `<noscript>` refresh applies. Also the pages' script policy:
+//! `'wasm-unsafe-eval'` for current engines, `'unsafe-eval'` only for an engine whose boot
+//! script found it could not compile WebAssembly under the first (Chromium before 95).
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::IntoResponse;
+use leptos::config::LeptosOptions;
+use leptos::prelude::*;
+
+/// Set by the boot script of an engine that does not know `'wasm-unsafe-eval'`.
+pub const EVAL_COOKIE: &str = "tvsignin_wasm_eval";
+
+const BOOT_JS: &str = include_str!("../js/boot.js");
+const FALLBACK_JS: &str = include_str!("../js/fallback.js");
+
+/// How long the WebAssembly has to take over before the fallback keeps the screen live.
+const HYDRATION_WAIT_MS: u32 = 5_000;
+
+/// The boot script, ready to inline, and where the fallback script is served.
+#[derive(Clone, Debug)]
+pub struct TvScripts {
+    boot: Arc<str>,
+    fallback_path: Arc<str>,
+}
+
+impl TvScripts {
+    /// Finds the WebAssembly bundle's file names as Leptos does (content hashes from
+    /// `hash.txt` next to the binary, when cargo-leptos hashed them).
+    pub fn new(options: &LeptosOptions) -> Self {
+        let (js, wasm) = bundle_names(options);
+        let digest = ring::digest::digest(&ring::digest::SHA256, FALLBACK_JS.as_bytes());
+        let hash: String = digest.as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let fallback_path = format!("/tv-fallback.{hash}.js");
+        let pkg = &options.site_pkg_dir;
+        let arguments = serde_json::json!([
+            format!("/{pkg}/{js}.js"),
+            format!("/{pkg}/{wasm}.wasm"),
+            fallback_path,
+            HYDRATION_WAIT_MS,
+            EVAL_COOKIE,
+        ])
+        .to_string();
+        // `[a,b]` -> `(a,b)`: the boot script is a function expression called with them.
+        let call = format!("({})", &arguments[1..arguments.len() - 1]);
+        // Inlined in every page: without its comments and indentation.
+        let boot: Vec<&str> = BOOT_JS
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with("//"))
+            .collect();
+        Self {
+            boot: format!("{}{call};", boot.join("\n")).into(),
+            fallback_path: fallback_path.into(),
+        }
+    }
+
+    pub fn fallback_path(&self) -> &str {
+        &self.fallback_path
+    }
+}
+
+fn bundle_names(options: &LeptosOptions) -> (String, String) {
+    let mut js = options.output_name.to_string();
+    let mut wasm = js.clone();
+    if options.hash_files {
+        let hashes = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(&*options.hash_file)))
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        for (file, hash) in hashes.lines().filter_map(|l| l.split_once(':')) {
+            match file.trim() {
+                "js" => js = format!("{js}.{}", hash.trim()),
+                "wasm" => wasm = format!("{wasm}.{}", hash.trim()),
+                _ => {}
+            }
+        }
+    } else if option_env!("LEPTOS_OUTPUT_NAME").is_none() {
+        // wasm-bindgen's own name, outside cargo-leptos.
+        wasm.push_str("_bg");
+    }
+    (js, wasm)
+}
+
+/// `GET /tv-fallback.<hash>.js`: the name changes with the content, so it is cached for good.
+pub async fn fallback_js() -> impl IntoResponse {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+        ],
+        FALLBACK_JS,
+    )
+}
+
+/// Whether the request carries the boot script's note that this engine cannot compile
+/// WebAssembly under `'wasm-unsafe-eval'`.
+fn needs_unsafe_eval(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| name == EVAL_COOKIE && value == "1")
+}
+
+/// The page's Content-Security-Policy: only this server's scripts (inline ones must carry
+/// the response's nonce), its WebAssembly, its styles; no framing.
+pub fn page_policy(nonce: &str, headers: &HeaderMap) -> String {
+    // Engines before Chromium 95 ignore 'wasm-unsafe-eval' and then refuse WebAssembly; for
+    // them alone, 'unsafe-eval' (which current engines would also apply to eval()).
+    let wasm = if needs_unsafe_eval(headers) {
+        "'unsafe-eval'"
+    } else {
+        "'wasm-unsafe-eval'"
+    };
+    format!(
+        "default-src 'none'; script-src 'self' 'nonce-{nonce}' {wasm}; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+/// The boot script with this response's nonce, after setting the page's policy to match.
+/// Renders nothing where there is no app state (it is not a TV page then).
+pub fn boot_script() -> impl IntoView {
+    let nonce = leptos::nonce::use_nonce()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    let headers = use_context::<http::request::Parts>()
+        .map(|parts| parts.headers)
+        .unwrap_or_default();
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        HeaderValue::from_str(&page_policy(&nonce, &headers)),
+    ) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+    use_context::<super::AppState>().map(|state| {
+        let boot = state.tv_scripts.boot.to_string();
+        view! { <script nonce=nonce inner_html=boot></script> }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cookie(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn wasm_policy_follows_the_engines_note() {
+        let modern = page_policy("n0nce", &HeaderMap::new());
+        assert!(modern.contains("script-src 'self' 'nonce-n0nce' 'wasm-unsafe-eval';"));
+        assert!(!modern.contains("'unsafe-eval'"));
+        let old = page_policy("n0nce", &cookie("a=b; tvsignin_wasm_eval=1"));
+        assert!(old.contains("'nonce-n0nce' 'unsafe-eval';"), "{old}");
+        for other in [
+            "tvsignin_wasm_eval=0",
+            "xtvsignin_wasm_eval=1",
+            "tvsignin_wasm_eval=1x",
+        ] {
+            assert!(
+                page_policy("n", &cookie(other)).contains("'wasm-unsafe-eval'"),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn boot_script_is_called_with_the_bundle_and_fallback() {
+        let options = LeptosOptions::builder()
+            .output_name("tvsignin")
+            .site_pkg_dir("pkg")
+            .hash_files(false)
+            .build();
+        let scripts = TvScripts::new(&options);
+        assert!(
+            scripts.boot.starts_with("(function (jsUrl, "),
+            "{}",
+            scripts.boot
+        );
+        assert!(
+            scripts.boot.ends_with(&format!(
+                "}})(\"/pkg/tvsignin.js\",\"/pkg/tvsignin_bg.wasm\",\"{}\",{HYDRATION_WAIT_MS},\"{EVAL_COOKIE}\");",
+                scripts.fallback_path()
+            )),
+            "{}",
+            &scripts.boot[scripts.boot.len() - 200..]
+        );
+        assert!(scripts.fallback_path().starts_with("/tv-fallback."));
+        assert!(!scripts.boot.contains("</script"));
+    }
+}
