@@ -61,13 +61,18 @@ if [ "$MODE" = "test" ]; then
   have tmux || missing+=(tmux)
   # The fleet tests and the load benchmark run a real Redis (the package brings redis-cli).
   have redis-server || missing+=(redis-server)
+  # Two real old browser engines for the TV tiers (end2end/tests/old-engines.spec.ts), headless
+  # under Xvfb; they are bound to Debian's own Python.
+  have xvfb-run || missing+=(xvfb xauth)
+  /usr/bin/python3 -c 'import PyQt5.QtWebEngineWidgets' 2>/dev/null || missing+=(python3-pyqt5.qtwebengine)
+  /usr/bin/python3 -c 'import PyQt5.QtWebKitWidgets' 2>/dev/null || missing+=(python3-pyqt5.qtwebkit)
   if [ ${#missing[@]} -gt 0 ]; then
     step "apt-get install ${missing[*]}"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
   else
-    step "chromium, tmux, redis-server: present"
+    step "chromium, tmux, redis-server, xvfb, QtWebEngine, QtWebKit: present"
   fi
   if [ -d end2end/node_modules/@playwright/test ] && [ end2end/package-lock.json -ot end2end/node_modules/.package-lock.json ]; then
     step "end2end npm packages: present"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command 2: installs what the tests need, then runs every check and test:
 # rustfmt, clippy (both builds, warnings denied), the browser build, Rust unit and integration
-# tests, the local provider's self-test, and the Playwright suite against the release build.
+# tests, the local provider's self-test, the release build and its check against the oldest TV
+# engine, and the Playwright suite (including two old engines) against the release build.
 set -euo pipefail
 # A one-off build gains nothing from incremental caches, and they cost gigabytes of disk.
 export CARGO_INCREMENTAL=0
@@ -23,7 +24,10 @@ run cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D 
 run cargo build --lib --features hydrate --target wasm32-unknown-unknown
 run cargo test --features ssr
 run node end2end/idp/selftest.mjs
-run cargo leptos build --release
+run scripts/build.sh
+# The served bundle against the oldest engine claimed for the full experience.
+run cargo run --quiet --features ssr --example wasm_mvp -- target/site/pkg
+run node end2end/engines/glue-syntax.mjs target/site/pkg
 (cd end2end && run npx playwright test)
 
 printf '\nAll checks and tests passed in %ss.\n' "$((SECONDS - started))"

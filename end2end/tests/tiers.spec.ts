@@ -124,6 +124,29 @@ test.describe('with the local provider', () => {
     }
   });
 
+  test('slow WebAssembly: the fallback keeps the screen live, then the app takes over', async ({ browser }) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    // Held back longer than the boot script waits (5 s), like a slow TV network.
+    await context.route(/\.wasm$/, async (route) => {
+      await new Promise((r) => setTimeout(r, 7_000));
+      await route.continue();
+    });
+    const page = await context.newPage();
+    const navigations = countNavigations(page);
+    await page.goto(stack.appUrl + '/');
+    await expect.poll(() => page.evaluate(() => (window as any).tvsignin?.fallbackReason ?? null), { timeout: 7_000 }).toBe('timeout');
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 20_000 });
+    // The app runs the screen now: Sign in is not a form post, and each arrow press moves the
+    // focus once (were the fallback still listening, twice).
+    await page.getByTestId('sign-in').click();
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'waiting');
+    await expect(page.getByTestId('new-code')).toBeFocused();
+    await page.keyboard.press('ArrowDown');
+    await expect(page.getByTestId('cancel')).toBeFocused();
+    expect(navigations, 'only the first load').toEqual([stack.appUrl + '/']);
+    await context.close();
+  });
+
   test('live fallback: the WebAssembly file is blocked', async ({ browser }) => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
     await context.route(/\.wasm$/, (route) => route.abort());
