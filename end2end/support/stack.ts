@@ -1,5 +1,6 @@
 // Starts what an end-to-end test talks to, all on 127.0.0.1: the local OpenID provider
 // (idp/server.mjs) and the release build of tvsignin configured for it. Stopped by stop().
+import { test } from '@playwright/test';
 import { spawn, ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
@@ -135,5 +136,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await stopChild(app.child);
       await stopChild(idp.child);
     },
+  };
+}
+
+/** One stack for the tests of the enclosing describe block: started before them, stopped after. */
+export function useStack(options: StackOptions = {}): () => Stack {
+  let stack: Stack | undefined;
+  test.beforeAll(async () => {
+    stack = await startStack(options);
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+  return () => {
+    if (!stack) throw new Error('the stack is not running');
+    return stack;
   };
 }

@@ -5,7 +5,7 @@
 // reaches its end state by itself; the Chromium 87 class also ends up running the
 // WebAssembly app. The phone is today's Chromium.
 import { test, expect, type Browser } from '@playwright/test';
-import { startStack, type Stack } from '../support/stack';
+import { useStack } from '../support/stack';
 import { phoneSignIn } from '../support/phone';
 import { openOldEngine, type OldEngine, type OldEngineName } from '../support/old-engine';
 
@@ -45,20 +45,14 @@ async function uncaughtErrors(tv: OldEngine): Promise<string[]> {
 
 for (const engine of ENGINES) {
   test.describe(`${engine}, with the local provider`, () => {
-    let stack: Stack;
-    test.beforeAll(async () => {
-      stack = await startStack();
-    });
-    test.afterAll(async () => {
-      await stack?.stop();
-    });
+    const stack = useStack();
 
     test(`${engine}: a TV pairs with a phone and reaches signed-in by itself`, async ({ browser }) => {
-      const tv = await openOldEngine(engine, stack.appUrl + '/');
+      const tv = await openOldEngine(engine, stack().appUrl + '/');
       try {
         expect(await tier(tv)).toBe(engine === 'webkit' ? 'fallback:unsupported' : 'fallback:policy');
         const link = await startPairing(tv);
-        expect(link).toContain(`${stack.issuer}/device?user_code=`);
+        expect(link).toContain(`${stack().issuer}/device?user_code=`);
         if (engine === 'webengine') {
           // The boot script noted that this engine needs 'unsafe-eval' for WebAssembly; the
           // page after Sign in got that policy and the WebAssembly app took over.
@@ -94,7 +88,7 @@ for (const engine of ENGINES) {
     });
 
     test(`${engine}: declined on the phone`, async ({ browser }) => {
-      const tv = await openOldEngine(engine, stack.appUrl + '/');
+      const tv = await openOldEngine(engine, stack().appUrl + '/');
       try {
         const link = await startPairing(tv);
         await phoneSignIn(browser, link, { ...ALICE, action: 'deny' });
@@ -108,16 +102,10 @@ for (const engine of ENGINES) {
   });
 
   test.describe(`${engine}, with a short code lifetime`, () => {
-    let stack: Stack;
-    test.beforeAll(async () => {
-      stack = await startStack({ idp: { IDP_DEVICE_CODE_TTL: '5' } });
-    });
-    test.afterAll(async () => {
-      await stack?.stop();
-    });
+    const stack = useStack({ idp: { IDP_DEVICE_CODE_TTL: '5' } });
 
     test(`${engine}: the code expires on screen, and New code gives a fresh one`, async () => {
-      const tv = await openOldEngine(engine, stack.appUrl + '/');
+      const tv = await openOldEngine(engine, stack().appUrl + '/');
       try {
         await startPairing(tv);
         const code = await tv.eval<string>(`document.querySelector('[data-testid="user-code"]').textContent`);

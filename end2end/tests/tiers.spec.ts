@@ -5,7 +5,7 @@
 // and shows the idle warning. Old engines: old-engines.spec.ts.
 import { test, expect, chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
-import { startStack, type Stack } from '../support/stack';
+import { useStack, type Stack } from '../support/stack';
 import { phoneSignIn } from '../support/phone';
 import { watchPage } from '../support/watch';
 
@@ -78,20 +78,14 @@ async function fallbackPairs(context: BrowserContext, phoneBrowser: Browser, sta
 }
 
 test.describe('with the local provider', () => {
-  let stack: Stack;
-  test.beforeAll(async () => {
-    stack = await startStack();
-  });
-  test.afterAll(async () => {
-    await stack?.stop();
-  });
+  const stack = useStack();
 
   test('full tier: the WebAssembly app pairs without any navigation and no meta refresh', async ({ browser }) => {
     const context = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
     const page = await context.newPage();
     const watch = watchPage(page);
     const navigations = countNavigations(page);
-    await page.goto(stack.appUrl + '/');
+    await page.goto(stack().appUrl + '/');
     await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
     expect(await page.evaluate(() => (window as any).tvsignin?.fallbackReason ?? null)).toBeNull();
 
@@ -104,7 +98,7 @@ test.describe('with the local provider', () => {
     // The phone takes several seconds, longer than the old refresh's 3 s.
     await phoneSignIn(browser, await qrTarget(page), ALICE);
     await expect(page.getByTestId('welcome')).toHaveText('Welcome, Alice Liddell');
-    expect(navigations, 'only the first load').toEqual([stack.appUrl + '/']);
+    expect(navigations, 'only the first load').toEqual([stack().appUrl + '/']);
     // The fallback never started.
     expect(await page.evaluate(() => (window as any).tvsignin?.fallbackReason ?? null)).toBeNull();
     expect(watch.consoleErrors).toEqual([]);
@@ -115,7 +109,7 @@ test.describe('with the local provider', () => {
     const noWasm = await launchWith(NO_WASM);
     try {
       const context = await noWasm.newContext({ viewport: { width: 1280, height: 720 } });
-      const { watch } = await fallbackPairs(context, browser, stack, /^unsupported$/);
+      const { watch } = await fallbackPairs(context, browser, stack(), /^unsupported$/);
       expect(watch.consoleErrors).toEqual([]);
       // No WebAssembly was even fetched.
       expect(watch.bodies.filter((b) => b.url.endsWith('.wasm'))).toEqual([]);
@@ -133,7 +127,7 @@ test.describe('with the local provider', () => {
     });
     const page = await context.newPage();
     const navigations = countNavigations(page);
-    await page.goto(stack.appUrl + '/');
+    await page.goto(stack().appUrl + '/');
     await expect.poll(() => page.evaluate(() => (window as any).tvsignin?.fallbackReason ?? null), { timeout: 7_000 }).toBe('timeout');
     await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 20_000 });
     // The app runs the screen now: Sign in is not a form post, and each arrow press moves the
@@ -143,33 +137,27 @@ test.describe('with the local provider', () => {
     await expect(page.getByTestId('new-code')).toBeFocused();
     await page.keyboard.press('ArrowDown');
     await expect(page.getByTestId('cancel')).toBeFocused();
-    expect(navigations, 'only the first load').toEqual([stack.appUrl + '/']);
+    expect(navigations, 'only the first load').toEqual([stack().appUrl + '/']);
     await context.close();
   });
 
   test('live fallback: the WebAssembly file is blocked', async ({ browser }) => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
     await context.route(/\.wasm$/, (route) => route.abort());
-    await fallbackPairs(context, browser, stack, /^(failed|error|timeout)$/);
+    await fallbackPairs(context, browser, stack(), /^(failed|error|timeout)$/);
     await context.close();
   });
 });
 
 test.describe('with short kiosk timers', () => {
-  let stack: Stack;
-  test.beforeAll(async () => {
-    stack = await startStack({ app: { IDLE_SIGN_OUT_SECS: '12', SIGN_OUT_WARNING_SECS: '8' } });
-  });
-  test.afterAll(async () => {
-    await stack?.stop();
-  });
+  const stack = useStack({ app: { IDLE_SIGN_OUT_SECS: '12', SIGN_OUT_WARNING_SECS: '8' } });
 
   test('live fallback: the idle warning shows, a key press keeps the TV, then it signs out', async ({ browser }) => {
     const noWasm = await launchWith(NO_WASM);
     try {
       const context = await noWasm.newContext({ viewport: { width: 1280, height: 720 } });
       const page = await context.newPage();
-      await page.goto(stack.appUrl + '/');
+      await page.goto(stack().appUrl + '/');
       await page.getByTestId('sign-in').click();
       await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'waiting');
       await phoneSignIn(browser, await qrTarget(page), ALICE);

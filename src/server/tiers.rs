@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
+use axum_extra::extract::CookieJar;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 
@@ -110,13 +111,9 @@ pub async fn fallback_js() -> impl IntoResponse {
 /// Whether the request carries the boot script's note that this engine cannot compile
 /// WebAssembly under `'wasm-unsafe-eval'`.
 fn needs_unsafe_eval(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| name == EVAL_COOKIE && value == "1")
+    CookieJar::from_headers(headers)
+        .get(EVAL_COOKIE)
+        .is_some_and(|cookie| cookie.value() == "1")
 }
 
 /// The page's Content-Security-Policy: only this server's scripts (inline ones must carry
