@@ -22,6 +22,53 @@ async function readRaw(req) {
   return Buffer.concat(chunks);
 }
 
+// The device code a form-encoded token request polls with, or null. Reads the body once and
+// leaves it in `req.body` (oidc-provider falls back to it once the stream is consumed), so
+// several of these middlewares can look at one request.
+async function polledDeviceCode(ctx) {
+  if (ctx.method !== 'POST' || ctx.path !== '/token' || !ctx.is('application/x-www-form-urlencoded')) {
+    return null;
+  }
+  if (!Buffer.isBuffer(ctx.req.body)) {
+    // A Buffer, as even an empty one is truthy there. oidc-provider warns once on stderr
+    // about an upstream body parser.
+    ctx.req.body = await readRaw(ctx.req);
+  }
+  const params = new URLSearchParams(ctx.req.body.toString('utf8'));
+  const deviceCode = params.get('device_code');
+  if (params.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:device_code' || !deviceCode) {
+    return null;
+  }
+  return deviceCode;
+}
+
+// Test switch: holds every device code poll for `delayMs` before the provider answers it (a
+// slow token endpoint), and counts in `stats` the polls, those in flight, and the polls that
+// arrived while another poll of the same device code was still being answered. A poll stays
+// in flight until it is answered, even if its client has gone away meanwhile, as at a real
+// provider.
+export function watchPolls(delayMs, stats) {
+  const inFlight = new Map(); // device_code -> polls being answered
+  return async function tokenPollWatch(ctx, next) {
+    const deviceCode = await polledDeviceCode(ctx);
+    if (deviceCode === null) return next();
+    const before = inFlight.get(deviceCode) ?? 0;
+    if (before > 0) stats.overlappingPolls += 1;
+    inFlight.set(deviceCode, before + 1);
+    stats.polls += 1;
+    stats.pollsInFlight += 1;
+    try {
+      if (delayMs > 0) await new Promise((resolve) => { setTimeout(resolve, delayMs); });
+      return await next();
+    } finally {
+      stats.pollsInFlight -= 1;
+      const left = inFlight.get(deviceCode) - 1;
+      if (left > 0) inFlight.set(deviceCode, left);
+      else inFlight.delete(deviceCode);
+    }
+  };
+}
+
 // Answers `slow_down` when a device code is polled again sooner than `interval` seconds
 // after its previous poll; the too-fast request never reaches the provider (so it cannot,
 // for example, redeem the code).
@@ -29,20 +76,8 @@ export function slowDown(interval = DEFAULT_INTERVAL, stats = { slowDowns: 0 }) 
   const lastPoll = new Map(); // device_code -> ms timestamp of its previous poll
 
   return async function tokenSlowDown(ctx, next) {
-    if (ctx.method !== 'POST' || ctx.path !== '/token' || !ctx.is('application/x-www-form-urlencoded')) {
-      return next();
-    }
-    const raw = await readRaw(ctx.req);
-    // The stream is consumed: oidc-provider falls back to `req.body` when the stream is
-    // no longer readable (it warns once on stderr about an upstream body parser).
-    // A Buffer, as even an empty one is truthy there.
-    ctx.req.body = raw;
-
-    const params = new URLSearchParams(raw.toString('utf8'));
-    const deviceCode = params.get('device_code');
-    if (params.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:device_code' || !deviceCode) {
-      return next();
-    }
+    const deviceCode = await polledDeviceCode(ctx);
+    if (deviceCode === null) return next();
 
     const now = Date.now();
     const previous = lastPoll.get(deviceCode);
