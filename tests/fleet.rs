@@ -854,17 +854,35 @@ async fn an_unreachable_redis_stops_start_up_naming_redis_url() {
     .await;
 }
 
-/// The local provider with a slow token endpoint: every poll is held `delay` before it is
-/// answered (and still counted as in flight if its client went away meanwhile), and the
-/// provider counts polls of one device code that arrive while another is in flight.
-async fn slow_provider(delay: Duration) -> LocalIdp {
+/// The local provider with a slow token endpoint: every poll and refresh is held `delay`
+/// before it is answered (and still counted as in flight if its client went away
+/// meanwhile), and the provider counts polls of one device code that arrive while another
+/// is in flight. `more` adds settings.
+async fn slow_provider(delay: Duration, more: &[(&str, &str)]) -> LocalIdp {
     let delay_ms = delay.as_millis().to_string();
-    LocalIdp::start(&[
+    let mut settings = vec![
         ("IDP_INTERVAL", "1"),
         ("IDP_SLOW_DOWN", "1"),
-        ("IDP_POLL_DELAY_MS", &delay_ms),
-    ])
-    .await
+        ("IDP_TOKEN_DELAY_MS", delay_ms.as_str()),
+    ];
+    settings.extend_from_slice(more);
+    LocalIdp::start(&settings).await
+}
+
+/// Waits until the provider's count `name` reaches `at_least` (at most `limit`).
+async fn provider_count_reaches(idp: &LocalIdp, name: &str, at_least: u64, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let count = provider_stat(&idp.issuer, name).await;
+        if count >= at_least {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} at the provider is {count}, not {at_least}, after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Waits until the provider has received more than `after` polls; returns the new count.
@@ -908,7 +926,7 @@ async fn a_device_code_is_never_polled_twice_at_once_across_a_hand_over_or_a_tak
     within(150, async {
         // Each poll takes 9 s at the provider, longer than a take-over used to take.
         const DELAY: Duration = Duration::from_secs(9);
-        let idp = slow_provider(DELAY).await;
+        let idp = slow_provider(DELAY, &[]).await;
         let dir = work_dir("no_overlapping_polls");
         let redis = Redis::start(&dir).await;
         let mut fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
@@ -1087,6 +1105,57 @@ async fn records_and_change_messages_that_redis_did_not_get_from_a_replica_are_r
             "not logged:\n{}",
             replica.log()
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_refresh_under_way_when_its_replica_stops_is_stored_before_the_hand_over() {
+    within(150, async {
+        // Access tokens live 20 s, so the owner refreshes 10 s after the sign-in; every
+        // refresh takes 6 s at the provider, whose public client rotates refresh tokens (a
+        // used one presented again revokes the whole grant).
+        const DELAY: Duration = Duration::from_secs(6);
+        let idp = slow_provider(DELAY, &[("IDP_ACCESS_TOKEN_TTL", "20")]).await;
+        let dir = work_dir("refresh_hand_over");
+        let redis = Redis::start(&dir).await;
+        let mut fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+        fleet.http_timeout_secs = 8;
+        let (mut a, b) = tokio::join!(Replica::start("a", &fleet), Replica::start("b", &fleet));
+        let tv = a.tv();
+        assert_eq!(tv.status().await["state"], "idle");
+        tv.call("start").await;
+        let waiting = tv.wait_for("waiting", Duration::from_secs(15)).await;
+        approve(&waiting).await;
+        tv.wait_for("signed-in", Duration::from_secs(30)).await;
+
+        // A is told to stop while its refresh is at the provider: it stores the rotated
+        // refresh token before B takes the session over.
+        provider_count_reaches(&idp, "refreshes", 1, Duration::from_secs(20)).await;
+        assert!(
+            a.terminate().await.success(),
+            "A stopped by SIGTERM exits 0"
+        );
+
+        // B refreshes in its turn, with the token A stored: the grant lives on.
+        provider_count_reaches(&idp, "refreshes", 2, Duration::from_secs(30)).await;
+        let deadline = Instant::now() + DELAY + Duration::from_secs(3);
+        while provider_stat(&idp.issuer, "refreshes_in_flight").await > 0 {
+            assert!(Instant::now() < deadline, "B's refresh never ended");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let access_token = alice_access_token(&idp).await;
+        let userinfo = userinfo_endpoint(&idp.issuer).await;
+        assert_eq!(
+            userinfo_status(&userinfo, &access_token).await,
+            200,
+            "the newest access token is dead: a used refresh token was sent again, and \
+             the provider revoked the grant"
+        );
+        let tv = tv.on(&b.base);
+        assert_eq!(tv.status().await["state"], "signed-in");
+        assert_eq!(tv.call("sign_out").await["state"], "idle");
+        assert_revoked_soon(&userinfo, &access_token).await;
     })
     .await;
 }

@@ -2,6 +2,7 @@
 // `interval` and never answers `slow_down` by itself.
 
 const DEFAULT_INTERVAL = 5; // seconds, RFC 8628 section 3.2
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 // Adds `interval` to successful device authorization responses.
 export function addInterval(interval) {
@@ -22,10 +23,10 @@ async function readRaw(req) {
   return Buffer.concat(chunks);
 }
 
-// The device code a form-encoded token request polls with, or null. Reads the body once and
-// leaves it in `req.body` (oidc-provider falls back to it once the stream is consumed), so
-// several of these middlewares can look at one request.
-async function polledDeviceCode(ctx) {
+// The form of a form-encoded token request, or null. Reads the body once and leaves it in
+// `req.body` (oidc-provider falls back to it once the stream is consumed), so several of
+// these middlewares can look at one request.
+async function tokenForm(ctx) {
   if (ctx.method !== 'POST' || ctx.path !== '/token' || !ctx.is('application/x-www-form-urlencoded')) {
     return null;
   }
@@ -34,37 +35,52 @@ async function polledDeviceCode(ctx) {
     // about an upstream body parser.
     ctx.req.body = await readRaw(ctx.req);
   }
-  const params = new URLSearchParams(ctx.req.body.toString('utf8'));
-  const deviceCode = params.get('device_code');
-  if (params.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:device_code' || !deviceCode) {
-    return null;
-  }
-  return deviceCode;
+  return new URLSearchParams(ctx.req.body.toString('utf8'));
 }
 
-// Test switch: holds every device code poll for `delayMs` before the provider answers it (a
-// slow token endpoint), and counts in `stats` the polls, those in flight, and the polls that
-// arrived while another poll of the same device code was still being answered. A poll stays
-// in flight until it is answered, even if its client has gone away meanwhile, as at a real
-// provider.
-export function watchPolls(delayMs, stats) {
+// The device code a token request polls with, or null.
+async function polledDeviceCode(ctx) {
+  const form = await tokenForm(ctx);
+  if (form === null || form.get('grant_type') !== DEVICE_GRANT || !form.get('device_code')) {
+    return null;
+  }
+  return form.get('device_code');
+}
+
+// Test switch: holds every device code poll and every refresh for `delayMs` before the
+// provider answers it (a slow token endpoint), and counts in `stats` the polls and refreshes,
+// those in flight, and the polls that arrived while another poll of the same device code
+// was still being answered. A request stays in flight until it is answered, even if its
+// client has gone away meanwhile, as at a real provider.
+export function watchTokenRequests(delayMs, stats) {
   const inFlight = new Map(); // device_code -> polls being answered
-  return async function tokenPollWatch(ctx, next) {
-    const deviceCode = await polledDeviceCode(ctx);
-    if (deviceCode === null) return next();
-    const before = inFlight.get(deviceCode) ?? 0;
-    if (before > 0) stats.overlappingPolls += 1;
-    inFlight.set(deviceCode, before + 1);
-    stats.polls += 1;
-    stats.pollsInFlight += 1;
+  return async function tokenRequestWatch(ctx, next) {
+    const form = await tokenForm(ctx);
+    const grant = form?.get('grant_type');
+    const deviceCode = grant === DEVICE_GRANT ? form.get('device_code') : null;
+    if (!deviceCode && grant !== 'refresh_token') return next();
+    if (deviceCode) {
+      const before = inFlight.get(deviceCode) ?? 0;
+      if (before > 0) stats.overlappingPolls += 1;
+      inFlight.set(deviceCode, before + 1);
+      stats.polls += 1;
+      stats.pollsInFlight += 1;
+    } else {
+      stats.refreshes += 1;
+      stats.refreshesInFlight += 1;
+    }
     try {
       if (delayMs > 0) await new Promise((resolve) => { setTimeout(resolve, delayMs); });
       return await next();
     } finally {
-      stats.pollsInFlight -= 1;
-      const left = inFlight.get(deviceCode) - 1;
-      if (left > 0) inFlight.set(deviceCode, left);
-      else inFlight.delete(deviceCode);
+      if (deviceCode) {
+        stats.pollsInFlight -= 1;
+        const left = inFlight.get(deviceCode) - 1;
+        if (left > 0) inFlight.set(deviceCode, left);
+        else inFlight.delete(deviceCode);
+      } else {
+        stats.refreshesInFlight -= 1;
+      }
     }
   };
 }
