@@ -19,6 +19,7 @@
 //! limiter in `limits`, per replica), so a client cannot dodge the first by dropping its
 //! cookie.
 
+mod in_flight;
 mod task;
 
 use std::collections::HashMap;
@@ -54,10 +55,6 @@ const FORGET_LOCAL_AFTER: Duration = Duration::from_secs(2 * 60);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// How many times a write is retried when another writer got there first.
 const WRITE_ATTEMPTS: usize = 16;
-/// A stopping replica waits this long past the provider request timeout for its polls and
-/// refreshes to end (a refresh may be followed by a store write or a revocation); after that
-/// it leaves its lease to lapse instead of handing it over.
-const DRAIN_SLACK: Duration = Duration::from_secs(5);
 
 /// The run of a session a task is: the record generation it works for, and the owner epoch
 /// under which this replica runs it. Every write the task makes is conditional on both.
@@ -66,10 +63,6 @@ pub(super) struct Turn {
     pub generation: u64,
     pub epoch: OwnerEpoch,
 }
-
-/// Held from the moment a poll or refresh is sent until what it brought has been stored or
-/// given up: a stopping replica waits for every one before it hands its sessions over.
-pub(super) struct InFlight(#[allow(dead_code)] tokio::sync::OwnedRwLockReadGuard<()>);
 
 /// All TV sessions, as this replica sees them.
 #[derive(Clone)]
@@ -87,8 +80,8 @@ struct HubInner {
     timer: Arc<dyn Timer>,
     metrics: Metrics,
     addresses: AddressLimiter,
-    /// Read-held by every provider call in flight ([`InFlight`]); written once, by a
-    /// graceful stop, to wait for them all.
+    /// Read-held by every provider call in flight (`in_flight::InFlight`); written once,
+    /// by a graceful stop, to wait for them all.
     in_flight: Arc<tokio::sync::RwLock<()>>,
 }
 
@@ -342,35 +335,6 @@ impl Hub {
             })
             .await?;
         Ok(written.is_some_and(|(current, _)| current))
-    }
-
-    /// Sends a poll or refresh for a session this replica owns, if its lease outlasts the
-    /// request (`None` if not). The request runs to its end even if the asking task is
-    /// cancelled meanwhile; tokens it brings that nobody takes are revoked. The answer comes
-    /// with an [`InFlight`] to hold until it is stored.
-    async fn provider_call<E: Send + 'static>(
-        &self,
-        call: impl std::future::Future<Output = Result<TokenSet, E>> + Send + 'static,
-    ) -> Option<(Result<TokenSet, E>, InFlight)> {
-        let guard = self.inner.in_flight.clone().read_owned().await;
-        // Checked after the guard is held: a stopping replica gives its lease up only once
-        // it holds the lock for writing, so a call that gets here after that sees no lease.
-        if !self.inner.store.lease_valid() {
-            return None;
-        }
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        let hub = self.clone();
-        tokio::spawn(
-            async move {
-                let answer = call.await;
-                if let Err((Ok(tokens), _guard)) = sender.send((answer, InFlight(guard))) {
-                    tracing::info!("tokens arrived for a task that has stopped; revoking them");
-                    hub.revoke(tokens).await;
-                }
-            }
-            .in_current_span(),
-        );
-        receiver.await.ok()
     }
 
     /// How long a record lives without another write: past its last deadline, and never
@@ -723,13 +687,8 @@ impl Hub {
     /// one's sessions at once instead of waiting for its lease to lapse. If they do not end
     /// in time, the lease is left to lapse, which is just as safe, only slower.
     pub async fn release(&self) {
-        let limit = self.inner.provider.config().request_timeout + DRAIN_SLACK;
-        match tokio::time::timeout(limit, self.inner.in_flight.write()).await {
-            Ok(_drained) => self.inner.store.release().await,
-            Err(_) => tracing::warn!(
-                "provider requests still running {limit:?} after the stop; \
-                 this replica's sessions go to the others when its lease lapses"
-            ),
+        if let Some(_no_new_calls) = self.drain().await {
+            self.inner.store.release().await;
         }
     }
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Hub, InFlight, Turn};
+use super::in_flight::InFlight;
+use super::{Hub, Turn};
 use crate::model::{Claim, PairingView, Profile, TvStatus};
 use crate::oidc::device::DeviceAuthorization;
 use crate::oidc::polling::{run_polling, PollOutcome, PollProgress, PollResponse, PollState};
