@@ -1,7 +1,8 @@
 //! Fleet mode, black-box: replicas of the real binary sharing one real `redis-server` behave
 //! as one app. A TV's push stream on one replica shows what another replica does; exactly one
 //! replica polls for a pairing, and another adopts it when that one dies or stops, never
-//! while the old owner's poll is still at the provider; a restart loses nothing; Redis holds
+//! while the old owner's poll or refresh is still at the provider, after which the old owner
+//! can write nothing in it; a restart loses nothing; Redis holds
 //! no device code or token in clear text, and its keys expire; records and change messages
 //! forged or replayed in Redis are refused; a TLS-only Redis works and an untrusted
 //! certificate is refused; `STORE_KEY` rotates without signing anyone out, and a session no
@@ -1156,6 +1157,98 @@ async fn a_refresh_under_way_when_its_replica_stops_is_stored_before_the_hand_ov
         assert_eq!(tv.status().await["state"], "signed-in");
         assert_eq!(tv.call("sign_out").await["state"], "idle");
         assert_revoked_soon(&userinfo, &access_token).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_replica_whose_sessions_were_adopted_can_no_longer_write_them() {
+    use tvsignin::server::session::SessionId;
+    use tvsignin::server::settings::RedisSettings;
+    use tvsignin::server::store::redis::RedisStore;
+    use tvsignin::server::store::seal::StoreKey;
+    use tvsignin::server::store::{Lease, Saved, SessionRecord, SessionStore, Write};
+
+    within(30, async {
+        let dir = work_dir("fencing");
+        let redis = Redis::start(&dir).await;
+        let settings = RedisSettings {
+            url: url::Url::parse(&redis.url).expect("the Redis URL"),
+            ca_pem: None,
+            key: StoreKey::from_base64(&store_key())
+                .expect("a store key")
+                .into(),
+        };
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let connect = || async {
+            RedisStore::connect(&settings, shutdown.clone())
+                .await
+                .expect("connect to Redis")
+        };
+        let (a, b) = (connect().await, connect().await);
+        a.heartbeat().await.expect("A's first heartbeat");
+        let id = SessionId::generate();
+        let record = SessionRecord::default();
+        let write = |expected, lease, fence| Write {
+            expected,
+            record: &record,
+            ttl: Duration::from_secs(60),
+            lease,
+            fence,
+        };
+
+        // A starts a pairing: it owns the session, and its task writes under that epoch.
+        let Saved::Written { epoch, .. } = a.save(&id, write(0, Lease::Claim, None)).await.unwrap()
+        else {
+            panic!("A's claim was not written");
+        };
+        let saved = a
+            .save(&id, write(1, Lease::Keep, Some(epoch)))
+            .await
+            .unwrap();
+        assert!(
+            matches!(saved, Saved::Written { version: 2, .. }),
+            "{saved:?}"
+        );
+
+        // A's lease runs out in Redis (A is paused, or cut off from Redis) and B adopts.
+        let leases = redis
+            .cli_text(&["--scan", "--pattern", "tvsignin:replica:*"])
+            .await;
+        assert_eq!(leases.lines().count(), 1, "only A has a lease: {leases}");
+        redis.cli(&["DEL", &leases]).await;
+        let beat = b.heartbeat().await.expect("B's heartbeat");
+        assert_eq!(beat.adopted.len(), 1, "{beat:?}");
+        let (adopted, adopted_epoch) = beat.adopted[0].clone();
+        assert_eq!(adopted, id);
+        assert_ne!(adopted_epoch, epoch);
+
+        // A has not noticed yet (its lease still looks valid to it), but none of its
+        // task's writes lands any more, even one that read the latest version.
+        assert!(a.lease_valid(), "A's own view of its lease");
+        for lease in [Lease::Keep, Lease::Release] {
+            assert_eq!(
+                a.save(&id, write(2, lease, Some(epoch))).await.unwrap(),
+                Saved::Fenced,
+                "A's task wrote a session B adopted ({lease:?})"
+            );
+        }
+        // B's task writes; a write made for a request (a key press that reached A) still
+        // lands, whoever runs the task.
+        let saved = b
+            .save(&id, write(2, Lease::Keep, Some(adopted_epoch)))
+            .await
+            .unwrap();
+        assert!(
+            matches!(saved, Saved::Written { version: 3, .. }),
+            "{saved:?}"
+        );
+        let saved = a.save(&id, write(3, Lease::Keep, None)).await.unwrap();
+        assert!(
+            matches!(saved, Saved::Written { version: 4, .. }),
+            "{saved:?}"
+        );
+        shutdown.cancel();
     })
     .await;
 }
