@@ -1,10 +1,13 @@
 //! Fleet mode, black-box: replicas of the real binary sharing one real `redis-server` behave
 //! as one app. A TV's push stream on one replica shows what another replica does; exactly one
-//! replica polls for a pairing, and another adopts it when that one dies or stops; a restart
-//! loses nothing; Redis holds no device code or token in clear text, and its keys expire; a
-//! TLS-only Redis works and an untrusted certificate is refused; `STORE_KEY` rotates without
-//! signing anyone out, and a session no key opens starts over; bad fleet settings stop
-//! start-up naming the key. Each test is bounded and runs on loopback.
+//! replica polls for a pairing, and another adopts it when that one dies or stops, never
+//! while the old owner's poll or refresh is still at the provider, after which the old owner
+//! can write nothing in it; a restart loses nothing; Redis holds
+//! no device code or token in clear text, and its keys expire; records and change messages
+//! forged or replayed in Redis are refused; a TLS-only Redis works and an untrusted
+//! certificate is refused; `STORE_KEY` rotates without signing anyone out, and a session no
+//! key opens starts over; bad fleet settings stop start-up naming the key. Each test is
+//! bounded and runs on loopback.
 
 #![cfg(feature = "ssr")]
 
@@ -19,8 +22,8 @@ use base64::Engine;
 use serde_json::Value;
 
 use support::fleet::{
-    binary, free_port, holds_in_clear, slow_downs, store_key, Events, FleetSettings, Redis,
-    Replica, StoredKey, TlsFiles,
+    binary, free_port, holds_in_clear, overlapping_polls, provider_stat, slow_downs, store_key,
+    Events, FleetSettings, Redis, Replica, StoredKey, TlsFiles,
 };
 use support::tv::user_code;
 use support::{phone, provider_hook, work_dir, LocalIdp, PhoneAction, ALICE};
@@ -251,27 +254,30 @@ async fn a_killed_replicas_pairing_is_adopted_and_still_signs_in() {
         );
 
         // A dies without a word; the person approves meanwhile. A survivor adopts the
-        // pairing once A's lease (5 s) runs out, and polls on.
+        // pairing once A's lease runs out, and polls on.
         a.kill().await;
         let killed = Instant::now();
+        let lease = fleet.lease();
         let ((), adopted_after) = tokio::join!(approve(&waiting), async {
             loop {
                 if b.polls().await + c.polls().await > 0 {
                     return killed.elapsed();
                 }
                 assert!(
-                    killed.elapsed() < Duration::from_secs(15),
-                    "no survivor polled within 15 s of A dying"
+                    killed.elapsed() < lease + Duration::from_secs(7),
+                    "no survivor polled within {:?} of A dying",
+                    lease + Duration::from_secs(7)
                 );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
         eprintln!("adopted and polled {adopted_after:?} after the owner died");
+        // The lease, a heartbeat, the spread over one interval and the interval itself.
         assert!(
-            adopted_after <= Duration::from_secs(9),
-            "the first poll after A died came only {adopted_after:?} later"
+            adopted_after <= lease + Duration::from_secs(3),
+            "the first poll after A died came only {adopted_after:?} later (lease {lease:?})"
         );
-        let left = Duration::from_secs(20).saturating_sub(killed.elapsed());
+        let left = (lease + Duration::from_secs(15)).saturating_sub(killed.elapsed());
         let signed_in = events.wait_for("signed-in", left).await;
         eprintln!("signed in {:?} after the owner died", killed.elapsed());
         assert_eq!(display_name(&signed_in), "Alice Liddell");
@@ -309,8 +315,8 @@ async fn a_stopping_replica_hands_its_pairing_over_at_once() {
         a.wait_for_polls(2, Duration::from_secs(15)).await;
         assert_eq!(b.polls().await, 0, "B polled a pairing A owns");
 
-        // SIGTERM: A hands the pairing over as it stops, well before its 5 s lease would run
-        // out (which, renewed every second, is at least 4 s after the signal).
+        // SIGTERM: A hands the pairing over as it stops, well before its lease would run out
+        // (which, renewed every second, is at least 7 s after the signal).
         let told = Instant::now();
         let (stopped, adopted_after) = tokio::join!(a.terminate(), async {
             b.wait_for_polls(1, Duration::from_secs(10)).await;
@@ -845,6 +851,404 @@ async fn an_unreachable_redis_stops_start_up_naming_redis_url() {
             "REDIS_URL not named:\n{stderr}"
         );
         assert!(!stderr.contains(&key), "STORE_KEY is in the output");
+    })
+    .await;
+}
+
+/// The local provider with a slow token endpoint: every poll and refresh is held `delay`
+/// before it is answered (and still counted as in flight if its client went away
+/// meanwhile), and the provider counts polls of one device code that arrive while another
+/// is in flight. `more` adds settings.
+async fn slow_provider(delay: Duration, more: &[(&str, &str)]) -> LocalIdp {
+    let delay_ms = delay.as_millis().to_string();
+    let mut settings = vec![
+        ("IDP_INTERVAL", "1"),
+        ("IDP_SLOW_DOWN", "1"),
+        ("IDP_TOKEN_DELAY_MS", delay_ms.as_str()),
+    ];
+    settings.extend_from_slice(more);
+    LocalIdp::start(&settings).await
+}
+
+/// Waits until the provider's count `name` reaches `at_least` (at most `limit`).
+async fn provider_count_reaches(idp: &LocalIdp, name: &str, at_least: u64, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let count = provider_stat(&idp.issuer, name).await;
+        if count >= at_least {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} at the provider is {count}, not {at_least}, after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the provider has received more than `after` polls; returns the new count.
+async fn next_poll_arrives(idp: &LocalIdp, after: u64, limit: Duration) -> u64 {
+    let deadline = Instant::now() + limit;
+    loop {
+        let polls = provider_stat(&idp.issuer, "polls").await;
+        if polls > after {
+            return polls;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new poll reached the provider within {limit:?} (still {polls})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until no poll is being answered at the provider (at most `limit`).
+async fn no_poll_in_flight(idp: &LocalIdp, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while provider_stat(&idp.issuer, "polls_in_flight").await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a poll was still being answered after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn assert_no_overlap(idp: &LocalIdp, when: &str) {
+    assert_eq!(
+        overlapping_polls(&idp.issuer).await,
+        0,
+        "{when}: the device code was polled while another poll of it was still at the provider"
+    );
+}
+
+#[tokio::test]
+async fn a_device_code_is_never_polled_twice_at_once_across_a_hand_over_or_a_take_over() {
+    within(150, async {
+        // Each poll takes 9 s at the provider, longer than a take-over used to take.
+        const DELAY: Duration = Duration::from_secs(9);
+        let idp = slow_provider(DELAY, &[]).await;
+        let dir = work_dir("no_overlapping_polls");
+        let redis = Redis::start(&dir).await;
+        let mut fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+        // The replicas wait up to 11 s for a provider answer, so a 9 s poll succeeds.
+        fleet.http_timeout_secs = 11;
+        let (mut a, b, c) = tokio::join!(
+            Replica::start("a", &fleet),
+            Replica::start("b", &fleet),
+            Replica::start("c", &fleet)
+        );
+        let tv = a.tv();
+        assert_eq!(tv.status().await["state"], "idle");
+        // The TV watches on B and on C (whichever dies, it is still watching).
+        let _watching = (
+            Events::open(&tv.on(&b.base), STREAM).await,
+            Events::open(&tv.on(&c.base), STREAM).await,
+        );
+        tv.call("start").await;
+        let waiting = tv.wait_for("waiting", Duration::from_secs(15)).await;
+
+        // A is told to stop while its poll is at the provider. It hands the pairing over
+        // only once that poll has been answered: the adopter's first poll never overlaps it.
+        let polls = next_poll_arrives(&idp, 0, Duration::from_secs(10)).await;
+        let told = Instant::now();
+        assert!(
+            a.terminate().await.success(),
+            "A stopped by SIGTERM exits 0"
+        );
+        let polls = next_poll_arrives(&idp, polls, DELAY + Duration::from_secs(10)).await;
+        let handed_over = told.elapsed();
+        eprintln!("the adopter's first poll came {handed_over:?} after A was told to stop");
+        assert_no_overlap(&idp, "hand-over on SIGTERM").await;
+        assert!(
+            handed_over < DELAY + Duration::from_secs(4),
+            "the pairing went on only {handed_over:?} after A was told to stop: that is its \
+             lease running out, not a hand-over once its poll was answered"
+        );
+
+        // The adopter dies (SIGKILL) with its first poll at the provider. The survivor
+        // takes over when the dead one's lease runs out, which outlasts any request.
+        let adopted = |replica: &Replica| {
+            replica
+                .log()
+                .contains("adopted sessions from a replica that stopped")
+        };
+        assert!(
+            adopted(&b) != adopted(&c),
+            "exactly one of B and C adopts the pairing (B: {}, C: {})",
+            adopted(&b),
+            adopted(&c)
+        );
+        let (mut owner, survivor) = if adopted(&b) { (b, c) } else { (c, b) };
+        owner.kill().await;
+        let killed = Instant::now();
+        let lease = fleet.lease();
+        next_poll_arrives(&idp, polls, lease + Duration::from_secs(10)).await;
+        let taken_over = killed.elapsed();
+        eprintln!("the survivor's first poll came {taken_over:?} after the owner died");
+        assert_no_overlap(&idp, "take-over after SIGKILL").await;
+
+        // The dead owner's poll is over, so it cannot redeem the code: the person approves,
+        // and the survivor signs the TV in.
+        no_poll_in_flight(&idp, DELAY + Duration::from_secs(2)).await;
+        approve(&waiting).await;
+        let tv = tv.on(&survivor.base);
+        let signed_in = tv
+            .wait_for("signed-in", DELAY * 2 + Duration::from_secs(10))
+            .await;
+        assert_eq!(display_name(&signed_in), "Alice Liddell");
+        assert_no_overlap(&idp, "signing in").await;
+        assert_no_slow_down(&idp).await;
+    })
+    .await;
+}
+
+/// A forged status a TV must never show: signed in as someone who never signed in here.
+fn mallory() -> Value {
+    serde_json::json!({
+        "state": "signed-in",
+        "profile": {"display_name": "Mallory", "claims": []},
+        "sign_out_at_ms": 4_000_000_000_000u64,
+        "warn_secs": 60,
+    })
+}
+
+#[tokio::test]
+async fn records_and_change_messages_that_redis_did_not_get_from_a_replica_are_refused() {
+    within(90, async {
+        let (_idp, _dir, redis, fleet) = fleet_for("tampered_redis").await;
+        let replica = Replica::start("only", &fleet).await;
+        let tv = replica.tv();
+        assert_eq!(tv.status().await["state"], "idle");
+        let session = tv.session_id().expect("a session cookie");
+        let key = format!("tvsignin:s:{session}");
+        let mut events = Events::open(&tv, STREAM).await;
+        events.wait_for("idle", Duration::from_secs(5)).await;
+
+        // Someone who can write to Redis, but has no STORE_KEY, announces a change: the TV
+        // signed in as Mallory. No replica believes it.
+        for (version, generation) in [(1, 0), (1000, 1)] {
+            let message = format!("{version}|{session}|{generation}|{}", mallory());
+            redis
+                .cli(&["PUBLISH", "tvsignin:changes", &message])
+                .await;
+        }
+        let heard = events.next(Duration::from_secs(2)).await;
+        assert!(
+            heard.is_none(),
+            "a forged change message reached the TV's push stream: {heard:?}"
+        );
+        // Real changes still arrive.
+        tv.call("start").await;
+        let waiting = events.wait_for("waiting", Duration::from_secs(15)).await;
+        let first_code = user_code(&waiting);
+        assert!(
+            !events.seen.iter().any(|s| s.to_string().contains("Mallory")),
+            "{:?}",
+            events.seen
+        );
+
+        // The record of the first code, put back after the TV moved on to a second code
+        // (a replay at a later version): not believed, the TV starts over.
+        let first_record = redis.cli_text(&["HGET", &key, "d"]).await;
+        assert!(!first_record.is_empty(), "no record at {key}");
+        tv.call("renew").await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let status = tv.status().await;
+            if status["state"] == "waiting" && user_code(&status) != first_code {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no second code: {status}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        redis.cli(&["HSET", &key, "d", &first_record]).await;
+        let replayed = tv.status().await;
+        assert_eq!(
+            replayed["state"], "idle",
+            "a record replayed at a later version was believed: {replayed}"
+        );
+
+        // A record written by hand: a code of the intruder's and a QR "drawing" that is
+        // markup of theirs. Not believed, and nothing of it reaches the TV's page.
+        let planted = r#"<svg><foreignObject><img src="x" id="planted-in-redis" onerror="alert(1)"></foreignObject></svg>"#;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let forged = serde_json::json!({
+            "generation": 50,
+            "status": {"state": "waiting", "pairing": {
+                "user_code": "EVIL-CODE",
+                "verification_uri": "https://intruder.example/device",
+                "verification_uri_complete": null,
+                "qr_svg": planted,
+                "expires_at_ms": now_ms + 600_000,
+                "interval_secs": 5,
+            }},
+        });
+        redis
+            .cli(&["HSET", &key, "d", &forged.to_string()])
+            .await;
+        let page = tv.page().await;
+        assert!(
+            !page.contains("planted-in-redis"),
+            "markup stored in Redis reached the TV's page"
+        );
+        assert!(
+            !page.contains("EVIL-CODE"),
+            "a record written into Redis by hand was believed"
+        );
+        let status = tv.status().await;
+        assert_eq!(status["state"], "idle", "a forged record: {status}");
+        assert!(
+            replica.log().contains("a stored session cannot be read"),
+            "not logged:\n{}",
+            replica.log()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_refresh_under_way_when_its_replica_stops_is_stored_before_the_hand_over() {
+    within(150, async {
+        // Access tokens live 20 s, so the owner refreshes 10 s after the sign-in; every
+        // refresh takes 6 s at the provider, whose public client rotates refresh tokens (a
+        // used one presented again revokes the whole grant).
+        const DELAY: Duration = Duration::from_secs(6);
+        let idp = slow_provider(DELAY, &[("IDP_ACCESS_TOKEN_TTL", "20")]).await;
+        let dir = work_dir("refresh_hand_over");
+        let redis = Redis::start(&dir).await;
+        let mut fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
+        fleet.http_timeout_secs = 8;
+        let (mut a, b) = tokio::join!(Replica::start("a", &fleet), Replica::start("b", &fleet));
+        let tv = a.tv();
+        assert_eq!(tv.status().await["state"], "idle");
+        tv.call("start").await;
+        let waiting = tv.wait_for("waiting", Duration::from_secs(15)).await;
+        approve(&waiting).await;
+        tv.wait_for("signed-in", Duration::from_secs(30)).await;
+
+        // A is told to stop while its refresh is at the provider: it stores the rotated
+        // refresh token before B takes the session over.
+        provider_count_reaches(&idp, "refreshes", 1, Duration::from_secs(20)).await;
+        assert!(
+            a.terminate().await.success(),
+            "A stopped by SIGTERM exits 0"
+        );
+
+        // B refreshes in its turn, with the token A stored: the grant lives on.
+        provider_count_reaches(&idp, "refreshes", 2, Duration::from_secs(30)).await;
+        let deadline = Instant::now() + DELAY + Duration::from_secs(3);
+        while provider_stat(&idp.issuer, "refreshes_in_flight").await > 0 {
+            assert!(Instant::now() < deadline, "B's refresh never ended");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let access_token = alice_access_token(&idp).await;
+        let userinfo = userinfo_endpoint(&idp.issuer).await;
+        assert_eq!(
+            userinfo_status(&userinfo, &access_token).await,
+            200,
+            "the newest access token is dead: a used refresh token was sent again, and \
+             the provider revoked the grant"
+        );
+        let tv = tv.on(&b.base);
+        assert_eq!(tv.status().await["state"], "signed-in");
+        assert_eq!(tv.call("sign_out").await["state"], "idle");
+        assert_revoked_soon(&userinfo, &access_token).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_replica_whose_sessions_were_adopted_can_no_longer_write_them() {
+    use tvsignin::server::session::SessionId;
+    use tvsignin::server::settings::RedisSettings;
+    use tvsignin::server::store::redis::RedisStore;
+    use tvsignin::server::store::seal::StoreKey;
+    use tvsignin::server::store::{Lease, Saved, SessionRecord, SessionStore, Write};
+
+    within(30, async {
+        let dir = work_dir("fencing");
+        let redis = Redis::start(&dir).await;
+        let settings = RedisSettings {
+            url: url::Url::parse(&redis.url).expect("the Redis URL"),
+            ca_pem: None,
+            key: StoreKey::from_base64(&store_key())
+                .expect("a store key")
+                .into(),
+        };
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let connect = || async {
+            RedisStore::connect(&settings, shutdown.clone())
+                .await
+                .expect("connect to Redis")
+        };
+        let (a, b) = (connect().await, connect().await);
+        a.heartbeat().await.expect("A's first heartbeat");
+        let id = SessionId::generate();
+        let record = SessionRecord::default();
+        let write = |expected, lease, fence| Write {
+            expected,
+            record: &record,
+            ttl: Duration::from_secs(60),
+            lease,
+            fence,
+        };
+
+        // A starts a pairing: it owns the session, and its task writes under that epoch.
+        let Saved::Written { epoch, .. } = a.save(&id, write(0, Lease::Claim, None)).await.unwrap()
+        else {
+            panic!("A's claim was not written");
+        };
+        let saved = a
+            .save(&id, write(1, Lease::Keep, Some(epoch)))
+            .await
+            .unwrap();
+        assert!(
+            matches!(saved, Saved::Written { version: 2, .. }),
+            "{saved:?}"
+        );
+
+        // A's lease runs out in Redis (A is paused, or cut off from Redis) and B adopts.
+        let leases = redis
+            .cli_text(&["--scan", "--pattern", "tvsignin:replica:*"])
+            .await;
+        assert_eq!(leases.lines().count(), 1, "only A has a lease: {leases}");
+        redis.cli(&["DEL", &leases]).await;
+        let beat = b.heartbeat().await.expect("B's heartbeat");
+        assert_eq!(beat.adopted.len(), 1, "{beat:?}");
+        let (adopted, adopted_epoch) = beat.adopted[0].clone();
+        assert_eq!(adopted, id);
+        assert_ne!(adopted_epoch, epoch);
+
+        // A has not noticed yet (its lease still looks valid to it), but none of its
+        // task's writes lands any more, even one that read the latest version.
+        assert!(a.lease_valid(), "A's own view of its lease");
+        for lease in [Lease::Keep, Lease::Release] {
+            assert_eq!(
+                a.save(&id, write(2, lease, Some(epoch))).await.unwrap(),
+                Saved::Fenced,
+                "A's task wrote a session B adopted ({lease:?})"
+            );
+        }
+        // B's task writes; a write made for a request (a key press that reached A) still
+        // lands, whoever runs the task.
+        let saved = b
+            .save(&id, write(2, Lease::Keep, Some(adopted_epoch)))
+            .await
+            .unwrap();
+        assert!(
+            matches!(saved, Saved::Written { version: 3, .. }),
+            "{saved:?}"
+        );
+        let saved = a.save(&id, write(3, Lease::Keep, None)).await.unwrap();
+        assert!(
+            matches!(saved, Saved::Written { version: 4, .. }),
+            "{saved:?}"
+        );
+        shutdown.cancel();
     })
     .await;
 }

@@ -7,6 +7,7 @@
 //   IDP_INTERVAL          when set, `interval` (seconds) added to device authorization responses
 //   IDP_SLOW_DOWN=1       answer `slow_down` to device codes polled faster than the interval
 //   IDP_SLOW_DOWN_GAP     the gap slow_down enforces (default: IDP_INTERVAL, else 5 s)
+//   IDP_TOKEN_DELAY_MS    hold every device code poll and refresh this long before answering (default 0)
 //
 // Once listening it prints exactly one line to stdout, {"issuer":"http://127.0.0.1:<port>"},
 // and runs until SIGTERM or SIGINT. Everything else goes to stderr.
@@ -19,7 +20,7 @@ import { findAccount } from './accounts.mjs';
 import { interactionRoutes } from './interactions.mjs';
 import * as pages from './pages.mjs';
 import { PASSWORD_GRANT_PARAMS, passwordGrant } from './password-grant.mjs';
-import { addInterval, slowDown } from './polling.mjs';
+import { addInterval, slowDown, watchTokenRequests } from './polling.mjs';
 
 // stdout carries only the ready line, which a parent process parses; oidc-provider prints
 // its notices with console.info, so those go to stderr.
@@ -45,6 +46,9 @@ const SLOW_DOWN = process.env.IDP_SLOW_DOWN === '1';
 // The gap slow_down enforces; larger than IDP_INTERVAL makes a client that obeys the
 // advertised interval meet slow_down for real.
 const SLOW_DOWN_GAP = envSeconds('IDP_SLOW_DOWN_GAP', INTERVAL, { min: 1 });
+// A slow token endpoint, for tests of what overlaps with a poll or refresh in flight. Off
+// by default.
+const TOKEN_DELAY_MS = envSeconds('IDP_TOKEN_DELAY_MS', 0);
 
 const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -142,7 +146,11 @@ const provider = new Provider(issuer, configuration());
 provider.registerGrantType('password', passwordGrant(provider, SCOPES), PASSWORD_GRANT_PARAMS);
 provider.use(interactionRoutes(provider));
 if (INTERVAL !== undefined) provider.use(addInterval(INTERVAL));
-const stats = { slowDowns: 0 };
+const stats = {
+  slowDowns: 0, polls: 0, pollsInFlight: 0, overlappingPolls: 0, refreshes: 0, refreshesInFlight: 0,
+};
+// First, so a poll counts as in flight from the moment it arrives, slow_down or not.
+provider.use(watchTokenRequests(TOKEN_DELAY_MS, stats));
 if (SLOW_DOWN) provider.use(slowDown(SLOW_DOWN_GAP, stats));
 // Test hook: the last access token issued to each account, so an end-to-end test can prove
 // that the TV's sign-out revoked it (the TV's browser never sees the token). Loopback only.
@@ -163,7 +171,14 @@ provider.use(async (ctx, next) => {
   } else if (ctx.path === '/__test/device-code') {
     ctx.body = { device_code: deviceCodes.get(normalise(ctx.query.user_code)) ?? null };
   } else if (ctx.path === '/__test/stats') {
-    ctx.body = { slow_downs: stats.slowDowns };
+    ctx.body = {
+      slow_downs: stats.slowDowns,
+      polls: stats.polls,
+      polls_in_flight: stats.pollsInFlight,
+      overlapping_polls: stats.overlappingPolls,
+      refreshes: stats.refreshes,
+      refreshes_in_flight: stats.refreshesInFlight,
+    };
   } else {
     return next();
   }

@@ -12,7 +12,7 @@ use super::config::{ClientAuthMethod, ProviderConfig};
 use super::device::DeviceAuthorization;
 use super::discovery::{Endpoints, ProviderMetadata};
 use super::error::{ErrorCode, ProviderError};
-use super::http::{self, ProviderResponse};
+use super::http::{self, ProviderResponse, Resend};
 use super::id_token::{self, Expectations, IdClaims, VerifyError};
 use super::polling::PollResponse;
 use super::secret::{AccessToken, DeviceCode, IdToken, Password, RefreshToken};
@@ -150,7 +150,13 @@ impl ProviderClient {
             let metadata = match self.config.source.discovery_url() {
                 None => None,
                 Some(url) => {
-                    let response = http::send(self.http.get(&url), &url, self.limit()).await?;
+                    let response = http::send(
+                        self.http.get(&url),
+                        &url,
+                        self.limit(),
+                        Resend::IfUnanswered,
+                    )
+                    .await?;
                     Some(ProviderMetadata::parse(&response)?)
                 }
             };
@@ -211,9 +217,10 @@ impl ProviderClient {
         name: &str,
         mut form: Vec<(String, String)>,
         method: ClientAuthMethod,
+        resend: Resend,
     ) -> Result<ProviderResponse, ProviderError> {
         let request = self.authenticate(self.http.post(url.clone()), &mut form, method);
-        let result = http::send(request.form(&form), name, self.limit()).await;
+        let result = http::send(request.form(&form), name, self.limit(), resend).await;
         if let Err(error) = &result {
             self.note_failure(error);
         }
@@ -226,11 +233,14 @@ impl ProviderClient {
         endpoints: &Endpoints,
         form: Vec<(String, String)>,
     ) -> Result<ProviderResponse, ProviderError> {
+        // Never sent twice: a poll or refresh the provider handled before the connection
+        // died must not be repeated (see `Resend::Never`).
         self.post_form(
             &endpoints.token,
             "token_endpoint",
             form,
             endpoints.auth_method,
+            Resend::Never,
         )
         .await
     }
@@ -247,6 +257,7 @@ impl ProviderClient {
                 "device_authorization_endpoint",
                 form,
                 endpoints.auth_method,
+                Resend::IfUnanswered,
             )
             .await?;
         DeviceAuthorization::parse(&response)
@@ -334,7 +345,13 @@ impl ProviderClient {
                 ("token_type_hint".into(), hint.to_owned()),
             ];
             let response = self
-                .post_form(&url, "revocation_endpoint", form, endpoints.auth_method)
+                .post_form(
+                    &url,
+                    "revocation_endpoint",
+                    form,
+                    endpoints.auth_method,
+                    Resend::IfUnanswered,
+                )
                 .await?;
             if let Some(error) = response.oauth_error() {
                 // unsupported_token_type for one kind is not fatal: try the other.
@@ -358,7 +375,13 @@ impl ProviderClient {
             )
         })?;
         let request = self.http.get(url).bearer_auth(access_token.expose());
-        let response = http::send(request, "userinfo_endpoint", self.limit()).await;
+        let response = http::send(
+            request,
+            "userinfo_endpoint",
+            self.limit(),
+            Resend::IfUnanswered,
+        )
+        .await;
         if let Err(error) = &response {
             self.note_failure(error);
         }
@@ -369,7 +392,13 @@ impl ProviderClient {
         let url = endpoints.jwks_uri.clone().ok_or_else(|| {
             ProviderError::Unsupported("the provider has no jwks_uri; set JWKS_URI".into())
         })?;
-        let response = http::send(self.http.get(url), "jwks_uri", self.limit()).await?;
+        let response = http::send(
+            self.http.get(url),
+            "jwks_uri",
+            self.limit(),
+            Resend::IfUnanswered,
+        )
+        .await?;
         let object = response.success_object()?;
         let set: JwkSet = serde_json::from_value(Value::Object(object))
             .map_err(|e| response.malformed(format!("not a JWK set: {e}")))?;

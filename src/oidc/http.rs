@@ -1,7 +1,10 @@
 //! The HTTP side of talking to a provider: a client that never follows redirects (so a
 //! provider cannot bounce the server to an internal address), with connect and overall
-//! timeouts, and bodies read up to a cap. Responses are parsed from JSON or, where a server
-//! sends one anyway, from a form-encoded body.
+//! timeouts, idle connections dropped before providers drop them, bodies read up to a cap,
+//! and a request sent a second time only where that is harmless. Responses are parsed from
+//! JSON or, where a server sends one anyway, from a form-encoded body.
+
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -17,12 +20,32 @@ pub struct ProviderResponse {
     pub body: Vec<u8>,
 }
 
+/// Idle pooled connections are closed after this long: sooner than the shortest idle limit
+/// servers commonly use (5 s, Node's and Apache's), so a request never goes out on a
+/// connection the provider is closing at that moment. A token request that died that way
+/// could not be sent again (see [`Resend`]).
+const POOL_IDLE: Duration = Duration::from_secs(4);
+
+/// Whether a request may go out once more when its connection died before any answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resend {
+    /// Sending it twice does no harm: a GET, a revocation (RFC 7009 §2.2), or a device
+    /// authorization (the code of the first, if the provider made one, is never shown and
+    /// expires by itself).
+    IfUnanswered,
+    /// A token request: the provider may have handled it before the connection died
+    /// (redeemed the device code, rotated the refresh token), and a second one could then
+    /// overlap another replica's poll or revoke a whole refresh token family. Sent once.
+    Never,
+}
+
 /// Builds the HTTP client: rustls (no system OpenSSL), no redirects, bounded waits.
 pub fn build_client(config: &ProviderConfig) -> Result<reqwest::Client, ProviderError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(config.connect_timeout)
         .timeout(config.request_timeout)
+        .pool_idle_timeout(POOL_IDLE)
         .user_agent(concat!("tvsignin/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| ProviderError::Unsupported(format!("cannot build the HTTP client: {e}")))
@@ -31,16 +54,21 @@ pub fn build_client(config: &ProviderConfig) -> Result<reqwest::Client, Provider
 /// Sends a request and reads the body up to `limit` bytes.
 ///
 /// A pooled connection can be closed by the provider (its idle timeout) just as a request
-/// goes out on it. The request then fails before any answer arrives, and the provider never
-/// handled it. Such a request is sent once more, on a fresh connection; every other failure
+/// goes out on it. The request then fails before any answer arrives, usually unhandled, but
+/// nobody can be sure. With [`Resend::IfUnanswered`] such a request is sent once more, on a
+/// fresh connection; every other failure, and every failure of a [`Resend::Never`] request,
 /// is returned as it is.
 pub async fn send(
     request: reqwest::RequestBuilder,
     endpoint: &str,
     limit: usize,
+    resend: Resend,
 ) -> Result<ProviderResponse, ProviderError> {
     let request = request.header(reqwest::header::ACCEPT, "application/json");
-    let again = request.try_clone();
+    let again = match resend {
+        Resend::IfUnanswered => request.try_clone(),
+        Resend::Never => None,
+    };
     let response = match request.send().await {
         Ok(response) => response,
         Err(error) => match again {
@@ -378,32 +406,84 @@ mod tests {
             .form(&[("grant_type", "refresh_token"), ("refresh_token", "r")])
     }
 
+    fn revoke(client: &reqwest::Client, address: std::net::SocketAddr) -> reqwest::RequestBuilder {
+        client
+            .post(format!("http://{address}/revoke"))
+            .form(&[("token", "r")])
+    }
+
     #[tokio::test]
     async fn a_request_on_a_connection_closed_unanswered_goes_once_more_on_a_new_one() {
         use std::sync::atomic::Ordering;
         let (address, connections) = loopback_server(Conduct::AnswerOnceThenClose).await;
         let client = test_client();
-        let first = send(post(&client, address), "token_endpoint", 1024)
-            .await
-            .unwrap();
+        let first = send(
+            revoke(&client, address),
+            "revocation_endpoint",
+            1024,
+            Resend::IfUnanswered,
+        )
+        .await
+        .unwrap();
         assert_eq!(first.status, 200);
         assert_eq!(connections.load(Ordering::SeqCst), 1);
         // The second request goes out on the pooled connection, which the server closes.
-        let second = send(post(&client, address), "token_endpoint", 1024)
-            .await
-            .unwrap();
+        let second = send(
+            revoke(&client, address),
+            "revocation_endpoint",
+            1024,
+            Resend::IfUnanswered,
+        )
+        .await
+        .unwrap();
         assert_eq!(second.status, 200);
         assert_eq!(second.object().unwrap()["ok"], Value::Bool(true));
         assert_eq!(connections.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
+    async fn a_token_request_on_a_connection_closed_unanswered_is_never_sent_again() {
+        use std::sync::atomic::Ordering;
+        let (address, connections) = loopback_server(Conduct::AnswerOnceThenClose).await;
+        let client = test_client();
+        let first = send(
+            post(&client, address),
+            "token_endpoint",
+            1024,
+            Resend::Never,
+        )
+        .await
+        .unwrap();
+        assert_eq!(first.status, 200);
+        // The server may have redeemed the code or rotated the refresh token before the
+        // connection died: the request fails rather than go out twice.
+        let error = send(
+            post(&client, address),
+            "token_endpoint",
+            1024,
+            Resend::Never,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(error, ProviderError::Unreachable { .. }),
+            "{error:?}"
+        );
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
     async fn a_server_that_never_answers_gets_one_retry_and_no_more() {
         use std::sync::atomic::Ordering;
         let (address, connections) = loopback_server(Conduct::CloseUnanswered).await;
-        let error = send(post(&test_client(), address), "token_endpoint", 1024)
-            .await
-            .unwrap_err();
+        let error = send(
+            revoke(&test_client(), address),
+            "revocation_endpoint",
+            1024,
+            Resend::IfUnanswered,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(error, ProviderError::Unreachable { .. }),
             "{error:?}"
@@ -415,9 +495,14 @@ mod tests {
     async fn a_timeout_is_not_sent_again() {
         use std::sync::atomic::Ordering;
         let (address, connections) = loopback_server(Conduct::Hang).await;
-        let error = send(post(&test_client(), address), "token_endpoint", 1024)
-            .await
-            .unwrap_err();
+        let error = send(
+            revoke(&test_client(), address),
+            "revocation_endpoint",
+            1024,
+            Resend::IfUnanswered,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(error, ProviderError::Timeout { .. }), "{error:?}");
         assert_eq!(connections.load(Ordering::SeqCst), 1);
     }

@@ -7,13 +7,19 @@
 //!
 //! A waiting TV costs one push stream and one task asleep on a timer, not a thread. With
 //! Redis, a replica's leases are renewed every second; sessions of a replica that stops
-//! renewing are adopted by another, whose task carries on with the stored device code.
+//! renewing are adopted by another, whose task carries on with the stored device code. A
+//! task writes only under the owner epoch it was started with, so once its session has been
+//! adopted (or claimed for a new code) it can change nothing. Polls and refreshes are sent
+//! only while the lease outlasts the request, and run to their end even when their task is
+//! cancelled; a replica that stops waits for them before it hands its sessions over, so two
+//! replicas never have requests for one session at the provider at once.
 //!
 //! New codes are rate-limited twice, both at `PAIRING_RATE_LIMIT` per minute: per TV session
 //! (kept in the record) and per client address ([`AddressLimiter`], a keyed `governor`
 //! limiter in `limits`, per replica), so a client cannot dodge the first by dropping its
 //! cookie.
 
+mod in_flight;
 mod task;
 
 use std::collections::HashMap;
@@ -31,7 +37,9 @@ use super::limits::AddressLimiter;
 use super::metrics::{Metrics, PairingEnd, ThrottledBy};
 use super::session::SessionId;
 use super::settings::KioskSettings;
-use super::store::{now_ms, Lease, SessionRecord, SessionStore, StoreError, StoreEvent, Write};
+use super::store::{
+    now_ms, Lease, OwnerEpoch, Saved, SessionRecord, SessionStore, StoreError, StoreEvent, Write,
+};
 use crate::model::TvStatus;
 use crate::oidc::polling::{Timer, TokioTimer};
 use crate::oidc::token::TokenSet;
@@ -47,6 +55,14 @@ const FORGET_LOCAL_AFTER: Duration = Duration::from_secs(2 * 60);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// How many times a write is retried when another writer got there first.
 const WRITE_ATTEMPTS: usize = 16;
+
+/// The run of a session a task is: the record generation it works for, and the owner epoch
+/// under which this replica runs it. Every write the task makes is conditional on both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Turn {
+    pub generation: u64,
+    pub epoch: OwnerEpoch,
+}
 
 /// All TV sessions, as this replica sees them.
 #[derive(Clone)]
@@ -64,6 +80,9 @@ struct HubInner {
     timer: Arc<dyn Timer>,
     metrics: Metrics,
     addresses: AddressLimiter,
+    /// Read-held by every provider call in flight (`in_flight::InFlight`); written once,
+    /// by a graceful stop, to wait for them all.
+    in_flight: Arc<tokio::sync::RwLock<()>>,
 }
 
 /// This replica's view of one session.
@@ -186,6 +205,7 @@ impl Hub {
                 timer,
                 metrics,
                 addresses,
+                in_flight: Arc::new(tokio::sync::RwLock::new(())),
             }),
         };
         hub.spawn_heartbeat();
@@ -245,17 +265,21 @@ impl Hub {
     }
 
     /// Reads, changes and writes a record, retrying when another writer got there first.
-    async fn update<T>(
+    /// With a `fence`, writes only while this replica owns the session under that epoch;
+    /// `None` when it no longer does. Else the change's result, and the owner epoch after
+    /// the write (`None` when nothing was written).
+    async fn write<T>(
         &self,
         id: &SessionId,
+        fence: Option<OwnerEpoch>,
         mut change: impl FnMut(&mut SessionRecord) -> Step<T>,
-    ) -> Result<T, StoreError> {
+    ) -> Result<Option<(T, Option<OwnerEpoch>)>, StoreError> {
         for _ in 0..WRITE_ATTEMPTS {
             let stored = self.inner.store.load(id).await?;
             let (expected, mut record) =
                 stored.map_or((0, SessionRecord::default()), |s| (s.version, s.record));
             let (out, lease) = match change(&mut record) {
-                Step::Skip(out) => return Ok(out),
+                Step::Skip(out) => return Ok(Some((out, None))),
                 Step::Write(out, lease) => (out, lease),
             };
             let write = Write {
@@ -263,10 +287,15 @@ impl Hub {
                 record: &record,
                 ttl: self.ttl(&record),
                 lease,
+                fence,
             };
-            if let Some(version) = self.inner.store.save(id, write).await? {
-                self.apply(id, version, record.generation, record.status);
-                return Ok(out);
+            match self.inner.store.save(id, write).await? {
+                Saved::Written { version, epoch } => {
+                    self.apply(id, version, record.generation, record.status);
+                    return Ok(Some((out, Some(epoch))));
+                }
+                Saved::Conflict => {}
+                Saved::Fenced => return Ok(None),
             }
         }
         Err(StoreError::Unavailable(
@@ -274,24 +303,38 @@ impl Hub {
         ))
     }
 
-    /// Changes the record only while `generation` is current; `false` when it is not.
+    /// A write made for a request (any replica may make it), with the owner epoch after it.
+    async fn update<T>(
+        &self,
+        id: &SessionId,
+        change: impl FnMut(&mut SessionRecord) -> Step<T>,
+    ) -> Result<(T, Option<OwnerEpoch>), StoreError> {
+        self.write(id, None, change)
+            .await?
+            .ok_or_else(|| StoreError::Unavailable("an unfenced write was fenced".into()))
+    }
+
+    /// A task's write: changes the record only while the task's turn is current (its
+    /// generation, and this replica's ownership under its epoch); `false` when it is not.
     async fn update_current(
         &self,
         id: &SessionId,
-        generation: u64,
+        turn: Turn,
         lease: Lease,
         mut change: impl FnMut(&mut SessionRecord) -> bool,
     ) -> Result<bool, StoreError> {
-        self.update(id, |record| {
-            if record.generation != generation {
-                Step::Skip(false)
-            } else if change(record) {
-                Step::Write(true, lease)
-            } else {
-                Step::Skip(true)
-            }
-        })
-        .await
+        let written = self
+            .write(id, Some(turn.epoch), |record| {
+                if record.generation != turn.generation {
+                    Step::Skip(false)
+                } else if change(record) {
+                    Step::Write(true, lease)
+                } else {
+                    Step::Skip(true)
+                }
+            })
+            .await?;
+        Ok(written.is_some_and(|(current, _)| current))
     }
 
     /// How long a record lives without another write: past its last deadline, and never
@@ -450,7 +493,9 @@ impl Hub {
                 }
             }
         });
-        let began = self.seen_while(id, began).await?;
+        let (began, epoch) = self.seen_while(id, began).await?;
+        // Every start and throttle claims the session, so a write happened and has an epoch.
+        let epoch = epoch.unwrap_or_default();
         match began {
             Began::Already(status) => Ok(status),
             Began::Started {
@@ -461,7 +506,7 @@ impl Hub {
                     self.inner.metrics.pairing_finished(PairingEnd::Replaced);
                 }
                 self.inner.metrics.pairing_started();
-                self.spawn_task(id, generation);
+                self.spawn_task(id, Turn { generation, epoch });
                 Ok(TvStatus::Starting)
             }
             Began::Throttled {
@@ -473,7 +518,7 @@ impl Hub {
                     tracing::info!(address = ?client, "too many new codes from one address");
                 }
                 self.inner.metrics.pairing_throttled(by);
-                self.spawn_task(id, generation);
+                self.spawn_task(id, Turn { generation, epoch });
                 Ok(TvStatus::Throttled {
                     retry_after_secs: retry_after.as_secs().max(1),
                 })
@@ -491,7 +536,7 @@ impl Hub {
             Self::reset(record);
             Step::Write(Ok(was_pairing), Lease::Release)
         });
-        let cancelled = self.seen_while(id, cancelled).await?;
+        let (cancelled, _) = self.seen_while(id, cancelled).await?;
         match cancelled {
             Err(signed_in) => Ok(signed_in),
             Ok(was_pairing) => {
@@ -517,7 +562,7 @@ impl Hub {
         let tokens = self.update(id, |record| {
             Step::Write(Self::reset(record), Lease::Release)
         });
-        let tokens = self.seen_while(id, tokens).await?;
+        let (tokens, _) = self.seen_while(id, tokens).await?;
         if let Some(tokens) = tokens {
             self.revoke(tokens).await;
         }
@@ -546,16 +591,17 @@ impl Hub {
             }
             other => Step::Skip(other.clone()),
         });
-        self.seen_while(id, pushed_back).await
+        Ok(self.seen_while(id, pushed_back).await?.0)
     }
 
-    /// Runs the session's task on this replica for `generation`, replacing any older one.
-    fn spawn_task(&self, id: &SessionId, generation: u64) {
-        self.spawn_task_after(id, generation, Duration::ZERO);
+    /// Runs the session's task on this replica for `turn`, replacing any older one.
+    fn spawn_task(&self, id: &SessionId, turn: Turn) {
+        self.spawn_task_after(id, turn, Duration::ZERO);
     }
 
     /// As [`Hub::spawn_task`], the task starting after `delay`.
-    fn spawn_task_after(&self, id: &SessionId, generation: u64, delay: Duration) {
+    fn spawn_task_after(&self, id: &SessionId, turn: Turn, delay: Duration) {
+        let generation = turn.generation;
         let cancel = self.inner.shutdown.child_token();
         let session = self.local(id);
         {
@@ -570,7 +616,7 @@ impl Hub {
         tokio::spawn(
             async move {
                 if hub.nap(&cancel, delay).await {
-                    task::drive(&hub, &id, generation, &cancel).await;
+                    task::drive(&hub, &id, turn, &cancel).await;
                 }
                 let session = hub.local(&id);
                 let mut state = session.lock();
@@ -626,8 +672,8 @@ impl Hub {
                                 "adopted sessions from a replica that stopped"
                             );
                         }
-                        for id in beat.adopted {
-                            hub.resume(&id).await;
+                        for (id, epoch) in beat.adopted {
+                            hub.resume(&id, epoch).await;
                         }
                     }
                     Err(error) => tracing::warn!(%error, "cannot renew the leases"),
@@ -636,16 +682,20 @@ impl Hub {
         });
     }
 
-    /// Stopping gracefully (after the streams and tasks ended): the other replicas take this
-    /// one's sessions at once instead of waiting for its lease to lapse.
+    /// Stopping gracefully (after the streams and tasks ended): once the polls and refreshes
+    /// in flight have ended and what they brought is stored, the other replicas take this
+    /// one's sessions at once instead of waiting for its lease to lapse. If they do not end
+    /// in time, the lease is left to lapse, which is just as safe, only slower.
     pub async fn release(&self) {
-        self.inner.store.release().await;
+        if let Some(_no_new_calls) = self.drain().await {
+            self.inner.store.release().await;
+        }
     }
 
     /// Starts the task for a session this replica just adopted. Adopted pairings start at
     /// a random point within their interval, so taking over thousands at once does not poll
     /// the provider in one burst (waiting longer than the interval is always allowed).
-    async fn resume(&self, id: &SessionId) {
+    async fn resume(&self, id: &SessionId, epoch: OwnerEpoch) {
         match self.inner.store.load(id).await {
             Ok(Some(stored)) => {
                 let generation = stored.record.generation;
@@ -655,7 +705,7 @@ impl Hub {
                     .as_ref()
                     .map_or(Duration::ZERO, |d| d.interval);
                 self.apply(id, stored.version, generation, stored.record.status);
-                self.spawn_task_after(id, generation, random_below(spread));
+                self.spawn_task_after(id, Turn { generation, epoch }, random_below(spread));
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "cannot load an adopted session"),
@@ -729,9 +779,11 @@ impl Hub {
                             Ok(status) => {
                                 hub.apply(&change.id, change.version, change.generation, status)
                             }
-                            Err(error) => {
-                                tracing::warn!(%error, "ignoring a change with an unreadable status")
-                            }
+                            Err(error) => tracing::warn!(
+                                %error,
+                                "ignoring a change message that does not open with STORE_KEY \
+                                 (altered or forged, or sealed with a key this replica lacks)"
+                            ),
                         }
                     }
                     StoreEvent::Resync => {

@@ -1,9 +1,10 @@
 //! QR codes for the TV, rendered on the server as SVG: error correction M and the standard
 //! quiet zone of 4 modules, scaled by CSS to be scannable from a sofa.
 //!
-//! Stored statuses carry no SVG: it is drawn when a status is sent ([`with_qr`]), so a
-//! pairing costs its URIs, not a few kilobytes of SVG, in memory, in Redis and on the change
-//! channel between replicas.
+//! Stored statuses carry no SVG: it is drawn from the pairing's link every time a status is
+//! sent ([`with_qr`]), so a pairing costs its URIs, not a few kilobytes of SVG, in memory, in
+//! Redis and on the change channel between replicas; and since the TV puts the SVG into its
+//! page as markup, only what this module draws may ever be there, never a stored one.
 
 use std::fmt::Write;
 
@@ -55,14 +56,15 @@ pub fn qr_target<'a>(verification_uri: &'a str, complete: Option<&'a str>) -> &'
         .unwrap_or(verification_uri)
 }
 
-/// The status with the QR code of the pairing on screen drawn in, ready to send.
+/// The status with the QR code of the pairing on screen drawn in, ready to send. Whatever
+/// SVG the status held is replaced.
 pub fn with_qr(mut status: TvStatus) -> TvStatus {
     let pairing = match &mut status {
         TvStatus::Waiting { pairing } => Some(pairing),
         TvStatus::Unreachable { pairing } => pairing.as_mut(),
         _ => None,
     };
-    if let Some(pairing) = pairing.filter(|p| p.qr_svg.is_empty()) {
+    if let Some(pairing) = pairing {
         let target = qr_target(
             &pairing.verification_uri,
             pairing.verification_uri_complete.as_deref(),
@@ -109,5 +111,30 @@ mod tests {
             "https://idp.example/device"
         );
         assert_eq!(with_qr(TvStatus::Idle), TvStatus::Idle);
+    }
+
+    #[test]
+    fn a_drawing_that_came_with_the_status_is_never_sent() {
+        let planted = PairingView {
+            user_code: "WDJB-MJHT".into(),
+            verification_uri: "https://idp.example/device".into(),
+            verification_uri_complete: None,
+            qr_svg: r#"<svg><foreignObject><img src=x onerror="alert(1)"></foreignObject></svg>"#
+                .into(),
+            expires_at_ms: 0,
+            interval_secs: 5,
+        };
+        let expected = qr_svg("https://idp.example/device").unwrap();
+        for status in [
+            TvStatus::Waiting {
+                pairing: planted.clone(),
+            },
+            TvStatus::Unreachable {
+                pairing: Some(planted.clone()),
+            },
+        ] {
+            let sent = with_qr(status);
+            assert_eq!(sent.pairing().unwrap().qr_svg, expected);
+        }
     }
 }

@@ -109,6 +109,13 @@ pub async fn open_store(
             host: redis.url.host_str().unwrap_or_default().to_owned(),
             source,
         })?;
+    // The lease must outlast any provider request a replica starts under it.
+    let store = match &settings.provider {
+        super::settings::ProviderChoice::External(config) => {
+            store.with_request_timeout(config.request_timeout)
+        }
+        super::settings::ProviderChoice::Demo { .. } => store,
+    };
     tracing::info!(
         host = redis.url.host_str(),
         tls = redis.uses_tls(),
@@ -118,7 +125,7 @@ pub async fn open_store(
         tracing::warn!(
             host = redis.url.host_str(),
             "REDIS_URL is redis://, so session traffic crosses the network unencrypted \
-             (device codes and tokens are sealed, but statuses and names are not); use rediss://"
+             (sessions are sealed, but the Redis password and key names are not); use rediss://"
         );
     }
     Ok(Arc::new(store))

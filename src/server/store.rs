@@ -5,16 +5,20 @@
 //! Every change is a compare-and-set on the record's version, so two replicas (or two tasks)
 //! can never overwrite each other's newer state. A store also keeps each session's last-seen
 //! time (a TV is present while any replica holds its push stream) and the poll leases: the
-//! replica that owns a session is the only one that talks to the provider for it.
+//! replica that owns a session is the only one that talks to the provider for it. Each
+//! change of owner bumps the session's owner epoch, and a task's writes carry the epoch it
+//! was started with, so an owner that was replaced can no longer write (fencing).
 
 pub mod memory;
 pub mod redis;
 pub mod seal;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
+use self::seal::StoreKeys;
 use super::session::SessionId;
 use crate::model::TvStatus;
 use crate::oidc::secret::DeviceCode;
@@ -106,6 +110,24 @@ pub struct Write<'a> {
     /// How long the record may live without another write.
     pub ttl: Duration,
     pub lease: Lease,
+    /// A session's task writes only while this replica still owns the session under this
+    /// epoch; `None` for writes made for a request, which any replica may make.
+    pub fence: Option<OwnerEpoch>,
+}
+
+/// Which ownership of a session a task holds: bumped by every claim, release and adoption.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OwnerEpoch(pub u64);
+
+/// What a write did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saved {
+    /// Written: the record's new version, and the owner epoch after the write.
+    Written { version: u64, epoch: OwnerEpoch },
+    /// Someone else wrote first: read again and retry.
+    Conflict,
+    /// The write was fenced: this replica no longer owns the session under that epoch.
+    Fenced,
 }
 
 /// A status change made anywhere in the fleet.
@@ -114,14 +136,23 @@ pub struct Change {
     pub id: SessionId,
     pub version: u64,
     pub generation: u64,
-    /// The new status as JSON, parsed only by a replica that serves this TV: every replica
-    /// hears every change, and most are for TVs it does not hold.
-    pub status_json: String,
+    /// The new status, sealed with `STORE_KEY` and bound to the session, generation and
+    /// version above; opened only by a replica that serves this TV: every replica hears
+    /// every change, and most are for TVs it does not hold.
+    pub sealed_status: String,
+    pub keys: Arc<StoreKeys>,
 }
 
 impl Change {
-    pub fn status(&self) -> Result<TvStatus, serde_json::Error> {
-        serde_json::from_str(&self.status_json)
+    /// The status, if the message is authentic (sealed with a key of ours, for exactly this
+    /// session, generation and version).
+    pub fn status(&self) -> Result<TvStatus, StoreError> {
+        let context = seal::change_context(&self.id, self.generation, self.version);
+        let plain = self
+            .keys
+            .open(&context, &self.sealed_status)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 }
 
@@ -136,8 +167,8 @@ pub enum StoreEvent {
 /// What a lease renewal found.
 #[derive(Debug, Default)]
 pub struct Heartbeat {
-    /// Sessions whose owner is gone and that this replica now owns.
-    pub adopted: Vec<SessionId>,
+    /// Sessions whose owner is gone and that this replica now owns, with the new epoch.
+    pub adopted: Vec<(SessionId, OwnerEpoch)>,
     /// This replica's leases lapsed (the store was out of reach too long): others may have
     /// taken its sessions, so its tasks must stop.
     pub lost: bool,
@@ -157,9 +188,9 @@ pub enum StoreError {
 pub trait SessionStore: Send + Sync + 'static {
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>, StoreError>;
 
-    /// Writes if the version is still `write.expected`; returns the new version, or `None`
-    /// when someone else wrote first. Other replicas hear of the change.
-    async fn save(&self, id: &SessionId, write: Write<'_>) -> Result<Option<u64>, StoreError>;
+    /// Writes if the version is still `write.expected` (and, for a fenced write, this
+    /// replica still owns the session under that epoch). Other replicas hear of the change.
+    async fn save(&self, id: &SessionId, write: Write<'_>) -> Result<Saved, StoreError>;
 
     /// Marks these sessions as seen now (a TV is looking at them).
     async fn touch(&self, ids: &[SessionId]) -> Result<(), StoreError>;
@@ -170,7 +201,9 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Renews this replica's leases and adopts sessions whose owner is gone.
     async fn heartbeat(&self) -> Result<Heartbeat, StoreError>;
 
-    /// Whether this replica's leases are still certainly valid (checked before each poll).
+    /// Whether this replica's leases certainly outlast one provider request started now
+    /// (checked before each poll and refresh): no other replica can adopt its sessions
+    /// before such a request has ended.
     fn lease_valid(&self) -> bool;
 
     /// Other replicas' changes; `None` when there can be none (in memory). Taken once.

@@ -369,18 +369,29 @@ pub fn holds_in_clear(haystack: &[u8], secret: &str) -> bool {
         })
 }
 
-/// How many `slow_down` answers the local provider gave (it runs with `IDP_SLOW_DOWN=1`):
-/// each is a device code polled sooner than the interval after its previous poll.
-pub async fn slow_downs(issuer: &str) -> u64 {
+/// One count from the local provider's `/__test/stats`.
+pub async fn provider_stat(issuer: &str, name: &str) -> u64 {
     let body: Value = reqwest::get(format!("{issuer}/__test/stats"))
         .await
         .expect("/__test/stats")
         .json()
         .await
         .expect("/__test/stats JSON");
-    body["slow_downs"]
+    body[name]
         .as_u64()
-        .unwrap_or_else(|| panic!("no slow_downs in {body}"))
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
+/// How many `slow_down` answers the local provider gave (it runs with `IDP_SLOW_DOWN=1`):
+/// each is a device code polled sooner than the interval after its previous poll.
+pub async fn slow_downs(issuer: &str) -> u64 {
+    provider_stat(issuer, "slow_downs").await
+}
+
+/// How many polls reached the local provider while another poll of the same device code was
+/// still being answered there.
+pub async fn overlapping_polls(issuer: &str) -> u64 {
+    provider_stat(issuer, "overlapping_polls").await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -398,6 +409,16 @@ pub struct FleetSettings {
     pub store_key_previous: Option<String>,
     /// Where the replicas run and write their logs.
     pub dir: PathBuf,
+    /// `HTTP_TIMEOUT_SECS`: the provider request timeout, which the lease outlasts.
+    pub http_timeout_secs: u64,
+}
+
+impl FleetSettings {
+    /// How long a replica's lease lasts with these settings: the request timeout plus 5 s
+    /// (a 2 s margin past the timeout, and 3 s of renewals).
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.http_timeout_secs + 5)
+    }
 }
 
 impl FleetSettings {
@@ -409,6 +430,8 @@ impl FleetSettings {
             store_key: store_key(),
             store_key_previous: None,
             dir: dir.to_owned(),
+            // Short, so a lease (and a take-over after a crash) is short too.
+            http_timeout_secs: 3,
         }
     }
 }
@@ -464,6 +487,7 @@ impl Replica {
                 .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
                 .env("REDIS_URL", &fleet.redis_url)
                 .env("STORE_KEY", &fleet.store_key)
+                .env("HTTP_TIMEOUT_SECS", fleet.http_timeout_secs.to_string())
                 .env("RUST_LOG", "info")
                 .stdout(stdout)
                 .stderr(stderr)

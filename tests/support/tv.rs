@@ -98,6 +98,18 @@ impl Tv {
         );
     }
 
+    /// GET / (the page) with this TV's cookie: its HTML.
+    pub async fn page(&self) -> String {
+        let response = self
+            .with_cookie(self.http.get(format!("{}/", self.base)))
+            .send()
+            .await
+            .expect("GET /");
+        assert_eq!(response.status(), 200, "GET /");
+        self.keep_cookie(&response);
+        response.text().await.expect("the page's HTML")
+    }
+
     /// Opens the push stream (`GET /events`), open for at most `limit`.
     pub async fn open_events(&self, limit: Duration) -> reqwest::Response {
         self.with_cookie(self.http.get(format!("{}/events", self.base)))

@@ -3,13 +3,15 @@
 //! answer, show an outcome then return Home, or keep a signed-in session (refresh, idle
 //! sign-out). Because each phase starts from the stored record, the same code runs a fresh
 //! pairing and one adopted from a replica that stopped. Every write is conditional on the
-//! task's generation, so a superseded task changes nothing.
+//! task's turn (its generation, and this replica's ownership under its epoch), so a
+//! superseded task, or one whose session another replica adopted, changes nothing.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::Hub;
+use super::in_flight::InFlight;
+use super::{Hub, Turn};
 use crate::model::{Claim, PairingView, Profile, TvStatus};
 use crate::oidc::device::DeviceAuthorization;
 use crate::oidc::polling::{run_polling, PollOutcome, PollProgress, PollResponse, PollState};
@@ -34,15 +36,15 @@ fn ms(duration: Duration) -> u64 {
     duration.as_millis() as u64
 }
 
-/// Runs the session until it needs nothing more, its generation is superseded, or `cancel`.
-pub(super) async fn drive(hub: &Hub, id: &SessionId, generation: u64, cancel: &CancellationToken) {
+/// Runs the session until it needs nothing more, its turn is superseded, or `cancel`.
+pub(super) async fn drive(hub: &Hub, id: &SessionId, turn: Turn, cancel: &CancellationToken) {
     // Bounded by the phases themselves: each ends in a write that moves the status on, or stops.
     loop {
         if cancel.is_cancelled() {
             return;
         }
         let record = match hub.inner.store.load(id).await {
-            Ok(Some(stored)) if stored.record.generation == generation => stored.record,
+            Ok(Some(stored)) if stored.record.generation == turn.generation => stored.record,
             Ok(_) => return,
             Err(error) => {
                 tracing::warn!(%error, "cannot read the session; retrying");
@@ -55,22 +57,20 @@ pub(super) async fn drive(hub: &Hub, id: &SessionId, generation: u64, cancel: &C
         // Each phase is boxed, so this task is as small as the phase it is in, not the largest.
         let flow = match &record.status {
             TvStatus::Starting | TvStatus::Unreachable { pairing: None } => {
-                Box::pin(authorize(hub, id, generation, cancel)).await
+                Box::pin(authorize(hub, id, turn, cancel)).await
             }
             TvStatus::Waiting { .. } | TvStatus::Unreachable { .. } => {
-                Box::pin(poll(hub, id, generation, cancel, record)).await
+                Box::pin(poll(hub, id, turn, cancel, record)).await
             }
             TvStatus::Denied | TvStatus::Expired | TvStatus::Throttled { .. } => {
-                Box::pin(return_home(hub, id, generation, cancel, &record)).await
+                Box::pin(return_home(hub, id, turn, cancel, &record)).await
             }
             TvStatus::SignedIn { .. } => {
-                Box::pin(stay_signed_in(hub, id, generation, cancel, record)).await
+                Box::pin(stay_signed_in(hub, id, turn, cancel, record)).await
             }
             TvStatus::Idle => {
                 // Nothing to do: give the lease up.
-                let _ = hub
-                    .update_current(id, generation, Lease::Release, |_| true)
-                    .await;
+                let _ = hub.update_current(id, turn, Lease::Release, |_| true).await;
                 Flow::Stop
             }
         };
@@ -108,8 +108,8 @@ fn pairing_view(auth: &DeviceAuthorization, expires_at_ms: u64) -> PairingView {
 }
 
 /// Back to Home, giving the lease up: the session needs no task any more.
-async fn go_home(hub: &Hub, id: &SessionId, generation: u64) -> Result<bool, StoreError> {
-    hub.update_current(id, generation, Lease::Release, |record| {
+async fn go_home(hub: &Hub, id: &SessionId, turn: Turn) -> Result<bool, StoreError> {
+    hub.update_current(id, turn, Lease::Release, |record| {
         record.status = TvStatus::Idle;
         record.device = None;
         record.return_home_at_ms = None;
@@ -119,8 +119,8 @@ async fn go_home(hub: &Hub, id: &SessionId, generation: u64) -> Result<bool, Sto
 }
 
 /// Stops a pairing nobody watches.
-async fn abandon(hub: &Hub, id: &SessionId, generation: u64) -> Flow {
-    if let Ok(true) = go_home(hub, id, generation).await {
+async fn abandon(hub: &Hub, id: &SessionId, turn: Turn) -> Flow {
+    if let Ok(true) = go_home(hub, id, turn).await {
         tracing::info!("no TV is watching; pairing stopped");
         hub.inner.metrics.pairing_finished(PairingEnd::Abandoned);
     }
@@ -128,7 +128,7 @@ async fn abandon(hub: &Hub, id: &SessionId, generation: u64) -> Flow {
 }
 
 /// Device authorization, retried while the provider cannot be reached.
-async fn authorize(hub: &Hub, id: &SessionId, generation: u64, cancel: &CancellationToken) -> Flow {
+async fn authorize(hub: &Hub, id: &SessionId, turn: Turn, cancel: &CancellationToken) -> Flow {
     let provider = &hub.inner.provider;
     let mut retry = START_RETRY_MIN;
     // Bounded: it ends when a code arrives, the TV goes away, or the task is cancelled.
@@ -144,7 +144,7 @@ async fn authorize(hub: &Hub, id: &SessionId, generation: u64, cancel: &Cancella
                     expires_at_ms,
                 };
                 let result = hub
-                    .update_current(id, generation, Lease::Keep, |record| {
+                    .update_current(id, turn, Lease::Keep, |record| {
                         record.status = TvStatus::Waiting {
                             pairing: pairing.clone(),
                         };
@@ -163,7 +163,7 @@ async fn authorize(hub: &Hub, id: &SessionId, generation: u64, cancel: &Cancella
                     .metrics
                     .provider_error("device_authorization", &error);
                 let result = hub
-                    .update_current(id, generation, Lease::Keep, |record| {
+                    .update_current(id, turn, Lease::Keep, |record| {
                         let show = TvStatus::Unreachable { pairing: None };
                         let changed = record.status != show;
                         record.status = show;
@@ -177,7 +177,7 @@ async fn authorize(hub: &Hub, id: &SessionId, generation: u64, cancel: &Cancella
                     return Flow::Stop;
                 }
                 if hub.is_abandoned(id).await {
-                    return abandon(hub, id, generation).await;
+                    return abandon(hub, id, turn).await;
                 }
                 retry = (retry * 2).min(START_RETRY_MAX);
             }
@@ -195,14 +195,14 @@ struct Shown {
 async fn poll(
     hub: &Hub,
     id: &SessionId,
-    generation: u64,
+    turn: Turn,
     cancel: &CancellationToken,
     record: SessionRecord,
 ) -> Flow {
     let Some(grant) = record.device else {
         // A code on screen without its device code cannot be finished: fetch a new one.
         let result = hub
-            .update_current(id, generation, Lease::Keep, |record| {
+            .update_current(id, turn, Lease::Keep, |record| {
                 record.status = TvStatus::Starting;
                 true
             })
@@ -215,7 +215,6 @@ async fn poll(
     let state = PollState::new(grant.interval, timer.now(), left);
     let device_code = grant.device_code;
     let provider = hub.inner.provider.clone();
-    let store = hub.inner.store.clone();
     let abandoned = std::sync::atomic::AtomicBool::new(false);
     let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel();
 
@@ -226,22 +225,24 @@ async fn poll(
         || {
             let provider = provider.clone();
             let device_code = device_code.clone();
-            let store = store.clone();
             let abandoned = &abandoned;
             // Boxed: the request's state exists only while a poll is in flight, not during
             // the wait between polls, which is where a pairing spends its life.
             Box::pin(async move {
-                // Never poll without a lease that certainly holds: another replica may own
-                // the pairing by now.
-                if !store.lease_valid() {
-                    return Err(PollResponse::Trouble);
-                }
                 if hub.is_abandoned(id).await {
                     abandoned.store(true, std::sync::atomic::Ordering::SeqCst);
                     cancel.cancel();
                     return Err(PollResponse::Trouble);
                 }
-                provider.poll_for_rules(&device_code).await
+                // Never poll unless the lease outlasts the request: else another replica
+                // could adopt the pairing and poll it while this poll is still at the
+                // provider. Checked last, just before the request goes out.
+                let call = async move { provider.poll_for_rules(&device_code).await };
+                match hub.provider_call(call).await {
+                    Some((Ok(tokens), in_flight)) => Ok((tokens, in_flight)),
+                    Some((Err(response), _)) => Err(response),
+                    None => Err(PollResponse::Trouble),
+                }
             })
         },
         move |progress| {
@@ -262,7 +263,7 @@ async fn poll(
             if trouble == shown.trouble && interval == shown.interval {
                 continue;
             }
-            let result = Box::pin(hub.update_current(id, generation, Lease::Keep, |record| {
+            let result = Box::pin(hub.update_current(id, turn, Lease::Keep, |record| {
                 let status = std::mem::replace(&mut record.status, TvStatus::Idle);
                 record.status = match (trouble, status) {
                     (true, TvStatus::Waiting { pairing }) => TvStatus::Unreachable {
@@ -279,8 +280,11 @@ async fn poll(
                 true
             }))
             .await;
-            if result.is_ok() {
-                shown = Shown { trouble, interval };
+            match result {
+                Ok(true) => shown = Shown { trouble, interval },
+                // Superseded, or the session went to another replica: stop polling it.
+                Ok(false) => cancel.cancel(),
+                Err(_) => {}
             }
         }
     };
@@ -290,7 +294,7 @@ async fn poll(
     Box::pin(after_polling(
         hub,
         id,
-        generation,
+        turn,
         cancel,
         outcome,
         abandoned.into_inner(),
@@ -302,31 +306,27 @@ async fn poll(
 async fn after_polling(
     hub: &Hub,
     id: &SessionId,
-    generation: u64,
+    turn: Turn,
     cancel: &CancellationToken,
-    outcome: PollOutcome<TokenSet>,
+    outcome: PollOutcome<(TokenSet, InFlight)>,
     abandoned: bool,
 ) -> Flow {
     match outcome {
-        PollOutcome::Approved(tokens) => signed_in(hub, id, generation, cancel, tokens).await,
+        PollOutcome::Approved((tokens, in_flight)) => {
+            let flow = signed_in(hub, id, turn, cancel, tokens).await;
+            drop(in_flight);
+            flow
+        }
         PollOutcome::Denied => {
             tracing::info!("pairing declined on the phone");
-            finish(
-                hub,
-                id,
-                generation,
-                cancel,
-                TvStatus::Denied,
-                PairingEnd::Denied,
-            )
-            .await
+            finish(hub, id, turn, cancel, TvStatus::Denied, PairingEnd::Denied).await
         }
         PollOutcome::Expired => {
             tracing::info!("pairing expired");
             finish(
                 hub,
                 id,
-                generation,
+                turn,
                 cancel,
                 TvStatus::Expired,
                 PairingEnd::Expired,
@@ -338,7 +338,7 @@ async fn after_polling(
             finish(
                 hub,
                 id,
-                generation,
+                turn,
                 cancel,
                 TvStatus::Expired,
                 PairingEnd::Rejected,
@@ -347,7 +347,7 @@ async fn after_polling(
         }
         PollOutcome::Cancelled => {
             if abandoned {
-                abandon(hub, id, generation).await
+                abandon(hub, id, turn).await
             } else {
                 Flow::Stop
             }
@@ -359,14 +359,14 @@ async fn after_polling(
 async fn finish(
     hub: &Hub,
     id: &SessionId,
-    generation: u64,
+    turn: Turn,
     cancel: &CancellationToken,
     status: TvStatus,
     end: PairingEnd,
 ) -> Flow {
     let home_at = now_ms() + ms(hub.inner.kiosk.expired_return_home);
     let result = hub
-        .update_current(id, generation, Lease::Keep, |record| {
+        .update_current(id, turn, Lease::Keep, |record| {
             record.status = status.clone();
             record.device = None;
             record.return_home_at_ms = Some(home_at);
@@ -387,7 +387,7 @@ async fn finish(
 async fn return_home(
     hub: &Hub,
     id: &SessionId,
-    generation: u64,
+    turn: Turn,
     cancel: &CancellationToken,
     record: &SessionRecord,
 ) -> Flow {
@@ -396,7 +396,7 @@ async fn return_home(
     if !hub.nap(cancel, wait).await {
         return Flow::Stop;
     }
-    match go_home(hub, id, generation).await {
+    match go_home(hub, id, turn).await {
         Ok(_) => Flow::Stop,
         Err(error) => store_trouble(hub, cancel, error).await,
     }
@@ -406,7 +406,7 @@ async fn return_home(
 async fn signed_in(
     hub: &Hub,
     id: &SessionId,
-    generation: u64,
+    turn: Turn,
     cancel: &CancellationToken,
     tokens: TokenSet,
 ) -> Flow {
@@ -417,15 +417,7 @@ async fn signed_in(
             tracing::warn!(%error, kind = error.kind(), "sign-in could not be completed");
             hub.inner.metrics.provider_error("sign_in", &error);
             hub.revoke(tokens).await;
-            return finish(
-                hub,
-                id,
-                generation,
-                cancel,
-                TvStatus::Expired,
-                PairingEnd::Failed,
-            )
-            .await;
+            return finish(hub, id, turn, cancel, TvStatus::Expired, PairingEnd::Failed).await;
         }
     };
     tracing::info!(sub = %user.sub, "signed in");
@@ -440,7 +432,7 @@ async fn signed_in(
     let warn_secs = hub.inner.kiosk.sign_out_warning.as_secs();
     let sign_out_at_ms = now_ms() + ms(hub.inner.kiosk.idle_sign_out);
     let result = hub
-        .update_current(id, generation, Lease::Keep, |record| {
+        .update_current(id, turn, Lease::Keep, |record| {
             record.status = TvStatus::SignedIn {
                 profile: profile.clone(),
                 sign_out_at_ms,
@@ -483,7 +475,7 @@ fn refresh_due_ms(record: &SessionRecord) -> Option<u64> {
 async fn stay_signed_in(
     hub: &Hub,
     id: &SessionId,
-    generation: u64,
+    turn: Turn,
     cancel: &CancellationToken,
     record: SessionRecord,
 ) -> Flow {
@@ -497,18 +489,13 @@ async fn stay_signed_in(
         return Flow::Stop;
     }
     // Boxed: what a wake-up does is allocated only while it runs.
-    Box::pin(wake_signed_in(hub, id, generation, cancel)).await
+    Box::pin(wake_signed_in(hub, id, turn, cancel)).await
 }
 
 /// A signed-in session's wake-up: idle sign-out, or a token refresh, or back to sleep.
-async fn wake_signed_in(
-    hub: &Hub,
-    id: &SessionId,
-    generation: u64,
-    cancel: &CancellationToken,
-) -> Flow {
+async fn wake_signed_in(hub: &Hub, id: &SessionId, turn: Turn, cancel: &CancellationToken) -> Flow {
     let record = match hub.inner.store.load(id).await {
-        Ok(Some(stored)) if stored.record.generation == generation => stored.record,
+        Ok(Some(stored)) if stored.record.generation == turn.generation => stored.record,
         Ok(_) => return Flow::Stop,
         Err(error) => return store_trouble(hub, cancel, error).await,
     };
@@ -516,7 +503,7 @@ async fn wake_signed_in(
     if record.sign_out_at_ms().is_some_and(|at| at <= now) {
         let mut taken = None;
         let result = hub
-            .update_current(id, generation, Lease::Release, |record| {
+            .update_current(id, turn, Lease::Release, |record| {
                 if record.sign_out_at_ms().is_some_and(|at| at > now_ms()) {
                     return false;
                 }
@@ -541,7 +528,20 @@ async fn wake_signed_in(
         else {
             return Flow::Next;
         };
-        let fresh = match hub.inner.provider.refresh(&refresh_token).await {
+        // Only under a lease that outlasts the request: a rotating refresh token sent twice
+        // (here, and by a replica that adopted the session meanwhile) revokes its whole
+        // family at many providers.
+        let provider = hub.inner.provider.clone();
+        let sent = refresh_token.clone();
+        let call = async move { provider.refresh(&sent).await };
+        let Some((answer, in_flight)) = hub.provider_call(call).await else {
+            return if hub.nap(cancel, STORE_RETRY).await {
+                Flow::Next
+            } else {
+                Flow::Stop
+            };
+        };
+        let fresh = match answer {
             Ok(mut fresh) => {
                 // RFC 6749 §6: without a new refresh token, the old one stays valid.
                 if fresh.refresh_token.is_none() {
@@ -557,7 +557,7 @@ async fn wake_signed_in(
             }
         };
         let result = hub
-            .update_current(id, generation, Lease::Keep, |record| {
+            .update_current(id, turn, Lease::Keep, |record| {
                 match (&fresh, record.tokens.as_mut()) {
                     (Some(fresh), _) => {
                         record.tokens = Some(fresh.clone());
@@ -570,6 +570,12 @@ async fn wake_signed_in(
                 true
             })
             .await;
+        if let (Ok(false), Some(fresh)) = (&result, fresh) {
+            // Signed out (or taken over) while the refresh was under way: nobody will ever
+            // use or revoke these tokens but us.
+            hub.revoke(fresh).await;
+        }
+        drop(in_flight);
         return match written(result) {
             Ok(flow) => flow,
             Err(error) => store_trouble(hub, cancel, error).await,

@@ -1,5 +1,6 @@
 //! The in-memory session store: the default, nothing to install. One process holds every
-//! session; records expire by their TTL like they would in Redis.
+//! session; records expire by their TTL like they would in Redis, and owner epochs fence a
+//! superseded task's writes the same way.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::{now_ms, Heartbeat, SessionStore, StoreError, StoreEvent, Stored, Write};
+use super::{
+    now_ms, Heartbeat, Lease, OwnerEpoch, Saved, SessionStore, StoreError, StoreEvent, Stored,
+    Write,
+};
 use crate::server::session::SessionId;
 
 /// How often expired records are swept out (on the heartbeat).
@@ -30,6 +34,9 @@ struct Inner {
 struct Entry {
     stored: Stored,
     expires: Instant,
+    /// Whether a task owns the session, and under which epoch.
+    owned: bool,
+    epoch: OwnerEpoch,
 }
 
 impl MemoryStore {
@@ -56,17 +63,27 @@ impl SessionStore for MemoryStore {
             .map(|e| e.stored.clone()))
     }
 
-    async fn save(&self, id: &SessionId, write: Write<'_>) -> Result<Option<u64>, StoreError> {
+    async fn save(&self, id: &SessionId, write: Write<'_>) -> Result<Saved, StoreError> {
         let now = Instant::now();
         let mut inner = self.inner();
-        let current = inner
+        let (current, owned, epoch) = inner
             .records
             .get(id)
             .filter(|e| e.expires > now)
-            .map_or(0, |e| e.stored.version);
-        if current != write.expected {
-            return Ok(None);
+            .map_or((0, false, OwnerEpoch(0)), |e| {
+                (e.stored.version, e.owned, e.epoch)
+            });
+        if write.fence.is_some_and(|fence| !owned || fence != epoch) {
+            return Ok(Saved::Fenced);
         }
+        if current != write.expected {
+            return Ok(Saved::Conflict);
+        }
+        let (owned, epoch) = match write.lease {
+            Lease::Keep => (owned, epoch),
+            Lease::Claim => (true, OwnerEpoch(epoch.0 + 1)),
+            Lease::Release => (false, OwnerEpoch(epoch.0 + 1)),
+        };
         let version = current + 1;
         inner.records.insert(
             id.clone(),
@@ -76,9 +93,11 @@ impl SessionStore for MemoryStore {
                     record: write.record.clone(),
                 },
                 expires: now + write.ttl,
+                owned,
+                epoch,
             },
         );
-        Ok(Some(version))
+        Ok(Saved::Written { version, epoch })
     }
 
     async fn touch(&self, ids: &[SessionId]) -> Result<(), StoreError> {
@@ -136,6 +155,14 @@ mod tests {
             record,
             ttl,
             lease: Lease::Keep,
+            fence: None,
+        }
+    }
+
+    fn version(saved: Saved) -> Option<u64> {
+        match saved {
+            Saved::Written { version, .. } => Some(version),
+            _ => None,
         }
     }
 
@@ -149,16 +176,16 @@ mod tests {
         let ttl = Duration::from_secs(60);
         assert!(store.load(&id(1)).await.unwrap().is_none());
         assert_eq!(
-            store.save(&id(1), write(0, &record, ttl)).await.unwrap(),
+            version(store.save(&id(1), write(0, &record, ttl)).await.unwrap()),
             Some(1)
         );
         // A writer that read nothing (or an old version) loses.
         assert_eq!(
             store.save(&id(1), write(0, &record, ttl)).await.unwrap(),
-            None
+            Saved::Conflict
         );
         assert_eq!(
-            store.save(&id(1), write(1, &record, ttl)).await.unwrap(),
+            version(store.save(&id(1), write(1, &record, ttl)).await.unwrap()),
             Some(2)
         );
         let stored = store.load(&id(1)).await.unwrap().unwrap();
@@ -178,12 +205,65 @@ mod tests {
         assert!(store.load(&id(1)).await.unwrap().is_none());
         // An expired record counts as absent for the next writer.
         assert_eq!(
-            store
-                .save(&id(1), write(0, &record, Duration::from_secs(1)))
-                .await
-                .unwrap(),
+            version(
+                store
+                    .save(&id(1), write(0, &record, Duration::from_secs(1)))
+                    .await
+                    .unwrap()
+            ),
             Some(1)
         );
+    }
+
+    #[tokio::test]
+    async fn a_replaced_owner_is_fenced_out() {
+        let store = MemoryStore::new();
+        let record = SessionRecord::default();
+        let ttl = Duration::from_secs(60);
+        let claim = |expected| Write {
+            lease: Lease::Claim,
+            ..write(expected, &record, ttl)
+        };
+        let fenced = |expected, epoch| Write {
+            fence: Some(epoch),
+            ..write(expected, &record, ttl)
+        };
+        let Saved::Written { epoch: first, .. } = store.save(&id(1), claim(0)).await.unwrap()
+        else {
+            panic!("the first claim was not written")
+        };
+        assert!(matches!(
+            store.save(&id(1), fenced(1, first)).await.unwrap(),
+            Saved::Written { version: 2, .. }
+        ));
+        // Claimed again (a new code): the first owner's writes are refused, not retried.
+        let Saved::Written { epoch: second, .. } = store.save(&id(1), claim(2)).await.unwrap()
+        else {
+            panic!("the second claim was not written")
+        };
+        assert_ne!(first, second);
+        assert_eq!(
+            store.save(&id(1), fenced(3, first)).await.unwrap(),
+            Saved::Fenced
+        );
+        assert!(matches!(
+            store.save(&id(1), fenced(3, second)).await.unwrap(),
+            Saved::Written { version: 4, .. }
+        ));
+        // Released: nobody's task may write any more; a request still may.
+        let release = Write {
+            lease: Lease::Release,
+            ..write(4, &record, ttl)
+        };
+        store.save(&id(1), release).await.unwrap();
+        assert_eq!(
+            store.save(&id(1), fenced(5, second)).await.unwrap(),
+            Saved::Fenced
+        );
+        assert!(matches!(
+            store.save(&id(1), write(5, &record, ttl)).await.unwrap(),
+            Saved::Written { version: 6, .. }
+        ));
     }
 
     #[tokio::test]

@@ -1,72 +1,107 @@
 //! The Redis session store (`REDIS_URL`): any replica can serve any TV.
 //!
 //! Keys (all under `tvsignin:`): `s:<session>` is a hash with the record (`d`), its version
-//! (`v`) and the owning replica (`o`), with a TTL; `owned:<replica>` lists what a replica
-//! owns; `replica:<replica>` is its heartbeat (a 5 s lease, renewed every second);
-//! `seen` holds last-seen times. Every write runs as one Lua script that checks the version,
-//! moves the lease if asked, and publishes the new status on the `tvsignin:changes` channel,
-//! so every replica pushes it to the TVs it serves. When a heartbeat lapses, the next
-//! replica to beat adopts that replica's sessions (a script moves each to exactly one).
-//! Device codes and tokens are sealed with `STORE_KEY` before they leave the process
-//! (and opened with it or a `STORE_KEY_PREVIOUS` key).
+//! (`v`), the owning replica (`o`) and the owner epoch (`e`), with a TTL; `owned:<replica>`
+//! lists what a replica owns; `replica:<replica>` is its heartbeat (a lease renewed every
+//! second); `seen` holds last-seen times. Every write runs as one Lua script that checks the
+//! version (and, for a task's write, that this replica still owns the session under the
+//! task's epoch), moves the lease if asked, and publishes the new status on the
+//! `tvsignin:changes` channel, so every replica pushes it to the TVs it serves. When a
+//! heartbeat lapses, the next replica to beat adopts that replica's sessions (a script moves
+//! each to exactly one, and bumps its epoch, which fences the old owner out).
+//!
+//! Nothing read from Redis is trusted as it is: records and change messages are sealed with
+//! `STORE_KEY` (and opened with it or a `STORE_KEY_PREVIOUS` key), bound to their session,
+//! generation and version (`wire`). A record that does not open is a TV that starts over; a
+//! change message that does not open is ignored.
 
-use std::sync::Mutex;
+mod wire;
+
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use self::wire::{change_message, decode, encode, parse_change, start_over};
 use super::seal::StoreKeys;
 use super::{
-    now_ms, Change, DeviceGrant, Heartbeat, Lease, SessionRecord, SessionStore, StoreError,
-    StoreEvent, Stored, Write,
+    now_ms, Heartbeat, Lease, OwnerEpoch, Saved, SessionStore, StoreError, StoreEvent, Stored,
+    Write,
 };
-use crate::model::TvStatus;
-use crate::oidc::secret::{AccessToken, DeviceCode, IdToken, RefreshToken};
-use crate::oidc::token::TokenSet;
 use crate::server::session::SessionId;
 use crate::server::settings::RedisSettings;
 
-/// How long a replica's lease lasts without a heartbeat.
-pub const LEASE: Duration = Duration::from_secs(5);
-/// A task stops polling this long before its lease could lapse.
-const LEASE_MARGIN: Duration = Duration::from_millis(1500);
+/// A provider may still be working on a request its client gave up on, and Redis expires a
+/// lease by its own clock: the margin exceeds the request timeout by this much.
+const LEASE_SLACK: Duration = Duration::from_secs(2);
+/// A lease outlives its margin by three renewals (one a second), so a replica pauses its
+/// polls only after missing a few.
+const LEASE_SPARE: Duration = Duration::from_secs(3);
+/// The provider request timeout when none is given (`HTTP_TIMEOUT_SECS`'s default).
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// At most this many sessions are adopted per heartbeat, so several replicas share the work.
 const ADOPT_PER_BEAT: usize = 1000;
 /// Last-seen times older than this are dropped.
 const FORGET_SEEN_AFTER: Duration = Duration::from_secs(60 * 60);
 const CHANNEL: &str = "tvsignin:changes";
 
+/// How long a replica's lease lasts, and how much of it must be left to start a provider
+/// request. The margin exceeds the request timeout, so a poll or refresh started under a
+/// valid lease has ended, at the provider too, before another replica can adopt the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaseTimes {
+    pub lease: Duration,
+    pub margin: Duration,
+}
+
+impl LeaseTimes {
+    pub fn for_request_timeout(request_timeout: Duration) -> Self {
+        let margin = request_timeout + LEASE_SLACK;
+        Self {
+            lease: margin + LEASE_SPARE,
+            margin,
+        }
+    }
+}
+
 fn session_key(id: &SessionId) -> String {
     format!("tvsignin:s:{}", id.as_str())
 }
 
 /// Compare-and-set write: KEYS[1] the session; ARGV: expected version, data, TTL ms, lease
-/// op, this replica, session id, the message after the version.
+/// op, this replica, session id, the message after the version, the fence epoch ('' for
+/// none). Returns {version, epoch}, or {-1} when the version moved on, {-2} when fenced.
 const SAVE: &str = r"
+local owner = redis.call('HGET', KEYS[1], 'o')
+local epoch = tonumber(redis.call('HGET', KEYS[1], 'e') or '0')
+if ARGV[8] ~= '' and (owner ~= ARGV[5] or epoch ~= tonumber(ARGV[8])) then return {-2} end
 local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if current ~= tonumber(ARGV[1]) then return -1 end
+if current ~= tonumber(ARGV[1]) then return {-1} end
 local version = current + 1
 redis.call('HSET', KEYS[1], 'v', version, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-local owner = redis.call('HGET', KEYS[1], 'o')
 if ARGV[4] == 'claim' then
   if owner and owner ~= ARGV[5] then redis.call('SREM', 'tvsignin:owned:' .. owner, ARGV[6]) end
   redis.call('HSET', KEYS[1], 'o', ARGV[5])
   redis.call('SADD', 'tvsignin:owned:' .. ARGV[5], ARGV[6])
-elseif ARGV[4] == 'release' and owner then
-  redis.call('SREM', 'tvsignin:owned:' .. owner, ARGV[6])
-  redis.call('HDEL', KEYS[1], 'o')
+  epoch = redis.call('HINCRBY', KEYS[1], 'e', 1)
+elseif ARGV[4] == 'release' then
+  if owner then
+    redis.call('SREM', 'tvsignin:owned:' .. owner, ARGV[6])
+    redis.call('HDEL', KEYS[1], 'o')
+  end
+  epoch = redis.call('HINCRBY', KEYS[1], 'e', 1)
 end
 redis.call('PUBLISH', 'tvsignin:changes', version .. '|' .. ARGV[7])
-return version
+return {version, epoch}
 ";
 
-/// Renews this replica's lease and adopts from replicas whose lease lapsed. ARGV: this
-/// replica, lease ms, adoption limit, forget last-seen before (Unix ms).
+/// Renews this replica's lease and adopts from replicas whose lease lapsed, bumping each
+/// adopted session's epoch. ARGV: this replica, lease ms, adoption limit, forget last-seen
+/// before (Unix ms). Returns session ids and their new epochs, alternating.
 const HEARTBEAT: &str = r"
 local me = ARGV[1]
 local limit = tonumber(ARGV[3])
@@ -74,16 +109,20 @@ redis.call('SET', 'tvsignin:replica:' .. me, '1', 'PX', ARGV[2])
 redis.call('SADD', 'tvsignin:replicas', me)
 redis.call('ZREMRANGEBYSCORE', 'tvsignin:seen', '-inf', '(' .. ARGV[4])
 local adopted = {}
+local count = 0
 for _, other in ipairs(redis.call('SMEMBERS', 'tvsignin:replicas')) do
-  if #adopted >= limit then break end
+  if count >= limit then break end
   if other ~= me and redis.call('EXISTS', 'tvsignin:replica:' .. other) == 0 then
     local set = 'tvsignin:owned:' .. other
-    for _, id in ipairs(redis.call('SPOP', set, limit - #adopted)) do
+    for _, id in ipairs(redis.call('SPOP', set, limit - count)) do
       local key = 'tvsignin:s:' .. id
       if redis.call('HGET', key, 'o') == other then
         redis.call('HSET', key, 'o', me)
+        local epoch = redis.call('HINCRBY', key, 'e', 1)
         redis.call('SADD', 'tvsignin:owned:' .. me, id)
         table.insert(adopted, id)
+        table.insert(adopted, tostring(epoch))
+        count = count + 1
       end
     end
     if redis.call('SCARD', set) == 0 then redis.call('SREM', 'tvsignin:replicas', other) end
@@ -91,148 +130,6 @@ for _, other in ipairs(redis.call('SMEMBERS', 'tvsignin:replicas')) do
 end
 return adopted
 ";
-
-/// The record as stored: public fields in clear, secrets sealed.
-#[derive(Serialize, Deserialize)]
-struct Wire {
-    generation: u64,
-    status: TvStatus,
-    /// Sealed [`Secrets`], if there are any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sealed: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    interval_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    expires_at_ms: Option<u64>,
-    #[serde(default)]
-    tokens_at_ms: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    return_home_at_ms: Option<u64>,
-    #[serde(default)]
-    recent_starts_ms: Vec<u64>,
-}
-
-/// What is sealed: never stored or sent in clear.
-#[derive(Serialize, Deserialize, Default)]
-struct Secrets {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    device_code: Option<DeviceCode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    access_token: Option<AccessToken>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<RefreshToken>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    id_token: Option<IdToken>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    expires_in_secs: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    scope: Option<String>,
-}
-
-fn encode(key: &StoreKeys, id: &SessionId, record: &SessionRecord) -> Result<String, StoreError> {
-    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
-    let sealed = if record.device.is_some() || record.tokens.is_some() {
-        let tokens = record.tokens.as_ref();
-        let secrets = Secrets {
-            device_code: record.device.as_ref().map(|d| d.device_code.clone()),
-            access_token: tokens.map(|t| t.access_token.clone()),
-            refresh_token: tokens.and_then(|t| t.refresh_token.clone()),
-            id_token: tokens.and_then(|t| t.id_token.clone()),
-            expires_in_secs: tokens.and_then(|t| t.expires_in).map(|d| d.as_secs()),
-            scope: tokens.and_then(|t| t.scope.clone()),
-        };
-        let plain = serde_json::to_vec(&secrets).map_err(|e| corrupt(&e))?;
-        Some(
-            key.seal(id.as_str().as_bytes(), &plain)
-                .map_err(|e| corrupt(&e))?,
-        )
-    } else {
-        None
-    };
-    let wire = Wire {
-        generation: record.generation,
-        status: record.status.clone(),
-        sealed,
-        interval_ms: record
-            .device
-            .as_ref()
-            .map(|d| d.interval.as_millis() as u64),
-        expires_at_ms: record.device.as_ref().map(|d| d.expires_at_ms),
-        tokens_at_ms: record.tokens_at_ms,
-        return_home_at_ms: record.return_home_at_ms,
-        recent_starts_ms: record.recent_starts_ms.clone(),
-    };
-    serde_json::to_string(&wire).map_err(|e| corrupt(&e))
-}
-
-/// What a session that can't be read becomes: a TV at Home, one generation on (so no task of
-/// the old one acts on it), written over at its next change. That happens when `STORE_KEY`
-/// changed without the old key in `STORE_KEY_PREVIOUS`, or the data is damaged; the TV then
-/// starts over instead of getting errors.
-fn start_over(data: &str, error: &StoreError) -> SessionRecord {
-    tracing::warn!(%error, "a stored session cannot be read (STORE_KEY changed without STORE_KEY_PREVIOUS, or damaged data); that TV starts over");
-    let generation = serde_json::from_str::<serde_json::Value>(data)
-        .ok()
-        .and_then(|wire| wire.get("generation")?.as_u64())
-        .map_or(0, |g| g + 1);
-    SessionRecord {
-        generation,
-        ..SessionRecord::default()
-    }
-}
-
-fn decode(key: &StoreKeys, id: &SessionId, data: &str) -> Result<SessionRecord, StoreError> {
-    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
-    let wire: Wire = serde_json::from_str(data).map_err(|e| corrupt(&e))?;
-    let secrets = match &wire.sealed {
-        Some(sealed) => {
-            let plain = key
-                .open(id.as_str().as_bytes(), sealed)
-                .map_err(|e| corrupt(&e))?;
-            serde_json::from_slice(&plain).map_err(|e| corrupt(&e))?
-        }
-        None => Secrets::default(),
-    };
-    let device = match (secrets.device_code, wire.interval_ms, wire.expires_at_ms) {
-        (Some(device_code), Some(interval), Some(expires_at_ms)) => Some(DeviceGrant {
-            device_code,
-            interval: Duration::from_millis(interval),
-            expires_at_ms,
-        }),
-        _ => None,
-    };
-    let tokens = secrets.access_token.map(|access_token| TokenSet {
-        access_token,
-        refresh_token: secrets.refresh_token,
-        id_token: secrets.id_token,
-        expires_in: secrets.expires_in_secs.map(Duration::from_secs),
-        scope: secrets.scope,
-    });
-    Ok(SessionRecord {
-        generation: wire.generation,
-        status: wire.status,
-        device,
-        tokens,
-        tokens_at_ms: wire.tokens_at_ms,
-        return_home_at_ms: wire.return_home_at_ms,
-        recent_starts_ms: wire.recent_starts_ms,
-    })
-}
-
-/// Parses a published change: `version|session|generation|status JSON`.
-fn parse_change(payload: &str) -> Option<Change> {
-    let mut parts = payload.splitn(4, '|');
-    let version = parts.next()?.parse().ok()?;
-    let id = SessionId::parse(parts.next()?)?;
-    let generation = parts.next()?.parse().ok()?;
-    let status_json = parts.next()?.to_owned();
-    Some(Change {
-        id,
-        version,
-        generation,
-        status_json,
-    })
-}
 
 struct ReplicaLease {
     /// This replica's name in Redis; a new one is taken after a lapse.
@@ -243,7 +140,8 @@ struct ReplicaLease {
 
 pub struct RedisStore {
     connection: ConnectionManager,
-    key: StoreKeys,
+    key: Arc<StoreKeys>,
+    times: LeaseTimes,
     lease: Mutex<ReplicaLease>,
     events: Mutex<Option<mpsc::UnboundedReceiver<StoreEvent>>>,
     save: Script,
@@ -268,7 +166,7 @@ impl RedisStore {
         shutdown: CancellationToken,
     ) -> Result<Self, StoreError> {
         let url = settings.url.as_str();
-        let key = settings.key.clone();
+        let key = Arc::new(settings.key.clone());
         let client = match &settings.ca_pem {
             None => redis::Client::open(url),
             Some(pem) => redis::Client::build_with_tls(
@@ -296,10 +194,11 @@ impl RedisStore {
         let (sender, receiver) = mpsc::unbounded_channel();
         // Subscribed before the first write, so nothing this replica should hear is missed.
         let pubsub = subscribe(&client).await.map_err(unavailable)?;
-        tokio::spawn(listen(client, pubsub, sender, shutdown));
+        tokio::spawn(listen(client, pubsub, key.clone(), sender, shutdown));
         Ok(Self {
             connection,
             key,
+            times: LeaseTimes::for_request_timeout(DEFAULT_REQUEST_TIMEOUT),
             lease: Mutex::new(ReplicaLease {
                 id: new_replica_id(),
                 valid_until: None,
@@ -308,6 +207,13 @@ impl RedisStore {
             save: Script::new(SAVE),
             heartbeat: Script::new(HEARTBEAT),
         })
+    }
+
+    /// Sizes the lease for provider requests that take up to `request_timeout`
+    /// (`HTTP_TIMEOUT_SECS`); set before the first heartbeat.
+    pub fn with_request_timeout(mut self, request_timeout: Duration) -> Self {
+        self.times = LeaseTimes::for_request_timeout(request_timeout);
+        self
     }
 
     fn lease(&self) -> std::sync::MutexGuard<'_, ReplicaLease> {
@@ -355,6 +261,7 @@ async fn subscribe(client: &redis::Client) -> redis::RedisResult<redis::aio::Pub
 async fn listen(
     client: redis::Client,
     first: redis::aio::PubSub,
+    keys: Arc<StoreKeys>,
     sender: mpsc::UnboundedSender<StoreEvent>,
     shutdown: CancellationToken,
 ) {
@@ -399,7 +306,7 @@ async fn listen(
             let Ok(payload) = message.get_payload::<String>() else {
                 continue;
             };
-            match parse_change(&payload) {
+            match parse_change(&payload, &keys) {
                 Some(change) => {
                     if sender.send(StoreEvent::Changed(change)).is_err() {
                         return;
@@ -423,25 +330,26 @@ impl SessionStore for RedisStore {
         match (version, data) {
             (Some(version), Some(data)) => Ok(Some(Stored {
                 version,
-                record: decode(&self.key, id, &data)
+                record: decode(&self.key, id, version, &data)
                     .unwrap_or_else(|error| start_over(&data, &error)),
             })),
             _ => Ok(None),
         }
     }
 
-    async fn save(&self, id: &SessionId, write: Write<'_>) -> Result<Option<u64>, StoreError> {
-        let data = encode(&self.key, id, write.record)?;
-        let status = serde_json::to_string(&write.record.status)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let message = format!("{}|{}|{}", id.as_str(), write.record.generation, status);
+    async fn save(&self, id: &SessionId, write: Write<'_>) -> Result<Saved, StoreError> {
+        // The version this write makes if it succeeds: both seals are bound to it.
+        let version = write.expected + 1;
+        let data = encode(&self.key, id, version, write.record)?;
+        let message = change_message(&self.key, id, version, write.record)?;
+        let fence = write.fence.map(|e| e.0.to_string()).unwrap_or_default();
         let lease = match write.lease {
             Lease::Keep => "keep",
             Lease::Claim => "claim",
             Lease::Release => "release",
         };
         let mut connection = self.connection.clone();
-        let version: i64 = self
+        let answer: Vec<i64> = self
             .save
             .key(session_key(id))
             .arg(write.expected)
@@ -451,10 +359,21 @@ impl SessionStore for RedisStore {
             .arg(self.replica_id())
             .arg(id.as_str())
             .arg(message)
+            .arg(fence)
             .invoke_async(&mut connection)
             .await
             .map_err(unavailable)?;
-        Ok(u64::try_from(version).ok())
+        match answer.as_slice() {
+            [-2] => Ok(Saved::Fenced),
+            [-1] => Ok(Saved::Conflict),
+            [written, epoch] if *written as u64 == version => Ok(Saved::Written {
+                version,
+                epoch: OwnerEpoch(*epoch as u64),
+            }),
+            other => Err(StoreError::Corrupt(format!(
+                "the save script answered {other:?}"
+            ))),
+        }
     }
 
     async fn touch(&self, ids: &[SessionId]) -> Result<(), StoreError> {
@@ -502,7 +421,7 @@ impl SessionStore for RedisStore {
         let result: Result<Vec<String>, _> = self
             .heartbeat
             .arg(&me)
-            .arg(LEASE.as_millis() as u64)
+            .arg(self.times.lease.as_millis() as u64)
             .arg(ADOPT_PER_BEAT)
             .arg(forget_before)
             .invoke_async(&mut connection)
@@ -517,16 +436,23 @@ impl SessionStore for RedisStore {
             }
             Err(error) => return Err(unavailable(error)),
         };
-        {
+        // After a lapse the new lease counts only from the next beat: by then the hub has
+        // stopped every task of the old one, so none of them polls under the new lease.
+        if !lost {
             let mut lease = self.lease();
             if lease.id == me {
-                lease.valid_until = Some(sent + LEASE);
+                lease.valid_until = Some(sent + self.times.lease);
             }
         }
         Ok(Heartbeat {
             adopted: adopted
-                .iter()
-                .filter_map(|id| SessionId::parse(id))
+                .chunks_exact(2)
+                .filter_map(|pair| {
+                    Some((
+                        SessionId::parse(&pair[0])?,
+                        OwnerEpoch(pair[1].parse().ok()?),
+                    ))
+                })
                 .collect(),
             lost,
         })
@@ -535,7 +461,7 @@ impl SessionStore for RedisStore {
     fn lease_valid(&self) -> bool {
         self.lease()
             .valid_until
-            .is_some_and(|v| Instant::now() + LEASE_MARGIN < v)
+            .is_some_and(|v| Instant::now() + self.times.margin < v)
     }
 
     fn take_events(&self) -> Option<mpsc::UnboundedReceiver<StoreEvent>> {
@@ -543,6 +469,8 @@ impl SessionStore for RedisStore {
     }
 
     async fn release(&self) {
+        // No poll may start from here on: the others may adopt as soon as the key is gone.
+        self.lease().valid_until = None;
         let me = self.replica_id();
         let mut connection = self.connection.clone();
         let result: redis::RedisResult<()> = connection.del(format!("tvsignin:replica:{me}")).await;
@@ -550,92 +478,24 @@ impl SessionStore for RedisStore {
             Ok(()) => tracing::info!("lease released; other replicas take over at once"),
             Err(error) => tracing::warn!(%error, "cannot release the lease; it lapses by itself"),
         }
-        self.lease().valid_until = None;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine;
-
     use super::*;
-    use crate::model::PairingView;
-
-    fn key() -> StoreKeys {
-        super::super::seal::StoreKey::from_base64(
-            &base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
-        )
-        .unwrap()
-        .into()
-    }
-
-    fn id() -> SessionId {
-        SessionId::parse(&"a".repeat(32)).unwrap()
-    }
 
     #[test]
-    fn secrets_are_sealed_and_come_back() {
-        let record = SessionRecord {
-            generation: 4,
-            status: TvStatus::Waiting {
-                pairing: PairingView {
-                    user_code: "ABCD-EFGH".into(),
-                    verification_uri: "https://idp.example/device".into(),
-                    verification_uri_complete: None,
-                    qr_svg: "<svg/>".into(),
-                    expires_at_ms: 42,
-                    interval_secs: 5,
-                },
-            },
-            device: Some(DeviceGrant {
-                device_code: DeviceCode::new("device-code-secret"),
-                interval: Duration::from_secs(10),
-                expires_at_ms: 42,
-            }),
-            tokens: Some(TokenSet {
-                access_token: AccessToken::new("access-token-secret"),
-                refresh_token: Some(RefreshToken::new("refresh-token-secret")),
-                id_token: None,
-                expires_in: Some(Duration::from_secs(60)),
-                scope: Some("openid".into()),
-            }),
-            tokens_at_ms: 7,
-            return_home_at_ms: None,
-            recent_starts_ms: vec![1, 2],
-        };
-        let data = encode(&key(), &id(), &record).unwrap();
-        for secret in [
-            "device-code-secret",
-            "access-token-secret",
-            "refresh-token-secret",
-        ] {
-            assert!(!data.contains(secret), "{secret} stored in clear");
+    fn the_lease_margin_exceeds_the_request_timeout() {
+        for secs in [1, 3, 15, 120] {
+            let timeout = Duration::from_secs(secs);
+            let times = LeaseTimes::for_request_timeout(timeout);
+            assert!(times.margin > timeout, "{times:?}");
+            // Renewed every second: a couple of renewals may be missed before polls pause.
+            assert!(
+                times.lease >= times.margin + Duration::from_secs(2),
+                "{times:?}"
+            );
         }
-        assert!(data.contains("ABCD-EFGH"));
-        let back = decode(&key(), &id(), &data).unwrap();
-        assert_eq!(back.device, record.device);
-        let tokens = back.tokens.unwrap();
-        assert_eq!(tokens.access_token.expose(), "access-token-secret");
-        assert_eq!(
-            tokens.refresh_token.unwrap().expose(),
-            "refresh-token-secret"
-        );
-        assert_eq!(tokens.expires_in, Some(Duration::from_secs(60)));
-        assert_eq!(back.status, record.status);
-        assert_eq!((back.generation, back.tokens_at_ms), (4, 7));
-        assert_eq!(back.recent_starts_ms, vec![1, 2]);
-        // Another session's id cannot open it.
-        let other = SessionId::parse(&"b".repeat(32)).unwrap();
-        assert!(decode(&key(), &other, &data).is_err());
-    }
-
-    #[test]
-    fn change_messages() {
-        let change =
-            parse_change(&format!("12|{}|3|{{\"state\":\"idle\"}}", "c".repeat(32))).unwrap();
-        assert_eq!((change.version, change.generation), (12, 3));
-        assert_eq!(change.status().unwrap(), TvStatus::Idle);
-        assert!(parse_change("12|not-an-id|3|{}").is_none());
-        assert!(parse_change("x|y").is_none());
     }
 }

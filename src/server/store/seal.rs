@@ -1,7 +1,9 @@
-//! Encryption at rest for the secrets a shared store holds (device codes and tokens):
-//! AES-256-GCM from `ring`, a fresh random nonce per write, and the session id as associated
-//! data so a sealed value cannot be moved to another session. Keys rotate: `STORE_KEY` seals,
-//! and it or a `STORE_KEY_PREVIOUS` key opens.
+//! Encryption and authentication of what a shared store holds (session records, with their
+//! device codes and tokens, and the change messages between replicas): AES-256-GCM from
+//! `ring`, a fresh random nonce per seal, and associated data naming what the value is (a
+//! record or a change), its session, generation and version, so a sealed value cannot be
+//! forged, moved to another session, or replayed as another version. Keys rotate:
+//! `STORE_KEY` seals, and it or a `STORE_KEY_PREVIOUS` key opens.
 
 use std::fmt;
 
@@ -9,6 +11,28 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::server::session::SessionId;
+
+/// What a sealed value is bound to: its kind, session, generation and version. The parts
+/// are joined with NUL, which none of them contains, so no two bindings read alike.
+fn context(kind: &str, id: &SessionId, generation: u64, version: u64) -> Vec<u8> {
+    format!(
+        "tvsignin/{kind}/v1\0{}\0{generation}\0{version}",
+        id.as_str()
+    )
+    .into_bytes()
+}
+
+/// The binding of a stored session record.
+pub fn record_context(id: &SessionId, generation: u64, version: u64) -> Vec<u8> {
+    context("record", id, generation, version)
+}
+
+/// The binding of a change message (the status it carries).
+pub fn change_context(id: &SessionId, generation: u64, version: u64) -> Vec<u8> {
+    context("change", id, generation, version)
+}
 
 /// The key from `STORE_KEY`: 32 random bytes. `Debug` never shows it.
 #[derive(Clone)]
@@ -171,6 +195,27 @@ mod tests {
         // The context still binds, whichever key opens.
         assert!(rotated.open(b"session-b", &before).is_err());
         assert!(format!("{rotated:?}").contains("[redacted]"));
+    }
+
+    #[test]
+    fn contexts_tell_kind_session_generation_and_version_apart() {
+        let a = SessionId::parse(&"a".repeat(32)).unwrap();
+        let b = SessionId::parse(&"b".repeat(32)).unwrap();
+        let all = [
+            record_context(&a, 1, 2),
+            record_context(&a, 1, 3),
+            record_context(&a, 2, 2),
+            record_context(&b, 1, 2),
+            change_context(&a, 1, 2),
+            record_context(&a, 12, 3),
+            record_context(&a, 1, 23),
+        ];
+        let distinct: std::collections::HashSet<_> = all.iter().collect();
+        assert_eq!(distinct.len(), all.len());
+        let sealed = key(1).seal(&all[0], b"x").unwrap();
+        for other in &all[1..] {
+            assert!(key(1).open(other, &sealed).is_err());
+        }
     }
 
     #[test]
