@@ -12,6 +12,7 @@ use url::Url;
 use super::store::seal::{StoreKey, StoreKeys};
 use crate::oidc::config::{EndpointOverrides, ProviderConfig};
 use crate::oidc::secret::ClientSecret;
+use crate::oidc::url_policy::UrlPolicy;
 use crate::oidc::{ClientAuthMethod, ProviderSource};
 
 /// Every key the app reads, with a one-line description (`tvsignin check-config` and the
@@ -30,6 +31,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("REVOCATION_ENDPOINT", "override for the revocation endpoint"),
     ("JWKS_URI", "override for the JWKS URI"),
     ("HTTP_TIMEOUT_SECS", "overall timeout for each provider request (default 15)"),
+    ("ALLOW_HTTP_PROVIDER", "true: allow plain http:// provider URLs to other machines, for a lab (default false: https, or http to this machine only)"),
     ("LISTEN_ADDR", "address:port to listen on (default 127.0.0.1:3000; 0.0.0.0:3000 in demo mode without PUBLIC_URL)"),
     ("PUBLIC_URL", "the URL phones and TVs use to reach this server (demo provider links, QR)"),
     ("IDLE_SIGN_OUT_SECS", "signed-in TVs sign out after this long without use (default 600)"),
@@ -310,15 +312,27 @@ fn read_ca_file(path: &str) -> Result<Vec<u8>, SettingsError> {
     Ok(pem)
 }
 
-/// Whether a URL points at this machine (loopback or `localhost`): the only place where
-/// unencrypted traffic to a provider or to Redis is fine.
-pub fn is_this_machine(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
+pub use crate::oidc::url_policy::is_this_machine;
+
+/// A provider URL: `https`, or plain `http` to this machine, or anywhere with
+/// `ALLOW_HTTP_PROVIDER` (tokens and the client secret would cross the network in clear).
+fn parse_provider_url(
+    raw: &RawSettings,
+    key: &str,
+    allow_plain_http: bool,
+) -> Result<Option<Url>, SettingsError> {
+    let url = parse_url(raw, key)?;
+    if let Some(url) = &url {
+        let policy = UrlPolicy {
+            allow_plain_http,
+            // The settings are the operator's word: a local helper is fine.
+            provider_is_local: true,
+        };
+        policy
+            .check(url, false)
+            .map_err(|refusal| bad(key, format!("{url} {}", refusal.explain())))?;
     }
+    Ok(url)
 }
 
 fn parse_url(raw: &RawSettings, key: &str) -> Result<Option<Url>, SettingsError> {
@@ -376,14 +390,16 @@ const RESERVED_PARAMS: &[&str] = &[
 
 impl Settings {
     pub fn from_raw(raw: &RawSettings) -> Result<Self, SettingsError> {
-        let tenant = parse_url(raw, "TENANT_URL")?;
-        let issuer = parse_url(raw, "ISSUER")?;
+        let allow_http = parse_bool(raw, "ALLOW_HTTP_PROVIDER")?;
+        let provider_url = |key| parse_provider_url(raw, key, allow_http);
+        let tenant = provider_url("TENANT_URL")?;
+        let issuer = provider_url("ISSUER")?;
         let overrides = EndpointOverrides {
-            device_authorization: parse_url(raw, "DEVICE_AUTHORIZATION_ENDPOINT")?,
-            token: parse_url(raw, "TOKEN_ENDPOINT")?,
-            userinfo: parse_url(raw, "USERINFO_ENDPOINT")?,
-            revocation: parse_url(raw, "REVOCATION_ENDPOINT")?,
-            jwks_uri: parse_url(raw, "JWKS_URI")?,
+            device_authorization: provider_url("DEVICE_AUTHORIZATION_ENDPOINT")?,
+            token: provider_url("TOKEN_ENDPOINT")?,
+            userinfo: provider_url("USERINFO_ENDPOINT")?,
+            revocation: provider_url("REVOCATION_ENDPOINT")?,
+            jwks_uri: provider_url("JWKS_URI")?,
         };
         let source = match (tenant, issuer) {
             (Some(_), Some(_)) => {
@@ -418,6 +434,7 @@ impl Settings {
                     config.scope = scope.split_whitespace().collect::<Vec<_>>().join(" ");
                 }
                 config.overrides = overrides;
+                config.allow_plain_http = allow_http;
                 if let Some(method) = raw.get("CLIENT_AUTH_METHOD") {
                     let method = ClientAuthMethod::parse(method).ok_or_else(|| {
                         bad(
@@ -640,6 +657,43 @@ mod tests {
             assert_eq!(err.key, *key, "{pairs:?}: {err}");
             assert!(err.to_string().starts_with(&format!("bad setting {key}: ")));
         }
+    }
+
+    #[test]
+    fn provider_urls_are_https_unless_on_this_machine_or_allowed() {
+        let with = |key: &'static str, url: &'static str, allow: Option<&'static str>| {
+            let mut pairs = vec![("CLIENT_ID", "tv"), (key, url)];
+            if key != "ISSUER" && key != "TENANT_URL" {
+                pairs.push(("ISSUER", "https://idp.example"));
+            }
+            if let Some(allow) = allow {
+                pairs.push(("ALLOW_HTTP_PROVIDER", allow));
+            }
+            settings(&pairs)
+        };
+        for key in [
+            "ISSUER",
+            "TENANT_URL",
+            "DEVICE_AUTHORIZATION_ENDPOINT",
+            "TOKEN_ENDPOINT",
+            "USERINFO_ENDPOINT",
+            "REVOCATION_ENDPOINT",
+            "JWKS_URI",
+        ] {
+            let err = with(key, "http://idp.example/x", None).unwrap_err();
+            assert_eq!(err.key, key, "{err}");
+            assert!(err.problem.contains("ALLOW_HTTP_PROVIDER"), "{err}");
+            assert!(with(key, "https://idp.example/x", None).is_ok(), "{key}");
+            assert!(with(key, "http://127.0.0.1:4000/x", None).is_ok(), "{key}");
+            assert!(with(key, "http://localhost:4000/x", None).is_ok(), "{key}");
+            let lab = with(key, "http://idp.lab/x", Some("true")).unwrap();
+            let ProviderChoice::External(config) = lab.provider else {
+                panic!("{key}: not external");
+            };
+            assert!(config.allow_plain_http, "{key}");
+        }
+        let err = with("ISSUER", "https://idp.example", Some("perhaps")).unwrap_err();
+        assert_eq!(err.key, "ALLOW_HTTP_PROVIDER");
     }
 
     #[test]
