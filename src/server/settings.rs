@@ -44,6 +44,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("REDIS_CA_FILE", "with rediss://: a PEM file of the CA certificates to trust for Redis instead of the system's"),
     ("STORE_KEY", "32 random bytes, base64, that encrypt device codes and tokens in Redis (required with REDIS_URL; openssl rand -base64 32)"),
     ("STORE_KEY_PREVIOUS", "earlier STORE_KEYs, comma-separated, still accepted for reading while sessions move to the new key"),
+    ("DEMO", "true: run the built-in demo provider even though PUBLIC_URL is https or TRUST_PROXY is set; false: never run it (default: only when no provider is configured and neither is set)"),
     ("DEMO_CODE_TTL_SECS", "demo provider only: how long a device code lives (default 600)"),
     ("DEMO_INTERVAL_SECS", "demo provider only: the polling interval it asks for (default 5)"),
     ("DEMO_USERS", "demo provider only: extra users, name:password pairs separated by commas"),
@@ -410,6 +411,9 @@ impl Settings {
             (None, None) if overrides.token.is_some() => Some(ProviderSource::Manual),
             (None, None) => None,
         };
+        let public_url = parse_url(raw, "PUBLIC_URL")?;
+        let trust_proxy = parse_bool(raw, "TRUST_PROXY")?;
+        let demo = parse_demo_choice(raw)?;
         let provider = match source {
             None => {
                 if raw.get("CLIENT_ID").is_some() {
@@ -418,12 +422,18 @@ impl Settings {
                         "is set but no provider is: set TENANT_URL or ISSUER too",
                     ));
                 }
+                check_demo_allowed(demo, public_url.as_ref(), trust_proxy)?;
                 ProviderChoice::Demo {
                     extra_users: parse_demo_users(raw)?,
                     code_ttl: parse_secs(raw, "DEMO_CODE_TTL_SECS", 600, 2)?,
                     interval: parse_secs(raw, "DEMO_INTERVAL_SECS", 5, 1)?,
                 }
             }
+            Some(_) if demo == Some(true) => return Err(bad(
+                "DEMO",
+                "is true, but a provider is configured (TENANT_URL, ISSUER or TOKEN_ENDPOINT): \
+                     remove one or the other",
+            )),
             Some(source) => {
                 let client_id = raw
                     .get("CLIENT_ID")
@@ -513,8 +523,8 @@ impl Settings {
                 pairings_per_minute,
             },
             listen_addr,
-            public_url: parse_url(raw, "PUBLIC_URL")?,
-            trust_proxy: parse_bool(raw, "TRUST_PROXY")?,
+            public_url,
+            trust_proxy,
             redis,
         })
     }
@@ -533,6 +543,47 @@ impl Settings {
                 SocketAddr::from(([127, 0, 0, 1], 3000))
             }
         })
+    }
+}
+
+/// `DEMO`: `Some(true)` runs the demo provider even on a server that looks like production,
+/// `Some(false)` never runs it, `None` leaves it to [`check_demo_allowed`].
+fn parse_demo_choice(raw: &RawSettings) -> Result<Option<bool>, SettingsError> {
+    raw.get("DEMO").map(|_| parse_bool(raw, "DEMO")).transpose()
+}
+
+/// With no provider configured, the built-in demo provider starts, unless the settings say
+/// this is a production server: an https `PUBLIC_URL` or a trusted proxy. Then a missing
+/// `.env` would silently open a sign-in that anyone on the network can use; only `DEMO=true`
+/// says that is meant.
+fn check_demo_allowed(
+    demo: Option<bool>,
+    public_url: Option<&Url>,
+    trust_proxy: bool,
+) -> Result<(), SettingsError> {
+    const SET_A_PROVIDER: &str =
+        "set ISSUER (or TENANT_URL) and CLIENT_ID for your identity provider";
+    let production_sign = if public_url.is_some_and(|u| u.scheme() == "https") {
+        Some("PUBLIC_URL is https")
+    } else if trust_proxy {
+        Some("TRUST_PROXY is set")
+    } else {
+        None
+    };
+    match (demo, production_sign) {
+        (Some(true), _) | (None, None) => Ok(()),
+        (Some(false), _) => Err(bad(
+            "ISSUER",
+            format!("no provider is configured and DEMO=false forbids the built-in demo provider: {SET_A_PROVIDER}"),
+        )),
+        (None, Some(sign)) => Err(bad(
+            "ISSUER",
+            format!(
+                "no provider is configured, and {sign}, so this looks like a production server, \
+                 where the built-in demo provider is refused: {SET_A_PROVIDER}, or set DEMO=true \
+                 to run the demo provider anyway"
+            ),
+        )),
     }
 }
 
@@ -575,6 +626,68 @@ mod tests {
         assert_eq!(s.listen_addr(), "0.0.0.0:3000".parse().unwrap());
         let s = settings(&[("PUBLIC_URL", "http://127.0.0.1:3000")]).unwrap();
         assert_eq!(s.listen_addr(), "127.0.0.1:3000".parse().unwrap());
+    }
+
+    #[test]
+    fn demo_mode_is_refused_where_production_shows() {
+        // (settings, demo mode or the key a refusal names)
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<bool, &'a str>);
+        let cases: &[Case] = &[
+            (&[], Ok(true)),
+            (&[("PUBLIC_URL", "http://192.168.1.20:3000")], Ok(true)),
+            (&[("PUBLIC_URL", "https://kiosk.example")], Err("ISSUER")),
+            (&[("TRUST_PROXY", "true")], Err("ISSUER")),
+            (
+                &[("PUBLIC_URL", "https://kiosk.example"), ("DEMO", "true")],
+                Ok(true),
+            ),
+            (&[("TRUST_PROXY", "true"), ("DEMO", "yes")], Ok(true)),
+            (&[("DEMO", "false")], Err("ISSUER")),
+            (&[("DEMO", "sometimes")], Err("DEMO")),
+            (
+                &[
+                    ("ISSUER", "https://idp.example"),
+                    ("CLIENT_ID", "tv"),
+                    ("DEMO", "true"),
+                ],
+                Err("DEMO"),
+            ),
+            (
+                &[
+                    ("ISSUER", "https://idp.example"),
+                    ("CLIENT_ID", "tv"),
+                    ("DEMO", "false"),
+                ],
+                Ok(false),
+            ),
+            (
+                &[
+                    ("ISSUER", "https://idp.example"),
+                    ("CLIENT_ID", "tv"),
+                    ("PUBLIC_URL", "https://kiosk.example"),
+                    ("TRUST_PROXY", "true"),
+                ],
+                Ok(false),
+            ),
+        ];
+        for (pairs, expected) in cases {
+            match (settings(pairs), expected) {
+                (Ok(s), Ok(demo)) => assert_eq!(s.is_demo(), *demo, "{pairs:?}"),
+                (Err(e), Err(key)) => {
+                    assert_eq!(e.key, *key, "{pairs:?}: {e}");
+                    if *key == "ISSUER" {
+                        assert!(e.problem.contains("demo provider"), "{e}");
+                    }
+                }
+                (other, _) => panic!("{pairs:?}: {other:?}"),
+            }
+        }
+        let refused = settings(&[("PUBLIC_URL", "https://kiosk.example")]).unwrap_err();
+        assert!(
+            refused.problem.contains("PUBLIC_URL is https")
+                && refused.problem.contains("DEMO=true"),
+            "{refused}"
+        );
     }
 
     #[test]
