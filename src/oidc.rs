@@ -14,6 +14,7 @@ pub mod id_token;
 pub mod polling;
 pub mod secret;
 pub mod token;
+pub mod url_policy;
 pub mod userinfo;
 
 pub use client::ProviderClient;

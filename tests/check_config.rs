@@ -166,10 +166,15 @@ async fn a_wrong_secret_fails_the_client_check() {
     );
 }
 
-/// A provider that serves only a discovery document, shaped by the first path segment.
+/// A provider that serves only a discovery document, shaped by the first path segment; under
+/// `<variant>/oauth2/` it answers as an IBM Security Verify tenant would.
 async fn scripted_provider() -> (String, tokio::task::JoinHandle<()>) {
     async fn discovery(State(base): State<String>, Path(variant): Path<String>) -> Json<Value> {
-        let issuer = format!("{base}/{variant}");
+        let issuer = match variant.as_str() {
+            "wrong-issuer" => format!("{base}/another"),
+            "tenant-ok" => format!("{base}/{variant}/oauth2"),
+            _ => format!("{base}/{variant}"),
+        };
         let mut doc = json!({
             "issuer": issuer,
             "device_authorization_endpoint": format!("{issuer}/device"),
@@ -192,6 +197,10 @@ async fn scripted_provider() -> (String, tokio::task::JoinHandle<()>) {
             "no-jwks" => {
                 map.remove("jwks_uri");
             }
+            // Never fetched by check-config, so no test sends anything off this machine.
+            "http-jwks" => {
+                map.insert("jwks_uri".into(), json!("http://192.0.2.1/jwks"));
+            }
             _ => {}
         }
         Json(doc)
@@ -202,6 +211,10 @@ async fn scripted_provider() -> (String, tokio::task::JoinHandle<()>) {
     let app = Router::new()
         .route(
             "/{variant}/.well-known/openid-configuration",
+            get(discovery),
+        )
+        .route(
+            "/{variant}/oauth2/.well-known/openid-configuration",
             get(discovery),
         )
         .with_state(base.clone());
@@ -238,6 +251,88 @@ async fn missing_device_support_fails() {
         // Without a revocation endpoint there is a warning, not a failure.
         assert_eq!(run.verdict("revocation endpoint"), "WARN", "{}", run.show());
     }
+    server.abort();
+}
+
+/// OpenID Connect Discovery §4.3: discovery's issuer must be ISSUER (for IBM Security Verify,
+/// `<TENANT_URL>/oauth2`); otherwise nothing else is tried.
+#[tokio::test]
+async fn an_issuer_other_than_the_settings_fails() {
+    let (base, server) = scripted_provider().await;
+    let cases = [
+        ("ISSUER", "wrong-issuer", false),
+        ("TENANT_URL", "tenant-ok", true),
+        // Its discovery names the tenant itself, not <tenant>/oauth2.
+        ("TENANT_URL", "tenant-bare", false),
+    ];
+    for (key, variant, matches) in cases {
+        let url = format!("{base}/{variant}");
+        let env = [(key, url.as_str()), ("CLIENT_ID", "tv")];
+        let run = run(variant, &env).await;
+        let (verdict, detail) = run
+            .check("issuer")
+            .unwrap_or_else(|| panic!("no issuer line\n{}", run.show()));
+        if matches {
+            assert_eq!(verdict, "OK", "{}", run.show());
+            assert!(detail.starts_with(&format!("{url}/oauth2 ")), "{detail}");
+        } else {
+            assert_eq!(run.code, Some(1), "{}", run.show());
+            assert_eq!(verdict, "FAIL", "{}", run.show());
+            assert!(detail.contains("must be identical"), "{detail}");
+            assert_eq!(run.verdict("discovery"), "OK", "{}", run.show());
+            assert!(
+                run.check("device authorization request").is_none(),
+                "the provider is not used\n{}",
+                run.show()
+            );
+        }
+    }
+    server.abort();
+}
+
+/// Every provider URL is https, or plain http to this machine: in the settings (one line
+/// naming the key) and in discovery (naming the field). ALLOW_HTTP_PROVIDER lets a lab
+/// through with a warning.
+#[tokio::test]
+async fn plain_http_to_another_machine_fails() {
+    let (base, server) = scripted_provider().await;
+    let issuer = format!("{base}/http-jwks");
+    let run_1 = run(
+        "http-jwks",
+        &[("ISSUER", issuer.as_str()), ("CLIENT_ID", "tv")],
+    )
+    .await;
+    assert_eq!(run_1.code, Some(1), "{}", run_1.show());
+    let (verdict, detail) = run_1.check("discovery").unwrap();
+    assert_eq!(verdict, "FAIL", "{}", run_1.show());
+    assert!(
+        detail.contains("jwks_uri http://192.0.2.1/jwks") && detail.contains("plain http"),
+        "{detail}"
+    );
+
+    let healthy = format!("{base}/fine");
+    let env = [
+        ("ISSUER", healthy.as_str()),
+        ("CLIENT_ID", "tv"),
+        ("JWKS_URI", "http://192.0.2.1/jwks"),
+    ];
+    let run_2 = run("http-jwks-setting", &env).await;
+    assert_eq!(run_2.code, Some(1), "{}", run_2.show());
+    let (verdict, detail) = run_2.check("settings").unwrap();
+    assert_eq!(verdict, "FAIL", "{}", run_2.show());
+    assert!(detail.starts_with("bad setting JWKS_URI: "), "{detail}");
+    assert!(detail.contains("ALLOW_HTTP_PROVIDER"), "{detail}");
+
+    let lab = [
+        ("ISSUER", healthy.as_str()),
+        ("CLIENT_ID", "tv"),
+        ("JWKS_URI", "http://192.0.2.1/jwks"),
+        ("ALLOW_HTTP_PROVIDER", "true"),
+    ];
+    let run_3 = run("http-jwks-lab", &lab).await;
+    assert_eq!(run_3.verdict("settings"), "OK", "{}", run_3.show());
+    assert_eq!(run_3.verdict("discovery"), "OK", "{}", run_3.show());
+    assert_eq!(run_3.verdict("jwks_uri"), "WARN", "{}", run_3.show());
     server.abort();
 }
 

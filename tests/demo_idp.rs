@@ -38,13 +38,22 @@ impl TestApp {
 
     /// POSTs a form to an endpoint under the issuer; (status, headers, JSON body or Null).
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, HeaderMap, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.issuer))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
+        self.post_from(None, path, form).await
+    }
+
+    /// POSTs as a client at `address`, as a trusted proxy names it (`X-Forwarded-For`), or
+    /// straight from this machine with `None`.
+    async fn post_from(
+        &self,
+        address: Option<&str>,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut request = self.http.post(format!("{}{path}", self.issuer)).form(form);
+        if let Some(address) = address {
+            request = request.header("x-forwarded-for", address);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
@@ -850,6 +859,153 @@ async fn the_apps_own_client_signs_in_end_to_end() {
             "took {:?}",
             started.elapsed()
         );
+    })
+    .await;
+}
+
+/// One machine on the network gets 20 requests a minute at the endpoints that add to the
+/// provider's stores or check a password, so it can neither fill the grant store (after which
+/// every TV would get `slow_down`), nor use up the codes, nor guess passwords at speed. The
+/// server's own client, straight from this machine, is not limited (its TVs are, by
+/// PAIRING_RATE_LIMIT). Other machines are told apart by the address a trusted proxy names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_on_the_network_is_rate_limited() {
+    bounded(async {
+        let app = start(&[("TRUST_PROXY", "true")]).await;
+        let authorize = [("client_id", CLIENT), ("scope", "openid")];
+        let lan = Some("192.0.2.7");
+        for n in 1..=20 {
+            let (status, _, body) = app
+                .post_from(lan, "/device_authorization", &authorize)
+                .await;
+            assert_eq!(status, StatusCode::OK, "request {n}: {body}");
+        }
+        let (status, headers, body) = app
+            .post_from(lan, "/device_authorization", &authorize)
+            .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        let retry: u64 = headers
+            .get("retry-after")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=3).contains(&retry), "Retry-After {retry}");
+        assert!(error_of(&body) == "temporarily_unavailable", "{body}");
+        // The allowance is per address, shared by the endpoints.
+        let password = |p: &'static str| {
+            [
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", p),
+                ("client_id", CLIENT),
+            ]
+        };
+        let (status, _, _) = app.post_from(lan, "/token", &password("alice-demo")).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+        // Guessing a password: 20 tries a minute, then 429 even for the right one.
+        let guesser = Some("192.0.2.8");
+        for n in 1..=20 {
+            let (status, _, body) = app.post_from(guesser, "/token", &password("guess")).await;
+            assert_eq!(
+                (status, error_of(&body)),
+                (StatusCode::BAD_REQUEST, "invalid_grant"),
+                "try {n}"
+            );
+        }
+        let (status, _, _) = app
+            .post_from(guesser, "/token", &password("alice-demo"))
+            .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+        // The phone page's forms count too.
+        let mut phone = app.phone_at("192.0.2.9");
+        let page = phone.open(&format!("{}/demo-idp/device", app.base)).await;
+        for _ in 0..20 {
+            phone.enter_code(&page, "BBBB-BBBB").await;
+        }
+        let refused = phone.enter_code(&page, "BBBB-BBBB").await;
+        assert_eq!(
+            refused.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            refused.html
+        );
+        assert!(
+            refused.text("demo-error").contains("Too many tries"),
+            "{}",
+            refused.html
+        );
+        assert!(refused.headers.get("retry-after").is_some());
+
+        // Polls are not limited: they only ask about a code already counted.
+        let (status, _, da) = app
+            .post_from(None, "/device_authorization", &authorize)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let poll = [
+            ("grant_type", DEVICE_GRANT),
+            ("device_code", da["device_code"].as_str().unwrap()),
+            ("client_id", CLIENT),
+        ];
+        let (status, _, body) = app.post_from(lan, "/token", &poll).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+        // Straight from this machine (the server's own client): no limit, and a TV still pairs.
+        for n in 1..=30 {
+            let (status, _, body) = app
+                .post_from(None, "/device_authorization", &authorize)
+                .await;
+            assert_eq!(status, StatusCode::OK, "request {n}: {body}");
+        }
+        let auth = app
+            .state
+            .provider
+            .start_device_authorization()
+            .await
+            .unwrap();
+        assert!(!auth.user_code.is_empty());
+    })
+    .await;
+}
+
+/// DEMO_USERS' passwords are the operator's: the phone page lists the built-in demo
+/// passwords, never those (nor a built-in user's password that DEMO_USERS changed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_users_passwords_are_never_shown() {
+    bounded(async {
+        let app = start(&[("DEMO_USERS", "carol:carol-secret-9,bob:bob-changed-7")]).await;
+        let da = app.device_authorization().await;
+        let mut phone = app.phone();
+        let page = phone
+            .open(da["verification_uri_complete"].as_str().unwrap())
+            .await;
+        let consent = phone.enter_code(&page, &page.input("user_code")).await;
+        assert_eq!(consent.status, StatusCode::OK, "{}", consent.html);
+        assert!(
+            consent.html.contains("alice-demo"),
+            "the built-in password is listed"
+        );
+        assert!(
+            consent.html.contains("<option value=\"carol\">"),
+            "carol can be picked"
+        );
+        for secret in ["carol-secret-9", "bob-changed-7", "bob-demo"] {
+            assert!(
+                !consent.html.contains(secret),
+                "{secret} shown:\n{}",
+                consent.html
+            );
+        }
+        let wrong = phone.decide(&consent, "carol", "nope", "allow").await;
+        assert_eq!(wrong.text("demo-error"), "Wrong password.");
+        assert!(!wrong.html.contains("carol-secret-9"));
+        let done = phone
+            .decide(&wrong, "carol", "carol-secret-9", "allow")
+            .await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.html);
     })
     .await;
 }

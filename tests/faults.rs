@@ -574,3 +574,53 @@ async fn a_restart_mid_pairing_comes_back_idle() {
     })
     .await;
 }
+
+/// A discovery document that names another issuer than the settings (OpenID Connect
+/// Discovery §4.3) is never used: no code is asked for, the TV says it cannot reach the
+/// sign-in service, and `/readyz` says why in fixed words, never in the provider's.
+#[tokio::test]
+async fn a_provider_naming_another_issuer_is_not_used() {
+    within(30, async {
+        let provider = FakeProvider::start(vec![Reply::pending()]).await;
+        // The same server under another name: its discovery names http://127.0.0.1:<port>.
+        let issuer = provider.base.replace("127.0.0.1", "localhost");
+        let app = App::start(
+            TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            &issuer,
+            &[],
+        );
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (status, body) = loop {
+            let response = client
+                .get(format!("{}/readyz", app.base))
+                .send()
+                .await
+                .expect("GET /readyz");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("readyz JSON");
+            // Until discovery has been tried, there is nothing to tell yet.
+            if body["ready"] == true || body["last_error"].is_string() {
+                break (status, body);
+            }
+            assert!(Instant::now() < deadline, "discovery not tried: {body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["ready"], false);
+        let reason = body["last_error"].as_str().unwrap();
+        assert!(reason.contains("issuer mismatch"), "{reason}");
+        assert!(
+            !body.to_string().contains(&provider.base),
+            "the provider's own issuer is not repeated: {body}"
+        );
+
+        let tv = Tv::new(&app.base);
+        tv.open_page().await;
+        tv.call("start").await;
+        let shown = tv.wait_for("unreachable", Duration::from_secs(10)).await;
+        assert!(shown["pairing"].is_null(), "{shown}");
+        assert_eq!(provider.device_requests(), 0, "no code asked of it");
+    })
+    .await;
+}

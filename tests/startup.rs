@@ -108,3 +108,76 @@ async fn an_unreachable_provider_does_not_stop_the_server() {
     assert_eq!(body["ready"], false);
     child.kill().await.ok();
 }
+
+/// A loopback port that nothing listens on (right now).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// With no provider configured, an https PUBLIC_URL or TRUST_PROXY marks a production server
+/// (its `.env` may have gone missing): the demo provider is refused, with one line naming the
+/// missing key and DEMO=true as the way to want it anyway.
+#[tokio::test]
+async fn demo_mode_is_refused_on_a_production_server() {
+    for (key, value) in [
+        ("PUBLIC_URL", "https://kiosk.example"),
+        ("TRUST_PROXY", "true"),
+    ] {
+        let mut command = binary();
+        command
+            .env(key, value)
+            .env("LISTEN_ADDR", format!("127.0.0.1:{}", free_port()));
+        let (code, text) = run_to_end(command).await;
+        assert_eq!(code, 2, "{key}={value}: {text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "one line, got: {text}");
+        assert!(lines[0].contains("bad setting ISSUER: "), "{text}");
+        assert!(
+            lines[0].contains(key) && lines[0].contains("DEMO=true"),
+            "{text}"
+        );
+    }
+}
+
+/// Demo mode says so loudly: a framed block of warnings before anything else.
+#[tokio::test]
+async fn demo_mode_starts_with_a_loud_banner() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}/");
+    let mut command = binary();
+    command
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("PUBLIC_URL", &public)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start the server");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut log = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(line) = lines.next_line().await.expect("read stderr") {
+            let done = line.contains("on the TV");
+            log.push(line);
+            if done {
+                break;
+            }
+        }
+    })
+    .await;
+    child.kill().await.ok();
+    let text = log.join("\n");
+    assert!(read.is_ok(), "no start-up line within 10 s:\n{text}");
+    let banner: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains(" WARN ") && l.trim_end().ends_with('*'))
+        .collect();
+    assert!(banner.len() >= 8, "a framed block of warnings:\n{text}");
+    for needle in ["DEMO MODE - NOT FOR PRODUCTION", public.as_str(), "ISSUER"] {
+        assert!(
+            banner.iter().any(|l| l.contains(needle)),
+            "{needle} in the banner:\n{text}"
+        );
+    }
+}

@@ -19,10 +19,12 @@
 //! endpoint when there is no ID token to read the person from; and the provider accepting the
 //! client: a device authorization request (the test code is never shown and expires unused)
 //! and one poll of the token endpoint with it, which must answer `authorization_pending` (or
-//! `slow_down`), proving the client id, secret and authentication method work. Warnings: no
-//! grant type list, no revocation endpoint, no userinfo endpoint with an ID token, plain HTTP
-//! to a host other than this machine, an issuer that differs from ISSUER, a secret that is
-//! not sent.
+//! `slow_down`), proving the client id, secret and authentication method work. Discovery
+//! fails when its `issuer` differs from ISSUER (or `<TENANT_URL>/oauth2`), or when any
+//! endpoint is not https (plain http only to this machine, or with ALLOW_HTTP_PROVIDER).
+//! Warnings: no grant type list, no revocation endpoint, no userinfo endpoint with an ID
+//! token, plain HTTP to a host other than this machine (allowed by ALLOW_HTTP_PROVIDER), a
+//! secret that is not sent.
 
 use std::fmt::Display;
 use std::io::Write;
@@ -199,7 +201,8 @@ fn source_text(source: &ProviderSource) -> String {
     }
 }
 
-/// One endpoint line: where it is and where that came from; plain HTTP elsewhere warns.
+/// One endpoint line: where it is and where that came from; plain HTTP elsewhere (which only
+/// ALLOW_HTTP_PROVIDER lets through) warns.
 fn endpoint_line(report: &mut Report, check: &str, url: &Url, overridden_by: Option<&str>) {
     let from =
         overridden_by.map_or_else(|| "from discovery".to_owned(), |key| format!("from {key}"));
@@ -241,10 +244,27 @@ async fn check_provider(report: &mut Report, config: ProviderConfig) {
         }
     };
 
+    let key = match &config.source {
+        ProviderSource::Tenant(_) => "TENANT_URL (plus /oauth2)",
+        _ => "ISSUER",
+    };
     let endpoints = match client.load_endpoints().await {
         Ok(endpoints) => endpoints,
+        Err(ProviderError::IssuerMismatch { expected, found }) => {
+            if let Some(url) = config.source.discovery_url() {
+                report.ok("discovery", format!("loaded {url}"));
+            }
+            report.fail(
+                "issuer",
+                format!(
+                    "discovery names {found}, {key} gives {expected:?}: they must be identical \
+                     (OpenID Connect Discovery 4.3), so the provider is not used; check the setting"
+                ),
+            );
+            return;
+        }
         Err(error) => {
-            // The error names the discovery URL (or the missing setting).
+            // The error names the discovery URL, the refused URL or the missing setting.
             report.fail("discovery", error);
             return;
         }
@@ -253,13 +273,8 @@ async fn check_provider(report: &mut Report, config: ProviderConfig) {
         Some(url) => report.ok("discovery", format!("loaded {url}")),
         None => report.ok("discovery", "not used: endpoints from the settings"),
     }
-    if let ProviderSource::Issuer(issuer) = &config.source {
-        let configured = issuer.as_str().trim_end_matches('/');
-        match endpoints.issuer.as_deref() {
-            Some(found) if found.trim_end_matches('/') == configured => report.ok("issuer", found),
-            Some(found) => report.warn("issuer", format!("discovery says {found:?}, ISSUER is {configured:?}; ID tokens are checked against discovery's")),
-            None => report.warn("issuer", "discovery names no issuer; ID tokens' iss cannot be checked"),
-        }
+    if let Some(found) = endpoints.issuer.as_deref() {
+        report.ok("issuer", format!("{found} (as {key} names it)"));
     }
 
     let grant_listed = check_grant(report, &endpoints);

@@ -39,6 +39,9 @@ pub struct SignedInUser {
 pub struct ProviderHealth {
     pub discovery_loaded: bool,
     pub last_error: Option<String>,
+    /// The last discovery named another issuer than the settings: the provider's own words
+    /// are in `last_error`, so a public report says only this.
+    pub issuer_mismatch: bool,
 }
 
 impl ProviderHealth {
@@ -102,10 +105,11 @@ impl ProviderClient {
         self.health.read().map(|h| h.clone()).unwrap_or_default()
     }
 
-    fn set_health(&self, loaded: bool, error: Option<String>) {
+    fn set_health(&self, loaded: bool, error: Option<&ProviderError>) {
         if let Ok(mut h) = self.health.write() {
             h.discovery_loaded = loaded;
-            h.last_error = error;
+            h.last_error = error.map(ToString::to_string);
+            h.issuer_mismatch = matches!(error, Some(ProviderError::IssuerMismatch { .. }));
         }
     }
 
@@ -119,6 +123,7 @@ impl ProviderClient {
             }
             if let Ok(mut h) = self.health.write() {
                 h.last_error = Some(error.to_string());
+                h.issuer_mismatch = false;
             }
         }
     }
@@ -177,7 +182,7 @@ impl ProviderClient {
             }
             Err(error) => {
                 let loaded = self.endpoints.read().map(|e| e.is_some()).unwrap_or(false);
-                self.set_health(loaded, Some(error.to_string()));
+                self.set_health(loaded, Some(&error));
                 Err(error)
             }
         }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::secret::ClientSecret;
+use super::url_policy::{is_this_machine, UrlPolicy};
 
 /// Where the discovery document comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +106,8 @@ pub struct ProviderConfig {
     pub max_response_bytes: usize,
     /// Clock-skew allowance for ID token `exp`/`iat`.
     pub clock_skew: Duration,
+    /// `ALLOW_HTTP_PROVIDER`: plain http to provider hosts other than this machine (a lab).
+    pub allow_plain_http: bool,
 }
 
 impl ProviderConfig {
@@ -122,6 +125,20 @@ impl ProviderConfig {
             request_timeout: Duration::from_secs(15),
             max_response_bytes: 512 * 1024,
             clock_skew: Duration::from_secs(120),
+            allow_plain_http: false,
+        }
+    }
+
+    /// Which URLs this provider's client may use (see [`UrlPolicy`]).
+    pub fn url_policy(&self) -> UrlPolicy {
+        let provider_is_local = match &self.source {
+            ProviderSource::Issuer(url) | ProviderSource::Tenant(url) => is_this_machine(url),
+            // No discovery: every URL comes from the settings.
+            ProviderSource::Manual => true,
+        };
+        UrlPolicy {
+            allow_plain_http: self.allow_plain_http,
+            provider_is_local,
         }
     }
 }

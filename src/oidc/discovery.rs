@@ -1,5 +1,6 @@
 //! The provider's discovery document and the endpoints the client ends up using: what
-//! discovery says, with the settings' overrides on top.
+//! discovery says, with the settings' overrides on top, once the document has been checked
+//! to speak for the configured issuer and every URL passes [`super::url_policy`].
 
 use serde_json::{Map, Value};
 use url::Url;
@@ -7,6 +8,7 @@ use url::Url;
 use super::config::{ClientAuthMethod, EndpointOverrides, ProviderConfig};
 use super::error::ProviderError;
 use super::http::{string_field, ProviderResponse};
+use super::url_policy::UrlPolicy;
 
 /// The parts of an OpenID Provider Metadata document this client uses. Every field is
 /// optional: providers leave things out, and overrides can fill the gaps.
@@ -74,36 +76,76 @@ pub struct Endpoints {
     pub id_token_algs: Vec<String>,
 }
 
+/// The override from the settings, else the discovered URL; either must pass the policy.
 fn pick(
     name: &str,
     override_url: &Option<Url>,
     discovered: &Option<String>,
+    policy: UrlPolicy,
 ) -> Result<Option<Url>, ProviderError> {
-    if let Some(url) = override_url {
-        return Ok(Some(url.clone()));
-    }
-    match discovered {
-        None => Ok(None),
-        Some(raw) => Url::parse(raw).map(Some).map_err(|e| {
-            ProviderError::Unsupported(format!("discovery's {name} is not a valid URL ({e})"))
+    let (url, from_discovery) = match (override_url, discovered) {
+        (Some(url), _) => (url.clone(), false),
+        (None, None) => return Ok(None),
+        (None, Some(raw)) => (
+            Url::parse(raw).map_err(|e| {
+                ProviderError::Unsupported(format!("discovery's {name} is not a valid URL ({e})"))
+            })?,
+            true,
+        ),
+    };
+    policy
+        .check(&url, from_discovery)
+        .map_err(|refusal| ProviderError::UntrustedUrl {
+            name: if from_discovery {
+                format!("discovery's {name}")
+            } else {
+                name.to_owned()
+            },
+            url: url.to_string(),
+            reason: refusal.explain(),
+        })?;
+    Ok(Some(url))
+}
+
+/// OpenID Connect Discovery §4.3: the document's `issuer` must be the issuer the settings
+/// name (for an IBM Security Verify tenant, `<TENANT_URL>/oauth2`), or anyone who can serve
+/// that document could stand in for the provider. A trailing slash is not a difference.
+fn check_issuer(found: Option<&str>, config: &ProviderConfig) -> Result<(), ProviderError> {
+    let Some(expected) = config.source.issuer() else {
+        return Ok(());
+    };
+    match found {
+        Some(found) if found.trim_end_matches('/') == expected => Ok(()),
+        _ => Err(ProviderError::IssuerMismatch {
+            expected,
+            found: found.map_or_else(
+                || "nothing".to_owned(),
+                |f| format!("{:?}", f.chars().take(200).collect::<String>()),
+            ),
         }),
     }
 }
 
 impl Endpoints {
-    /// Merges discovery (if any) with the overrides.
+    /// Merges discovery (if any) with the overrides, after checking that discovery speaks
+    /// for the configured issuer and that every URL is one the client may use.
     pub fn resolve(
         metadata: Option<&ProviderMetadata>,
         config: &ProviderConfig,
     ) -> Result<Self, ProviderError> {
+        if let Some(metadata) = metadata {
+            check_issuer(metadata.issuer.as_deref(), config)?;
+        }
         let empty = ProviderMetadata::default();
         let m = metadata.unwrap_or(&empty);
         let o: &EndpointOverrides = &config.overrides;
-        let token = pick("token_endpoint", &o.token, &m.token_endpoint)?.ok_or_else(|| {
-            ProviderError::Unsupported(
-                "the provider has no token_endpoint; set TOKEN_ENDPOINT".to_owned(),
-            )
-        })?;
+        let policy = config.url_policy();
+        let token =
+            pick("token_endpoint", &o.token, &m.token_endpoint, policy)?.ok_or_else(|| {
+                ProviderError::Unsupported(
+                    "the provider has no token_endpoint; set TOKEN_ENDPOINT".to_owned(),
+                )
+            })?;
         let auth_method =
             choose_auth_method(config, m.token_endpoint_auth_methods_supported.as_deref());
         Ok(Self {
@@ -112,11 +154,22 @@ impl Endpoints {
                 "device_authorization_endpoint",
                 &o.device_authorization,
                 &m.device_authorization_endpoint,
+                policy,
             )?,
             token,
-            userinfo: pick("userinfo_endpoint", &o.userinfo, &m.userinfo_endpoint)?,
-            revocation: pick("revocation_endpoint", &o.revocation, &m.revocation_endpoint)?,
-            jwks_uri: pick("jwks_uri", &o.jwks_uri, &m.jwks_uri)?,
+            userinfo: pick(
+                "userinfo_endpoint",
+                &o.userinfo,
+                &m.userinfo_endpoint,
+                policy,
+            )?,
+            revocation: pick(
+                "revocation_endpoint",
+                &o.revocation,
+                &m.revocation_endpoint,
+                policy,
+            )?,
+            jwks_uri: pick("jwks_uri", &o.jwks_uri, &m.jwks_uri, policy)?,
             auth_method,
             grant_types_supported: m.grant_types_supported.clone(),
             id_token_algs: m
@@ -223,5 +276,142 @@ mod tests {
         let err = no_device.device_authorization().unwrap_err().to_string();
         assert!(err.contains("DEVICE_AUTHORIZATION_ENDPOINT"), "{err}");
         assert!(Endpoints::resolve(None, &config(false)).is_err());
+    }
+
+    fn discovered(issuer: Option<&str>, token: &str) -> ProviderMetadata {
+        ProviderMetadata {
+            issuer: issuer.map(str::to_owned),
+            token_endpoint: Some(token.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn discovery_must_name_the_configured_issuer() {
+        let issuer = |u: &str| ProviderSource::Issuer(Url::parse(u).unwrap());
+        let tenant = |u: &str| ProviderSource::Tenant(Url::parse(u).unwrap());
+        let token = "https://idp.example/token";
+        // (source, discovery's issuer, accepted)
+        let cases = [
+            (
+                issuer("https://idp.example/realms/tv"),
+                Some("https://idp.example/realms/tv"),
+                true,
+            ),
+            (
+                issuer("https://idp.example"),
+                Some("https://idp.example/"),
+                true,
+            ),
+            (
+                issuer("https://idp.example/"),
+                Some("https://idp.example"),
+                true,
+            ),
+            (
+                tenant("https://acme.verify.ibm.com"),
+                Some("https://acme.verify.ibm.com/oauth2"),
+                true,
+            ),
+            (
+                tenant("https://acme.verify.ibm.com"),
+                Some("https://acme.verify.ibm.com"),
+                false,
+            ),
+            (
+                issuer("https://idp.example/realms/tv"),
+                Some("https://idp.example/realms/other"),
+                false,
+            ),
+            (
+                issuer("https://idp.example"),
+                Some("https://evil.example"),
+                false,
+            ),
+            (
+                issuer("https://idp.example"),
+                Some("http://idp.example"),
+                false,
+            ),
+            (issuer("https://idp.example"), None, false),
+        ];
+        for (source, found, accepted) in cases {
+            let config = ProviderConfig::new(source.clone(), "tv");
+            let result = Endpoints::resolve(Some(&discovered(found, token)), &config);
+            match (result, accepted) {
+                (Ok(endpoints), true) => assert_eq!(endpoints.issuer.as_deref(), found),
+                (
+                    Err(ProviderError::IssuerMismatch {
+                        expected,
+                        found: text,
+                    }),
+                    false,
+                ) => {
+                    assert_eq!(Some(expected), source.issuer());
+                    assert!(text.starts_with('"') || text == "nothing", "{text}");
+                }
+                (other, _) => panic!("{source:?} {found:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn discovered_urls_must_be_https_or_local() {
+        let config = |base: &str| {
+            ProviderConfig::new(ProviderSource::Issuer(Url::parse(base).unwrap()), "tv")
+        };
+        let remote = config("https://idp.example");
+        let doc = |token: &str, jwks: &str| ProviderMetadata {
+            jwks_uri: Some(jwks.to_owned()),
+            ..discovered(Some("https://idp.example"), token)
+        };
+        let ok = doc("https://idp.example/token", "https://keys.example/jwks");
+        assert!(Endpoints::resolve(Some(&ok), &remote).is_ok());
+        for (m, field) in [
+            (
+                doc("http://idp.example/token", "https://keys.example/jwks"),
+                "token_endpoint",
+            ),
+            (
+                doc("https://idp.example/token", "http://keys.example/jwks"),
+                "jwks_uri",
+            ),
+            (
+                doc("https://idp.example/token", "http://127.0.0.1:6379/"),
+                "jwks_uri",
+            ),
+            (
+                doc("file:///etc/passwd", "https://keys.example/jwks"),
+                "token_endpoint",
+            ),
+        ] {
+            match Endpoints::resolve(Some(&m), &remote) {
+                Err(ProviderError::UntrustedUrl { name, .. }) => {
+                    assert_eq!(name, format!("discovery's {field}"))
+                }
+                other => panic!("{m:?}: {other:?}"),
+            }
+        }
+        // A lab may allow plain http elsewhere; loopback from a remote document stays refused.
+        let mut lab = remote.clone();
+        lab.allow_plain_http = true;
+        let plain = doc("http://idp.example/token", "http://keys.example/jwks");
+        assert!(Endpoints::resolve(Some(&plain), &lab).is_ok());
+        let sneaky = doc("http://idp.example/token", "http://127.0.0.1:6379/");
+        assert!(Endpoints::resolve(Some(&sneaky), &lab).is_err());
+        // A provider on this machine may use plain http on this machine.
+        let local = config("http://127.0.0.1:4000");
+        let m = ProviderMetadata {
+            issuer: Some("http://127.0.0.1:4000".into()),
+            ..doc("http://127.0.0.1:4000/token", "http://127.0.0.1:4000/jwks")
+        };
+        assert!(Endpoints::resolve(Some(&m), &local).is_ok());
+        // The settings' overrides follow the same rules, named by their key's meaning.
+        let mut overridden = remote.clone();
+        overridden.overrides.token = Some(Url::parse("http://idp.example/token").unwrap());
+        assert!(matches!(
+            Endpoints::resolve(Some(&ok), &overridden),
+            Err(ProviderError::UntrustedUrl { name, .. }) if name == "token_endpoint"
+        ));
     }
 }

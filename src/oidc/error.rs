@@ -103,6 +103,17 @@ pub enum ProviderError {
     /// The ID token failed verification.
     #[error("ID token rejected: {0}")]
     InvalidIdToken(String),
+    /// Discovery names another issuer than the settings, or none (OpenID Connect Discovery
+    /// §4.3: they must be identical). `found` is the provider's text, shown quoted.
+    #[error("discovery names the issuer {found}, but the settings name {expected}; they must be identical")]
+    IssuerMismatch { expected: String, found: String },
+    /// A provider URL the client refuses to use (see [`super::url_policy`]).
+    #[error("{name} {url} {reason}")]
+    UntrustedUrl {
+        name: String,
+        url: String,
+        reason: &'static str,
+    },
 }
 
 impl ProviderError {
@@ -115,7 +126,9 @@ impl ProviderError {
             Self::TooLarge { .. }
             | Self::OAuth(_)
             | Self::Unsupported(_)
-            | Self::InvalidIdToken(_) => false,
+            | Self::InvalidIdToken(_)
+            | Self::IssuerMismatch { .. }
+            | Self::UntrustedUrl { .. } => false,
         }
     }
 
@@ -138,6 +151,8 @@ impl ProviderError {
             Self::TooLarge { .. } => "too_large",
             Self::Unsupported(_) => "unsupported",
             Self::InvalidIdToken(_) => "invalid_id_token",
+            Self::IssuerMismatch { .. } => "issuer_mismatch",
+            Self::UntrustedUrl { .. } => "untrusted_url",
         }
     }
 

@@ -1,5 +1,5 @@
 //! The built-in demo OpenID provider, served under `/demo-idp` when no real provider is
-//! configured. Not for production: its users and passwords are shown on its own pages.
+//! configured. Not for production: its built-in users' passwords are shown on its own pages.
 //!
 //! It speaks plain OAuth 2.0 / OpenID Connect, so the app's own provider client talks to it
 //! exactly as to a real provider:
@@ -16,14 +16,17 @@
 //!
 //! The only client is the public client from [`DemoConfig::client_id`] (`none` client
 //! authentication). Everything is kept in memory behind one mutex, swept as it expires and
-//! capped in size.
+//! capped in size. Requests that add to it or check a password are rate-limited per client
+//! address (`limit`).
 //!
 //! Two settings change the timing: `DEMO_CODE_TTL_SECS` (how long a device code lives,
 //! default 600) and `DEMO_INTERVAL_SECS` (the polling interval it asks for, default 5), in
 //! `Leptos.toml`, `.env` or the environment like every setting. Tests may also use
 //! [`DemoIdp::set_timing`].
 
+mod banner;
 mod crypto;
+mod limit;
 mod oauth;
 mod pages;
 mod phone;
@@ -40,7 +43,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use url::Url;
 
+pub use self::banner::banner;
 use self::crypto::Keys;
+use self::limit::DemoLimiter;
 use self::store::State;
 use self::users::DemoUser;
 
@@ -55,6 +60,8 @@ pub struct DemoConfig {
     pub extra_users: Vec<(String, String)>,
     /// Code life and polling interval (from `DEMO_CODE_TTL_SECS`, `DEMO_INTERVAL_SECS`).
     pub timing: DemoTiming,
+    /// `TRUST_PROXY`: client addresses for the rate limit come from `X-Forwarded-For`.
+    pub trust_proxy: bool,
 }
 
 /// How long things live and how often the TV may poll.
@@ -98,6 +105,7 @@ pub struct DemoIdp {
     users: Vec<DemoUser>,
     keys: Keys,
     state: Mutex<State>,
+    limiter: DemoLimiter,
 }
 
 impl std::fmt::Debug for DemoIdp {
@@ -123,6 +131,7 @@ impl DemoIdp {
             users,
             keys,
             state: Mutex::new(State::new(timing)),
+            limiter: DemoLimiter::default(),
         }
     }
 

@@ -108,10 +108,16 @@ async fn healthz() -> &'static str {
 
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
     let health = state.provider.health();
+    // The issuer a mismatching document names is the provider's text: say it in fixed words.
+    let last_error = if health.issuer_mismatch {
+        Some("issuer mismatch: the provider's discovery names another issuer than the settings")
+    } else {
+        health.last_error.as_deref()
+    };
     let body = serde_json::json!({
         "ready": health.is_ready(),
         "provider": state.provider.config().source.display(),
-        "last_error": health.last_error,
+        "last_error": last_error,
     });
     let status = if health.is_ready() {
         StatusCode::OK

@@ -12,6 +12,7 @@ use url::Url;
 use super::store::seal::{StoreKey, StoreKeys};
 use crate::oidc::config::{EndpointOverrides, ProviderConfig};
 use crate::oidc::secret::ClientSecret;
+use crate::oidc::url_policy::UrlPolicy;
 use crate::oidc::{ClientAuthMethod, ProviderSource};
 
 /// Every key the app reads, with a one-line description (`tvsignin check-config` and the
@@ -30,6 +31,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("REVOCATION_ENDPOINT", "override for the revocation endpoint"),
     ("JWKS_URI", "override for the JWKS URI"),
     ("HTTP_TIMEOUT_SECS", "overall timeout for each provider request (default 15)"),
+    ("ALLOW_HTTP_PROVIDER", "true: allow plain http:// provider URLs to other machines, for a lab (default false: https, or http to this machine only)"),
     ("LISTEN_ADDR", "address:port to listen on (default 127.0.0.1:3000; 0.0.0.0:3000 in demo mode without PUBLIC_URL)"),
     ("PUBLIC_URL", "the URL phones and TVs use to reach this server (demo provider links, QR)"),
     ("IDLE_SIGN_OUT_SECS", "signed-in TVs sign out after this long without use (default 600)"),
@@ -42,6 +44,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("REDIS_CA_FILE", "with rediss://: a PEM file of the CA certificates to trust for Redis instead of the system's"),
     ("STORE_KEY", "32 random bytes, base64, that encrypt device codes and tokens in Redis (required with REDIS_URL; openssl rand -base64 32)"),
     ("STORE_KEY_PREVIOUS", "earlier STORE_KEYs, comma-separated, still accepted for reading while sessions move to the new key"),
+    ("DEMO", "true: run the built-in demo provider even though PUBLIC_URL is https or TRUST_PROXY is set; false: never run it (default: only when no provider is configured and neither is set)"),
     ("DEMO_CODE_TTL_SECS", "demo provider only: how long a device code lives (default 600)"),
     ("DEMO_INTERVAL_SECS", "demo provider only: the polling interval it asks for (default 5)"),
     ("DEMO_USERS", "demo provider only: extra users, name:password pairs separated by commas"),
@@ -310,15 +313,27 @@ fn read_ca_file(path: &str) -> Result<Vec<u8>, SettingsError> {
     Ok(pem)
 }
 
-/// Whether a URL points at this machine (loopback or `localhost`): the only place where
-/// unencrypted traffic to a provider or to Redis is fine.
-pub fn is_this_machine(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
+pub use crate::oidc::url_policy::is_this_machine;
+
+/// A provider URL: `https`, or plain `http` to this machine, or anywhere with
+/// `ALLOW_HTTP_PROVIDER` (tokens and the client secret would cross the network in clear).
+fn parse_provider_url(
+    raw: &RawSettings,
+    key: &str,
+    allow_plain_http: bool,
+) -> Result<Option<Url>, SettingsError> {
+    let url = parse_url(raw, key)?;
+    if let Some(url) = &url {
+        let policy = UrlPolicy {
+            allow_plain_http,
+            // The settings are the operator's word: a local helper is fine.
+            provider_is_local: true,
+        };
+        policy
+            .check(url, false)
+            .map_err(|refusal| bad(key, format!("{url} {}", refusal.explain())))?;
     }
+    Ok(url)
 }
 
 fn parse_url(raw: &RawSettings, key: &str) -> Result<Option<Url>, SettingsError> {
@@ -376,14 +391,16 @@ const RESERVED_PARAMS: &[&str] = &[
 
 impl Settings {
     pub fn from_raw(raw: &RawSettings) -> Result<Self, SettingsError> {
-        let tenant = parse_url(raw, "TENANT_URL")?;
-        let issuer = parse_url(raw, "ISSUER")?;
+        let allow_http = parse_bool(raw, "ALLOW_HTTP_PROVIDER")?;
+        let provider_url = |key| parse_provider_url(raw, key, allow_http);
+        let tenant = provider_url("TENANT_URL")?;
+        let issuer = provider_url("ISSUER")?;
         let overrides = EndpointOverrides {
-            device_authorization: parse_url(raw, "DEVICE_AUTHORIZATION_ENDPOINT")?,
-            token: parse_url(raw, "TOKEN_ENDPOINT")?,
-            userinfo: parse_url(raw, "USERINFO_ENDPOINT")?,
-            revocation: parse_url(raw, "REVOCATION_ENDPOINT")?,
-            jwks_uri: parse_url(raw, "JWKS_URI")?,
+            device_authorization: provider_url("DEVICE_AUTHORIZATION_ENDPOINT")?,
+            token: provider_url("TOKEN_ENDPOINT")?,
+            userinfo: provider_url("USERINFO_ENDPOINT")?,
+            revocation: provider_url("REVOCATION_ENDPOINT")?,
+            jwks_uri: provider_url("JWKS_URI")?,
         };
         let source = match (tenant, issuer) {
             (Some(_), Some(_)) => {
@@ -394,6 +411,9 @@ impl Settings {
             (None, None) if overrides.token.is_some() => Some(ProviderSource::Manual),
             (None, None) => None,
         };
+        let public_url = parse_url(raw, "PUBLIC_URL")?;
+        let trust_proxy = parse_bool(raw, "TRUST_PROXY")?;
+        let demo = parse_demo_choice(raw)?;
         let provider = match source {
             None => {
                 if raw.get("CLIENT_ID").is_some() {
@@ -402,12 +422,18 @@ impl Settings {
                         "is set but no provider is: set TENANT_URL or ISSUER too",
                     ));
                 }
+                check_demo_allowed(demo, public_url.as_ref(), trust_proxy)?;
                 ProviderChoice::Demo {
                     extra_users: parse_demo_users(raw)?,
                     code_ttl: parse_secs(raw, "DEMO_CODE_TTL_SECS", 600, 2)?,
                     interval: parse_secs(raw, "DEMO_INTERVAL_SECS", 5, 1)?,
                 }
             }
+            Some(_) if demo == Some(true) => return Err(bad(
+                "DEMO",
+                "is true, but a provider is configured (TENANT_URL, ISSUER or TOKEN_ENDPOINT): \
+                     remove one or the other",
+            )),
             Some(source) => {
                 let client_id = raw
                     .get("CLIENT_ID")
@@ -418,6 +444,7 @@ impl Settings {
                     config.scope = scope.split_whitespace().collect::<Vec<_>>().join(" ");
                 }
                 config.overrides = overrides;
+                config.allow_plain_http = allow_http;
                 if let Some(method) = raw.get("CLIENT_AUTH_METHOD") {
                     let method = ClientAuthMethod::parse(method).ok_or_else(|| {
                         bad(
@@ -496,8 +523,8 @@ impl Settings {
                 pairings_per_minute,
             },
             listen_addr,
-            public_url: parse_url(raw, "PUBLIC_URL")?,
-            trust_proxy: parse_bool(raw, "TRUST_PROXY")?,
+            public_url,
+            trust_proxy,
             redis,
         })
     }
@@ -516,6 +543,47 @@ impl Settings {
                 SocketAddr::from(([127, 0, 0, 1], 3000))
             }
         })
+    }
+}
+
+/// `DEMO`: `Some(true)` runs the demo provider even on a server that looks like production,
+/// `Some(false)` never runs it, `None` leaves it to [`check_demo_allowed`].
+fn parse_demo_choice(raw: &RawSettings) -> Result<Option<bool>, SettingsError> {
+    raw.get("DEMO").map(|_| parse_bool(raw, "DEMO")).transpose()
+}
+
+/// With no provider configured, the built-in demo provider starts, unless the settings say
+/// this is a production server: an https `PUBLIC_URL` or a trusted proxy. Then a missing
+/// `.env` would silently open a sign-in that anyone on the network can use; only `DEMO=true`
+/// says that is meant.
+fn check_demo_allowed(
+    demo: Option<bool>,
+    public_url: Option<&Url>,
+    trust_proxy: bool,
+) -> Result<(), SettingsError> {
+    const SET_A_PROVIDER: &str =
+        "set ISSUER (or TENANT_URL) and CLIENT_ID for your identity provider";
+    let production_sign = if public_url.is_some_and(|u| u.scheme() == "https") {
+        Some("PUBLIC_URL is https")
+    } else if trust_proxy {
+        Some("TRUST_PROXY is set")
+    } else {
+        None
+    };
+    match (demo, production_sign) {
+        (Some(true), _) | (None, None) => Ok(()),
+        (Some(false), _) => Err(bad(
+            "ISSUER",
+            format!("no provider is configured and DEMO=false forbids the built-in demo provider: {SET_A_PROVIDER}"),
+        )),
+        (None, Some(sign)) => Err(bad(
+            "ISSUER",
+            format!(
+                "no provider is configured, and {sign}, so this looks like a production server, \
+                 where the built-in demo provider is refused: {SET_A_PROVIDER}, or set DEMO=true \
+                 to run the demo provider anyway"
+            ),
+        )),
     }
 }
 
@@ -558,6 +626,68 @@ mod tests {
         assert_eq!(s.listen_addr(), "0.0.0.0:3000".parse().unwrap());
         let s = settings(&[("PUBLIC_URL", "http://127.0.0.1:3000")]).unwrap();
         assert_eq!(s.listen_addr(), "127.0.0.1:3000".parse().unwrap());
+    }
+
+    #[test]
+    fn demo_mode_is_refused_where_production_shows() {
+        // (settings, demo mode or the key a refusal names)
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<bool, &'a str>);
+        let cases: &[Case] = &[
+            (&[], Ok(true)),
+            (&[("PUBLIC_URL", "http://192.168.1.20:3000")], Ok(true)),
+            (&[("PUBLIC_URL", "https://kiosk.example")], Err("ISSUER")),
+            (&[("TRUST_PROXY", "true")], Err("ISSUER")),
+            (
+                &[("PUBLIC_URL", "https://kiosk.example"), ("DEMO", "true")],
+                Ok(true),
+            ),
+            (&[("TRUST_PROXY", "true"), ("DEMO", "yes")], Ok(true)),
+            (&[("DEMO", "false")], Err("ISSUER")),
+            (&[("DEMO", "sometimes")], Err("DEMO")),
+            (
+                &[
+                    ("ISSUER", "https://idp.example"),
+                    ("CLIENT_ID", "tv"),
+                    ("DEMO", "true"),
+                ],
+                Err("DEMO"),
+            ),
+            (
+                &[
+                    ("ISSUER", "https://idp.example"),
+                    ("CLIENT_ID", "tv"),
+                    ("DEMO", "false"),
+                ],
+                Ok(false),
+            ),
+            (
+                &[
+                    ("ISSUER", "https://idp.example"),
+                    ("CLIENT_ID", "tv"),
+                    ("PUBLIC_URL", "https://kiosk.example"),
+                    ("TRUST_PROXY", "true"),
+                ],
+                Ok(false),
+            ),
+        ];
+        for (pairs, expected) in cases {
+            match (settings(pairs), expected) {
+                (Ok(s), Ok(demo)) => assert_eq!(s.is_demo(), *demo, "{pairs:?}"),
+                (Err(e), Err(key)) => {
+                    assert_eq!(e.key, *key, "{pairs:?}: {e}");
+                    if *key == "ISSUER" {
+                        assert!(e.problem.contains("demo provider"), "{e}");
+                    }
+                }
+                (other, _) => panic!("{pairs:?}: {other:?}"),
+            }
+        }
+        let refused = settings(&[("PUBLIC_URL", "https://kiosk.example")]).unwrap_err();
+        assert!(
+            refused.problem.contains("PUBLIC_URL is https")
+                && refused.problem.contains("DEMO=true"),
+            "{refused}"
+        );
     }
 
     #[test]
@@ -640,6 +770,43 @@ mod tests {
             assert_eq!(err.key, *key, "{pairs:?}: {err}");
             assert!(err.to_string().starts_with(&format!("bad setting {key}: ")));
         }
+    }
+
+    #[test]
+    fn provider_urls_are_https_unless_on_this_machine_or_allowed() {
+        let with = |key: &'static str, url: &'static str, allow: Option<&'static str>| {
+            let mut pairs = vec![("CLIENT_ID", "tv"), (key, url)];
+            if key != "ISSUER" && key != "TENANT_URL" {
+                pairs.push(("ISSUER", "https://idp.example"));
+            }
+            if let Some(allow) = allow {
+                pairs.push(("ALLOW_HTTP_PROVIDER", allow));
+            }
+            settings(&pairs)
+        };
+        for key in [
+            "ISSUER",
+            "TENANT_URL",
+            "DEVICE_AUTHORIZATION_ENDPOINT",
+            "TOKEN_ENDPOINT",
+            "USERINFO_ENDPOINT",
+            "REVOCATION_ENDPOINT",
+            "JWKS_URI",
+        ] {
+            let err = with(key, "http://idp.example/x", None).unwrap_err();
+            assert_eq!(err.key, key, "{err}");
+            assert!(err.problem.contains("ALLOW_HTTP_PROVIDER"), "{err}");
+            assert!(with(key, "https://idp.example/x", None).is_ok(), "{key}");
+            assert!(with(key, "http://127.0.0.1:4000/x", None).is_ok(), "{key}");
+            assert!(with(key, "http://localhost:4000/x", None).is_ok(), "{key}");
+            let lab = with(key, "http://idp.lab/x", Some("true")).unwrap();
+            let ProviderChoice::External(config) = lab.provider else {
+                panic!("{key}: not external");
+            };
+            assert!(config.allow_plain_http, "{key}");
+        }
+        let err = with("ISSUER", "https://idp.example", Some("perhaps")).unwrap_err();
+        assert_eq!(err.key, "ALLOW_HTTP_PROVIDER");
     }
 
     #[test]

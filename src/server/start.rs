@@ -163,6 +163,7 @@ pub fn build_state_with_store(
                     interval: *interval,
                     ..DemoTiming::default()
                 },
+                trust_proxy: settings.trust_proxy,
             }));
             (
                 ProviderConfig::new(ProviderSource::Issuer(issuer), DEMO_CLIENT_ID),
@@ -268,9 +269,9 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let state = build_state_with_store(settings, bound, shutdown.clone(), store)?;
     let public = state.public_url.clone();
     if state.kiosk.demo {
-        tracing::info!(
-            "no provider configured: using the built-in DEMO provider (not for production)"
-        );
+        for line in super::demo_idp::banner(&public) {
+            tracing::warn!("{line}");
+        }
         if state.settings.public_url.is_none() && bound.ip().is_unspecified() {
             tracing::info!(
                 "phones will reach this server at {} (the LAN address; set PUBLIC_URL to choose)",

@@ -45,13 +45,18 @@ pub fn http_client() -> reqwest::Client {
         .expect("HTTP client")
 }
 
-/// Starts the app with `extra` settings and the demo provider asking for a 1 s interval;
-/// returns once it answers `/healthz` (at most 10 s).
+/// Starts the app with `extra` settings (and `DEMO=true`) and the demo provider asking for a
+/// 1 s interval; returns once it answers `/healthz` (at most 10 s).
 pub async fn start(extra: &[(&str, &str)]) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let bound = listener.local_addr().expect("local address");
     let port = bound.port();
-    let mut pairs = vec![("PUBLIC_URL".to_owned(), format!("http://127.0.0.1:{port}"))];
+    // Demo mode on purpose, so that settings that mark a production server (TRUST_PROXY)
+    // may be tested with it too.
+    let mut pairs = vec![
+        ("PUBLIC_URL".to_owned(), format!("http://127.0.0.1:{port}")),
+        ("DEMO".to_owned(), "true".to_owned()),
+    ];
     pairs.extend(
         extra
             .iter()
@@ -102,6 +107,15 @@ impl TestApp {
             http: http_client(),
             cookie: None,
             action: format!("{}/demo-idp/device", self.base),
+            forwarded_for: None,
+        }
+    }
+
+    /// A phone that a proxy (trusted with `TRUST_PROXY`) says is at `address`.
+    pub fn phone_at(&self, address: &str) -> Phone {
+        Phone {
+            forwarded_for: Some(address.to_owned()),
+            ..self.phone()
         }
     }
 }
@@ -111,6 +125,8 @@ pub struct Phone {
     http: reqwest::Client,
     cookie: Option<String>,
     action: String,
+    /// Sent as `X-Forwarded-For`, as a proxy in front of the app would.
+    forwarded_for: Option<String>,
 }
 
 pub struct Page {
@@ -171,20 +187,24 @@ impl Phone {
         }
     }
 
-    pub async fn open(&mut self, url: &str) -> Page {
-        let mut request = self.http.get(url);
+    fn with_headers(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         if let Some(cookie) = &self.cookie {
             request = request.header("cookie", cookie);
         }
+        if let Some(address) = &self.forwarded_for {
+            request = request.header("x-forwarded-for", address);
+        }
+        request
+    }
+
+    pub async fn open(&mut self, url: &str) -> Page {
+        let request = self.with_headers(self.http.get(url));
         let response = request.send().await.unwrap();
         self.read(response).await
     }
 
     pub async fn submit(&mut self, form: &[(&str, &str)]) -> Page {
-        let mut request = self.http.post(&self.action).form(form);
-        if let Some(cookie) = &self.cookie {
-            request = request.header("cookie", cookie);
-        }
+        let request = self.with_headers(self.http.post(&self.action).form(form));
         let response = request.send().await.unwrap();
         self.read(response).await
     }

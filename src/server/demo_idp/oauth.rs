@@ -14,6 +14,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::crypto::{self, ID_TOKEN_ALG};
+use super::limit::{retry_secs, Caller};
 use super::users::{granted_scope, KNOWN_SCOPES};
 use super::DemoIdp;
 
@@ -26,6 +27,8 @@ pub struct OAuthError {
     code: &'static str,
     description: String,
     www_authenticate: Option<String>,
+    /// Seconds for `Retry-After` (a rate-limited caller).
+    retry_after: Option<u64>,
 }
 
 pub(super) fn error(
@@ -38,6 +41,7 @@ pub(super) fn error(
         code,
         description: description.into(),
         www_authenticate: None,
+        retry_after: None,
     }
 }
 
@@ -47,6 +51,20 @@ pub(super) fn bad_request(code: &'static str, description: impl Into<String>) ->
 
 pub(super) fn unavailable(code: &'static str, description: &str) -> OAuthError {
     error(StatusCode::SERVICE_UNAVAILABLE, code, description)
+}
+
+/// Takes one request from the caller's allowance, or answers 429 with `Retry-After`.
+pub(super) fn rate_limit(idp: &DemoIdp, caller: Caller) -> Result<(), OAuthError> {
+    idp.limiter.take(caller).map_err(|wait| {
+        let secs = retry_secs(wait);
+        let mut e = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            format!("too many requests from this address; try again in {secs} s"),
+        );
+        e.retry_after = Some(secs);
+        e
+    })
 }
 
 impl IntoResponse for OAuthError {
@@ -60,7 +78,9 @@ impl IntoResponse for OAuthError {
         {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
@@ -183,10 +203,12 @@ pub async fn not_found() -> Response {
 /// `POST /device_authorization` (RFC 8628 §3.1-3.2).
 pub async fn device_authorization(
     State(idp): State<Arc<DemoIdp>>,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = (|| {
+        rate_limit(&idp, caller)?;
         let form = parse_form(&headers, &body)?;
         check_client(&idp, &headers, &form)?;
         let scope = granted_scope(param(&form, "scope"));

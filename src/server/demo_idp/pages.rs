@@ -78,7 +78,7 @@ fn layout(title: &str, content: &str) -> String {
          <header><span class=\"badge\" data-testid=\"demo-badge\">Demo</span><span>tvsignin sign-in</span></header>\n\
          {content}\n\
          <footer data-testid=\"demo-notice\">This is a demo provider built into tvsignin, not for production: \
-         its users and passwords are shown on this page.</footer>\
+         its built-in users' passwords are shown on this page.</footer>\
          </div></main></body></html>\n",
         title = esc(title),
     )
@@ -148,12 +148,17 @@ pub fn consent_page(
             sel = if is_selected { " selected" } else { "" },
             name = esc(&user.name),
         );
+        // DEMO_USERS' passwords are the operator's, not the world's.
+        let password = if user.password_public {
+            format!("<td class=\"code\">{}</td>", esc(&user.password))
+        } else {
+            "<td>not shown</td>".to_owned()
+        };
         let _ = write!(
             accounts,
-            "<tr><td>{name}</td><td class=\"code\">{username}</td><td class=\"code\">{password}</td></tr>",
+            "<tr><td>{name}</td><td class=\"code\">{username}</td>{password}</tr>",
             name = esc(&user.name),
             username = esc(&user.username),
-            password = esc(&user.password),
         );
     }
     let content = format!(
@@ -300,8 +305,11 @@ mod tests {
                 && consent.contains("65 seconds ago")
                 && consent.contains("in 8 minutes")
         );
+        assert!(consent.contains("<option value=\"bob\" selected>"));
+        assert!(consent.contains("alice-demo") && consent.contains("bob-demo"));
         assert!(
-            consent.contains("<option value=\"bob\" selected>") && consent.contains("&lt;pw&gt;")
+            !consent.contains("&lt;pw&gt;") && !consent.contains("<pw>"),
+            "a DEMO_USERS password is never shown"
         );
         for page in [
             code_page(&ctx, "", None),

@@ -4,20 +4,20 @@
 //! Each browser gets a random flow id in an HttpOnly, SameSite=Lax cookie scoped to the
 //! provider's path. Forms carry a CSRF token that is an HMAC of that id, and the consent form
 //! a ticket binding the id to the code accepted in step 1, so step 2 cannot be used to guess
-//! codes. Wrong codes are counted per browser and per client address.
+//! codes. Wrong codes are counted per browser and per client address, and every form post
+//! takes one from the address's allowance (`super::limit`).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 
 use super::crypto::{display_user_code, normalize_user_code};
+use super::limit::{retry_secs, Caller};
 use super::pages::{self, ConsentView, PageCtx};
 use super::store::{DecideError, Lookup, MAX_WRONG_PER_ADDRESS, MAX_WRONG_PER_BROWSER};
 use super::DemoIdp;
@@ -27,6 +27,8 @@ const COOKIE: &str = "demo_idp_flow";
 const CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 const TOO_MANY: &str = "Too many wrong codes. Wait 5 minutes, then try again.";
+const TOO_MANY_TRIES: &str =
+    "Too many tries from this network address. Wait a minute, then try again.";
 
 fn html(status: StatusCode, body: String, set_cookie: Option<String>) -> Response {
     let mut response = (status, body).into_response();
@@ -133,11 +135,22 @@ pub async fn show(
 /// `POST /device`: `step=code` (check the code) or `step=consent` (allow or deny).
 pub async fn submit(
     State(idp): State<Arc<DemoIdp>>,
+    caller: Caller,
     headers: HeaderMap,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     body: Bytes,
 ) -> Response {
     let start = format!("{}/device", idp.public_path());
+    if let Err(wait) = idp.limiter.take(caller) {
+        let mut response = html(
+            StatusCode::TOO_MANY_REQUESTS,
+            pages::message_page("Too many tries", TOO_MANY_TRIES, &start),
+            None,
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_secs(wait)));
+        return response;
+    }
     let Some((flow, set_cookie)) = flow(&idp, &headers) else {
         return unavailable(&idp);
     };
@@ -164,10 +177,12 @@ pub async fn submit(
         );
     }
     let ctx = ctx(&idp, &flow);
-    let address = peer.map_or_else(
-        || "unknown".to_owned(),
-        |Extension(ConnectInfo(addr))| addr.ip().to_string(),
-    );
+    // Behind a trusted proxy, the phone's own address, not the proxy's.
+    let address = match caller {
+        Caller::Address(ip) => ip.to_string(),
+        Caller::ThisMachine => "this machine".to_owned(),
+        Caller::Unknown => "unknown".to_owned(),
+    };
     match field("step") {
         "code" => check_code(&idp, &ctx, &flow, &address, field("user_code")),
         "consent" => consent(&idp, &ctx, &flow, &form, &start),
@@ -303,11 +318,19 @@ fn consent(
             }
             Some(user) if field("password").is_empty() => (
                 Some(user.username.as_str()),
-                "Type the password (the demo passwords are listed below).",
+                if user.password_public {
+                    "Type the password (the demo passwords are listed below)."
+                } else {
+                    "Type the password."
+                },
             ),
             Some(user) => (
                 Some(user.username.as_str()),
-                "Wrong password. The demo passwords are listed below.",
+                if user.password_public {
+                    "Wrong password. The demo passwords are listed below."
+                } else {
+                    "Wrong password."
+                },
             ),
             None => (None, "Pick one of the demo users."),
         },

@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::limit::Caller;
 use super::oauth::{
-    bad_request, check_client, no_store, param, parse_form, required, unavailable, OAuthError,
-    DEVICE_CODE_GRANT,
+    bad_request, check_client, no_store, param, parse_form, rate_limit, required, unavailable,
+    OAuthError, DEVICE_CODE_GRANT,
 };
 use super::store::Poll;
 use super::tokens::{Issued, RefreshError};
@@ -22,17 +23,32 @@ use super::users::{granted_scope, id_token_claims};
 use super::DemoIdp;
 
 /// `POST /token`
-pub async fn token(State(idp): State<Arc<DemoIdp>>, headers: HeaderMap, body: Bytes) -> Response {
-    match token_inner(&idp, &headers, &body) {
+pub async fn token(
+    State(idp): State<Arc<DemoIdp>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match token_inner(&idp, caller, &headers, &body) {
         Ok(body) => no_store(Json(body).into_response()),
         Err(e) => e.into_response(),
     }
 }
 
-fn token_inner(idp: &DemoIdp, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
+fn token_inner(
+    idp: &DemoIdp,
+    caller: Caller,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, OAuthError> {
     let form = parse_form(headers, body)?;
     check_client(idp, headers, &form)?;
     let grant_type = required(&form, "grant_type")?;
+    // A poll asks about a code whose device authorization was counted already; these two
+    // grants add to the grant store, and the password grant checks a password.
+    if matches!(grant_type, "password" | "refresh_token") {
+        rate_limit(idp, caller)?;
+    }
     let broken = |_| unavailable("temporarily_unavailable", "no randomness available");
     let access_token = idp.keys.token(32).map_err(broken)?;
     let refresh_token = idp.keys.token(32).map_err(broken)?;

@@ -1,5 +1,6 @@
 //! The demo users (`alice` / `alice-demo`, `bob` / `bob-demo`, plus DEMO_USERS) and the claims
-//! each scope releases about them.
+//! each scope releases about them. Only the built-in passwords are public: a password from
+//! DEMO_USERS is the operator's, and never shown.
 
 use serde_json::{json, Map, Value};
 
@@ -16,6 +17,8 @@ pub struct DemoUser {
     pub password: String,
     pub name: String,
     pub team: String,
+    /// The built-in password, which the phone page lists; false for DEMO_USERS' passwords.
+    pub password_public: bool,
 }
 
 /// The built-in users, then the extra ones (an extra user named like a built-in one changes
@@ -27,22 +30,28 @@ pub fn demo_users(extra: &[(String, String)]) -> Vec<DemoUser> {
             password: "alice-demo".into(),
             name: "Alice Demo".into(),
             team: "Platform".into(),
+            password_public: true,
         },
         DemoUser {
             username: "bob".into(),
             password: "bob-demo".into(),
             name: "Bob Demo".into(),
             team: "Design".into(),
+            password_public: true,
         },
     ];
     for (username, password) in extra {
         match users.iter_mut().find(|u| &u.username == username) {
-            Some(user) => user.password = password.clone(),
+            Some(user) => {
+                user.password = password.clone();
+                user.password_public = false;
+            }
             None => users.push(DemoUser {
                 username: username.clone(),
                 password: password.clone(),
                 name: username.clone(),
                 team: "Guests".into(),
+                password_public: false,
             }),
         }
     }
@@ -134,14 +143,21 @@ mod tests {
         ]);
         let names: Vec<_> = users
             .iter()
-            .map(|u| (u.username.as_str(), u.password.as_str(), u.name.as_str()))
+            .map(|u| {
+                (
+                    u.username.as_str(),
+                    u.password.as_str(),
+                    u.name.as_str(),
+                    u.password_public,
+                )
+            })
             .collect();
         assert_eq!(
             names,
             vec![
-                ("alice", "alice-demo", "Alice Demo"),
-                ("bob", "new", "Bob Demo"),
-                ("carol", "c-pw", "carol")
+                ("alice", "alice-demo", "Alice Demo", true),
+                ("bob", "new", "Bob Demo", false),
+                ("carol", "c-pw", "carol", false)
             ]
         );
     }
