@@ -13,7 +13,10 @@
 //! (kept in the record) and per client address ([`AddressLimiter`], a keyed `governor`
 //! limiter in `limits`, per replica), so a client cannot dodge the first by dropping its
 //! cookie.
+//!
+//! Logs never carry a user code, only its tag (see `code_tag`).
 
+mod code_tag;
 mod task;
 
 use std::collections::HashMap;
@@ -64,6 +67,7 @@ struct HubInner {
     timer: Arc<dyn Timer>,
     metrics: Metrics,
     addresses: AddressLimiter,
+    code_tags: code_tag::CodeTagger,
 }
 
 /// This replica's view of one session.
@@ -186,6 +190,7 @@ impl Hub {
                 timer,
                 metrics,
                 addresses,
+                code_tags: code_tag::CodeTagger::new(),
             }),
         };
         hub.spawn_heartbeat();

@@ -137,7 +137,9 @@ async fn authorize(hub: &Hub, id: &SessionId, generation: u64, cancel: &Cancella
             Ok(auth) => {
                 let expires_at_ms = now_ms() + ms(auth.expires_in);
                 let pairing = pairing_view(&auth, expires_at_ms);
-                tracing::info!(user_code = %auth.user_code, expires_in = ?auth.expires_in, interval = ?auth.interval, "pairing started");
+                // The tag, not the code: a log reader could type the code in before the TV's user.
+                let code_tag = hub.inner.code_tags.tag(&auth.user_code);
+                tracing::info!(%code_tag, expires_in = ?auth.expires_in, interval = ?auth.interval, "pairing started");
                 let grant = DeviceGrant {
                     device_code: auth.device_code,
                     interval: auth.interval,
