@@ -106,12 +106,22 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Readiness for a load balancer or an orchestrator. Anyone who can reach the port may ask,
+/// so the answer says what is wrong in a fixed word; the error itself (internal addresses,
+/// what the provider answered) is in the server's log, where it was written when it happened.
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
     let health = state.provider.health();
+    let reason = if !health.discovery_loaded {
+        Some("discovery_not_loaded")
+    } else if health.last_error.is_some() {
+        Some("provider_unreachable")
+    } else {
+        None
+    };
     let body = serde_json::json!({
         "ready": health.is_ready(),
         "provider": state.provider.config().source.display(),
-        "last_error": health.last_error,
+        "reason": reason,
     });
     let status = if health.is_ready() {
         StatusCode::OK
