@@ -46,7 +46,7 @@ const SLOW_DOWN = process.env.IDP_SLOW_DOWN === '1';
 // advertised interval meet slow_down for real.
 const SLOW_DOWN_GAP = envSeconds('IDP_SLOW_DOWN_GAP', INTERVAL, { min: 1 });
 
-const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
+const SCOPES = ['openid', 'profile', 'email', 'phone', 'address', 'offline_access'];
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const GRANT_TYPES = [DEVICE_GRANT, 'refresh_token', 'password'];
 
@@ -72,6 +72,8 @@ function configuration() {
       openid: ['sub'],
       profile: ['name', 'given_name', 'family_name', 'preferred_username', 'ext'],
       email: ['email', 'email_verified'],
+      phone: ['phone_number', 'phone_number_verified'],
+      address: ['address'],
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {

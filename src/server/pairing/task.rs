@@ -431,10 +431,14 @@ async fn signed_in(
         }
     };
     tracing::info!(sub = %user.sub, "signed in");
+    // Only what SHOW_CLAIMS names is stored and sent: the TV is a shared screen.
     let profile = Profile {
         display_name: user.display_name,
-        claims: user
-            .claims
+        claims: hub
+            .inner
+            .kiosk
+            .show_claims
+            .pick(user.claims)
             .into_iter()
             .map(|(name, value)| Claim { name, value })
             .collect(),
