@@ -30,6 +30,8 @@ pub struct Claim {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
     pub display_name: String,
+    /// Only the claims the server's `SHOW_CLAIMS` names, in its order (possibly none): the
+    /// others never reach the browser.
     pub claims: Vec<Claim>,
 }
 

@@ -1,6 +1,7 @@
 //! `tvsignin password-login` (issue 5), run as the built binary against the real local OpenID
-//! provider (end2end/idp). Every run gets a clean environment and an empty working directory,
-//! so no Leptos.toml, .env or developer setting leaks in.
+//! provider (end2end/idp), and against a scripted provider for what other providers do
+//! (issue 13: refusals without a body, plain http). Every run gets a clean environment and an
+//! empty working directory, so no Leptos.toml, .env or developer setting leaks in.
 
 mod support;
 
@@ -12,7 +13,8 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use support::{work_dir, LocalIdp, ALICE, BASIC_CLIENT, POST_CLIENT, PUBLIC_CLIENT};
+use support::scripted::{Reply, Scripted, DISCOVERY, TOKEN, USERINFO};
+use support::{provider_hook, work_dir, LocalIdp, ALICE, BASIC_CLIENT, POST_CLIENT, PUBLIC_CLIENT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tvsignin");
 /// No single run may take longer than this (the provider answers in milliseconds).
@@ -342,6 +344,57 @@ async fn show_tokens_prints_working_tokens_clearly_labelled() {
         .expect("access_token");
     let (status, _) = userinfo(&idp.issuer, access).await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn without_show_tokens_the_tokens_are_revoked_after_the_claims_are_printed() {
+    let idp = LocalIdp::start(&[]).await;
+    for client in [PUBLIC_CLIENT, BASIC_CLIENT] {
+        let env = with(
+            client_env(&idp.issuer, client),
+            &[("TEST_USERNAME", "alice"), ("TEST_PASSWORD", "wonderland")],
+        );
+        let run = run("revoked", &env, &[], None).await;
+        assert_alice_table(&run);
+        assert!(run.stderr.contains("Tokens revoked"), "{}", run.show());
+        // The tokens the provider issued for this run no longer work.
+        let access = provider_hook(
+            &idp.issuer,
+            "/__test/last-access-token?sub=alice",
+            "access_token",
+        )
+        .await;
+        let (status, _) = userinfo(&idp.issuer, &access).await;
+        assert_eq!(status, 401, "{}: the access token still works", client.0);
+        let refresh = provider_hook(
+            &idp.issuer,
+            "/__test/last-refresh-token?sub=alice",
+            "refresh_token",
+        )
+        .await;
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+            ("client_id", client.0),
+        ];
+        if let Some(secret) = client.1 {
+            form.push(("client_secret", secret));
+        }
+        let refreshed = reqwest::Client::new()
+            .post(format!("{}/token", idp.issuer))
+            .form(&form)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("refresh request");
+        let status = refreshed.status().as_u16();
+        let body = refreshed.text().await.unwrap_or_default();
+        assert!(
+            body.contains("invalid_grant"),
+            "{}: the refresh token still works ({status} {body})",
+            client.0
+        );
+    }
 }
 
 #[tokio::test]
@@ -857,4 +910,131 @@ async fn interactive_wrong_password_and_ctrl_c_leave_the_terminal_usable() {
         "Ctrl-C left the terminal without echo:\n{screen}"
     );
     assert!(!screen.contains("wonder"), "{screen}");
+}
+
+// ---- Other providers, scripted ----------------------------------------------------------
+
+/// Settings for the scripted provider (a public client) and Alice's sign-in.
+fn scripted_env(provider: &Scripted, password: &str) -> Vec<(String, String)> {
+    with(
+        vec![],
+        &[
+            ("ISSUER", provider.base.as_str()),
+            ("CLIENT_ID", "tv"),
+            ("CLIENT_AUTH_METHOD", "none"),
+            ("TEST_USERNAME", "alice"),
+            ("TEST_PASSWORD", password),
+        ],
+    )
+}
+
+/// The one `error:` line of a run.
+fn error_line(run: &Run) -> String {
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", run.show());
+    errors[0].to_owned()
+}
+
+/// Some providers answer a wrong password with a bare 403 or 401 (no body at all) instead of
+/// RFC 6749's 400 `invalid_grant`. That is the person's credentials refused, not a broken
+/// provider: exit 1, in words, naming the status.
+#[tokio::test]
+async fn a_wrong_password_answered_with_a_bare_403_or_401_is_a_rejection() {
+    let wrong = "Not-Her-Passw0rd-4471";
+    for status in [403, 401] {
+        let provider = Scripted::start().await;
+        provider.script(TOKEN, vec![Reply::empty(status)]);
+        let run = run("bare-refusal", &scripted_env(&provider, wrong), &[], None).await;
+        assert_eq!(run.code, Some(1), "HTTP {status}: {}", run.show());
+        let error = error_line(&run);
+        assert!(
+            error.contains("sign-in rejected") && error.contains(&format!("HTTP {status}")),
+            "{error}"
+        );
+        assert!(
+            error.contains("username and password") && error.contains("no reason"),
+            "{error}"
+        );
+        assert!(!error.contains("provider or network failure"), "{error}");
+        assert!(run.stdout.is_empty(), "{}", run.show());
+        assert!(!run.all().contains(wrong), "{}", run.show());
+        // It was the password grant that was refused, asked once.
+        let seen = provider.seen(TOKEN);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].field("grant_type"), ["password"]);
+        assert_eq!(provider.hits(USERINFO), 0);
+    }
+}
+
+/// The network and the provider's own failures stay exit 3.
+#[tokio::test]
+async fn a_bare_5xx_from_the_token_endpoint_is_still_a_provider_failure() {
+    let provider = Scripted::start().await;
+    provider.script(TOKEN, vec![Reply::empty(503)]);
+    let run = run(
+        "bare-503",
+        &scripted_env(&provider, "wonderland"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, Some(3), "{}", run.show());
+    let error = error_line(&run);
+    assert!(
+        error.contains("provider or network failure") && error.contains("HTTP 503"),
+        "{error}"
+    );
+}
+
+/// A token endpoint on plain http:// elsewhere would carry the password across the network
+/// unencrypted: refused before the password is asked for or sent. The run's HTTP proxy is
+/// the scripted provider itself, so had the command tried, the request would have stayed on
+/// this machine and been counted, instead of leaving for the documentation address.
+#[tokio::test]
+async fn a_plain_http_token_endpoint_elsewhere_never_gets_the_password() {
+    let provider = Scripted::start().await;
+    let base = provider.base.clone();
+    provider.script(
+        DISCOVERY,
+        vec![Reply::json(
+            200,
+            serde_json::json!({
+                "issuer": base,
+                "token_endpoint": "http://192.0.2.1/token",
+                "userinfo_endpoint": format!("{base}{USERINFO}"),
+            }),
+        )],
+    );
+    let password = "Sent-Nowhere-8812";
+    let env = with(
+        scripted_env(&provider, password),
+        &[("http_proxy", base.as_str()), ("NO_PROXY", "127.0.0.1")],
+    );
+    let run = run("plain-http", &env, &[], None).await;
+    assert_eq!(run.code, Some(2), "{}", run.show());
+    let error = error_line(&run);
+    assert!(
+        error.contains("http://192.0.2.1/token") && error.contains("https://"),
+        "{error}"
+    );
+    assert_eq!(provider.hits(DISCOVERY), 1, "discovery is read directly");
+    assert_eq!(provider.hits(TOKEN), 0, "the password was sent");
+    assert!(!run.all().contains(password), "{}", run.show());
+
+    // The same provider over loopback http is fine: this machine is not a network.
+    let provider = Scripted::start().await;
+    provider.script(TOKEN, vec![Reply::tokens()]);
+    let run = self::run(
+        "loopback-http",
+        &scripted_env(&provider, password),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    assert_eq!(provider.seen(TOKEN)[0].field("password"), [password]);
 }

@@ -6,6 +6,7 @@ mod support;
 use std::process::Stdio;
 use std::time::Duration;
 
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 fn binary() -> Command {
@@ -89,8 +90,9 @@ async fn an_unreachable_provider_does_not_stop_the_server() {
         .env("CLIENT_ID", "tv")
         .env("LISTEN_ADDR", app_addr.to_string())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(Stdio::piped());
     let mut child = command.spawn().expect("start the server");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr")).lines();
     let client = reqwest::Client::new();
     let base = format!("http://{app_addr}");
     let mut healthy = false;
@@ -102,10 +104,39 @@ async fn an_unreachable_provider_does_not_stop_the_server() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(healthy, "the server should answer /healthz");
+
+    // The cause, in full, is in the server's log...
+    let failed = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(line) = log.next_line().await.expect("read the log") {
+            if line.contains("provider discovery failed") {
+                return line;
+            }
+        }
+        panic!("the server stopped without logging the discovery failure");
+    })
+    .await
+    .expect("no discovery failure logged within 10 s");
+    assert!(
+        failed.contains("cannot reach") && failed.contains("Connection refused"),
+        "{failed}"
+    );
+
+    // ...while anyone asking /readyz gets a fixed reason, not the error's text (internal
+    // addresses, what the network or the provider said).
     let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 503);
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["ready"], false);
+    assert_eq!(body["reason"], "discovery_not_loaded", "{body}");
+    let text = body.to_string();
+    for raw in [
+        "cannot reach",
+        "Connection refused",
+        "error sending",
+        "well-known",
+    ] {
+        assert!(!text.contains(raw), "/readyz shows {raw:?}: {text}");
+    }
     child.kill().await.ok();
 }
 

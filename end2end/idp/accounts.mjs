@@ -16,6 +16,16 @@ const USERS = {
       // A nested, non-standard claim, released with the `profile` scope (see `claims` in
       // server.mjs): clients that map tenants from custom claims need something to read.
       ext: { tenantId: 'wonderland-tenant' },
+      // Released only with the `phone` and `address` scopes: what a TV, a shared screen,
+      // must not show unless SHOW_CLAIMS names it.
+      phone_number: '+44 20 7946 0958',
+      phone_number_verified: true,
+      address: {
+        street_address: '7 Rabbit Hole Lane',
+        locality: 'Oxford',
+        postal_code: 'OX1 4AU',
+        country: 'GB',
+      },
     },
   },
   bob: {

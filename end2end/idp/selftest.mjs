@@ -313,6 +313,20 @@ async function main() {
       expect(again.status === 200 && again.json.access_token, `refresh: ${again.status} ${show(again.json)}`);
     });
 
+    await check('phone and address claims come only with their scopes', async () => {
+      const userinfo = async (scope) => {
+        const res = await post(meta.token_endpoint, 'tv-public', {
+          grant_type: 'password', username: 'alice', password: 'wonderland', scope,
+        });
+        expect(res.status === 200, `${scope}: ${res.status} ${show(res.json)}`);
+        return (await getJson(meta.userinfo_endpoint, res.json.access_token)).json;
+      };
+      const plain = await userinfo(SCOPE);
+      expect(plain.phone_number === undefined && plain.address === undefined, show(plain));
+      const all = await userinfo(`${SCOPE} phone address`);
+      expect(all.phone_number === '+44 20 7946 0958' && all.address?.locality === 'Oxford', show(all));
+    });
+
     await check('password grant with a wrong password is invalid_grant with the exact description', async () => {
       const res = await post(meta.token_endpoint, 'tv-basic', { grant_type: 'password', username: 'alice', password: 'nope', scope: SCOPE });
       expectError(res, 400, 'invalid_grant');

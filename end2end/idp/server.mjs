@@ -50,7 +50,7 @@ const SLOW_DOWN_GAP = envSeconds('IDP_SLOW_DOWN_GAP', INTERVAL, { min: 1 });
 // by default.
 const TOKEN_DELAY_MS = envSeconds('IDP_TOKEN_DELAY_MS', 0);
 
-const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
+const SCOPES = ['openid', 'profile', 'email', 'phone', 'address', 'offline_access'];
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const GRANT_TYPES = [DEVICE_GRANT, 'refresh_token', 'password'];
 
@@ -76,6 +76,8 @@ function configuration() {
       openid: ['sub'],
       profile: ['name', 'given_name', 'family_name', 'preferred_username', 'ext'],
       email: ['email', 'email_verified'],
+      phone: ['phone_number', 'phone_number_verified'],
+      address: ['address'],
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {

@@ -43,7 +43,9 @@ test.describe('demo provider', () => {
     await expect(page.getByTestId('verification-uri')).toHaveText(`${stack.appUrl}/demo-idp/device`);
     await demoPhoneSignIn(browser, link, ALICE);
     await expect(page.getByTestId('welcome')).toHaveText('Welcome, Alice Demo');
-    await expect(page.getByTestId('claims')).toContainText('ext.team');
+    // The default SHOW_CLAIMS: name, username and e-mail, not the team claim.
+    await expect(page.getByTestId('claims')).toContainText('alice@example.com');
+    await expect(page.getByTestId('claims')).not.toContainText('ext.team');
     await page.getByTestId('sign-out').click();
     await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'idle');
     expect(watch.consoleErrors).toEqual([]);

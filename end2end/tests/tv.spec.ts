@@ -6,6 +6,11 @@ import { watchPage } from '../support/watch';
 
 const ALICE = { user: 'alice', password: 'wonderland' };
 const BOB = { user: 'bob', password: 'builder' };
+// The TVs ask for the phone and address scopes too, so the provider does send Alice's phone
+// number and home address: the TV, a shared screen, must still show only SHOW_CLAIMS.
+const SCOPE = 'openid profile email phone address';
+const ALICE_PHONE = '+44 20 7946 0958';
+const ALICE_STREET = '7 Rabbit Hole Lane';
 
 async function openTv(browser: Browser, stack: Stack, size = { width: 1920, height: 1080 }) {
   const context = await browser.newContext({ viewport: size });
@@ -53,10 +58,34 @@ async function providerGet(stack: Stack, path: string) {
   return (await fetch(stack.issuer + path)).json();
 }
 
+/** The claims table as [name, value] rows, top to bottom. */
+async function claimRows(page: Page) {
+  return page.getByTestId('claims').locator('tr').evaluateAll((rows) =>
+    rows.map((row) => [row.querySelector('th')?.textContent?.trim(), row.querySelector('td')?.textContent?.trim()]));
+}
+
+/** The first event of the TV's push stream (its current status), as the page would get it. */
+async function firstPushEvent(page: Page) {
+  return page.evaluate(async () => {
+    const controller = new AbortController();
+    const response = await fetch('/events', { signal: controller.signal });
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    for (let reads = 0; reads < 100 && !text.includes('\n\n'); reads++) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    controller.abort();
+    return text;
+  });
+}
+
 test.describe('with the local provider', () => {
   let stack: Stack;
   test.beforeAll(async () => {
-    stack = await startStack();
+    stack = await startStack({ app: { SCOPE } });
   });
   test.afterAll(async () => {
     await stack?.stop();
@@ -86,15 +115,33 @@ test.describe('with the local provider', () => {
     await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'signed-in');
     testInfo.annotations.push({ type: 'approval-to-tv-ms', description: String(Date.now() - approvedAt) });
     await expect(page.getByTestId('welcome')).toHaveText('Welcome, Alice Liddell');
-    const claims = page.getByTestId('claims');
-    await expect(claims).toContainText('ext.tenantId');
-    await expect(claims).toContainText('wonderland-tenant');
-    await expect(claims).toContainText('alice@example.test');
+    // By default a short list that says who signed in, and nothing more: no phone number, no
+    // address, no tenant.
+    expect(await claimRows(page)).toEqual([
+      ['name', 'Alice Liddell'],
+      ['preferred_username', 'alice'],
+      ['email', 'alice@example.test'],
+    ]);
     await expect(page.getByTestId('sign-out')).toBeFocused();
     for (const [name, width, height] of [['720p', 1280, 720], ['1080p', 1920, 1080], ['4k', 3840, 2160]] as const) {
       await page.setViewportSize({ width, height });
       await checkLayout(page, 24);
       await page.screenshot({ path: testInfo.outputPath(`signed-in-${name}.png`) });
+    }
+
+    // The hidden claims are not merely hidden: neither the push stream nor the page (reloaded,
+    // so rendered by the server) carries them.
+    const pushed = await firstPushEvent(page);
+    expect(pushed).toContain('alice@example.test');
+    await page.reload();
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    await expect(page.getByTestId('claims')).toContainText('alice@example.test');
+    const received = [...watch.bodies, { url: '/events', body: pushed }];
+    expect(received.some(({ body }) => body.includes('Alice Liddell'))).toBe(true);
+    for (const { url, body } of received) {
+      for (const hidden of [ALICE_PHONE, ALICE_STREET, 'wonderland-tenant', 'Oxford']) {
+        expect(body, url).not.toContain(hidden);
+      }
     }
 
     // Secrets never reached the browser.
@@ -203,6 +250,55 @@ test.describe('with the local provider', () => {
     await expect(page.getByTestId('welcome')).toHaveText('Welcome, Alice Liddell', { timeout: 20_000 });
     await page.getByTestId('sign-out').click();
     await expect(page.getByTestId('sign-in')).toBeVisible();
+    await context.close();
+  });
+});
+
+test.describe('with SHOW_CLAIMS naming other claims', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    stack = await startStack({ app: { SCOPE, SHOW_CLAIMS: 'phone_number, address, ext.tenantId' } });
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('the TV shows exactly those, in that order', async ({ browser }) => {
+    const { context, page } = await openTv(browser, stack);
+    await startPairing(page);
+    await phoneSignIn(browser, await qrLink(page), ALICE);
+    await expect(page.getByTestId('welcome')).toHaveText('Welcome, Alice Liddell');
+    // A parent name (address) brings what is nested under it; unnamed claims stay away.
+    expect(await claimRows(page)).toEqual([
+      ['phone_number', ALICE_PHONE],
+      ['address.country', 'GB'],
+      ['address.locality', 'Oxford'],
+      ['address.postal_code', 'OX1 4AU'],
+      ['address.street_address', ALICE_STREET],
+      ['ext.tenantId', 'wonderland-tenant'],
+    ]);
+    await expect(page.getByTestId('claims')).not.toContainText('alice@example.test');
+    await context.close();
+  });
+});
+
+test.describe('with SHOW_CLAIMS=none', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    stack = await startStack({ app: { SHOW_CLAIMS: 'none' } });
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('the TV welcomes the person by name and shows no claims table', async ({ browser }) => {
+    const { context, page } = await openTv(browser, stack);
+    await startPairing(page);
+    await phoneSignIn(browser, await qrLink(page), ALICE);
+    await expect(page.getByTestId('welcome')).toHaveText('Welcome, Alice Liddell');
+    await expect(page.getByTestId('sign-out')).toBeFocused();
+    await expect(page.getByTestId('claims')).toHaveCount(0);
+    await expect(page.locator('main')).not.toContainText('alice@example.test');
     await context.close();
   });
 });

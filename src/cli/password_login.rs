@@ -4,8 +4,10 @@
 //! settings and provider client as the app, then prints who signed in and their claims. The
 //! password grant is deprecated (RFC 9700 §2.4); the app itself only uses the device flow.
 //!
-//! The password is read without echo, sent only to the token endpoint and never printed,
-//! logged or put in an error message (provider messages are scrubbed of it, just in case).
+//! The password is read without echo, sent only to the token endpoint, and only over TLS or
+//! to this machine; it is never printed, logged or put in an error message (provider messages
+//! are scrubbed of it, just in case). The tokens are revoked once the claims are printed,
+//! unless `--show-tokens` hands them to the person running the command.
 
 use std::future::Future;
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -21,7 +23,7 @@ use crate::oidc::error::{ErrorCode, ProviderError};
 use crate::oidc::secret::Password;
 use crate::oidc::token::TokenSet;
 use crate::oidc::{ProviderClient, ProviderConfig, ProviderSource};
-use crate::server::settings::ProviderChoice;
+use crate::server::settings::{is_this_machine, ProviderChoice};
 
 /// The provider rejected the user's credentials.
 pub const EXIT_REJECTED: u8 = 1;
@@ -45,12 +47,17 @@ CLIENT_SECRET, CLIENT_AUTH_METHOD, SCOPE and the endpoint overrides.
 Without --username / --password-stdin the command prompts on the terminal; the environment
 variables TEST_USERNAME and TEST_PASSWORD skip the prompts for automation.
 
+The password goes only to an https:// token endpoint, or to one on this machine. After the
+claims are printed the tokens are revoked, unless --show-tokens prints them for you to use.
+
 Exit codes:
   0    signed in
-  1    the provider rejected the credentials (e.g. invalid_grant)
+  1    the provider refused the credentials (e.g. invalid_grant, or HTTP 400, 401 or 403
+       with no reason given)
   2    bad settings or usage, or the provider refused the client or scope
-       (invalid_client, unauthorized_client, invalid_scope, unsupported_grant_type)
-  3    the provider failed or could not be reached
+       (invalid_client, unauthorized_client, invalid_scope, unsupported_grant_type), or a
+       plain http:// token endpoint on another machine
+  3    the provider failed (HTTP 5xx, 408, 429) or could not be reached
   130  interrupted (Ctrl-C)";
 
 /// Options of `password-login`.
@@ -67,8 +74,9 @@ pub struct Args {
     /// Print the claims as one JSON object (as the provider sent them) instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Also print the access, refresh and ID tokens. They are secrets: anyone holding them can
-    /// act as the user.
+    /// Also print the access, refresh and ID tokens, and leave them valid (without this flag
+    /// they are revoked once the claims are printed). They are secrets: anyone holding them
+    /// can act as the user.
     #[arg(long)]
     pub show_tokens: bool,
 }
@@ -143,6 +151,8 @@ async fn sign_in(config: &Path, args: &Args) -> Result<(), Failure> {
         endpoints.token,
         endpoints.auth_method.as_str()
     ));
+    // Before anyone types a password: never send it where others on the network can read it.
+    refuse_plain_http(&endpoints.token)?;
     if let Some(grants) = &endpoints.grant_types_supported {
         if !grants.iter().any(|g| g == "password") {
             note("Warning: the provider does not list the password grant in grant_types_supported; trying anyway.");
@@ -150,18 +160,38 @@ async fn sign_in(config: &Path, args: &Args) -> Result<(), Failure> {
     }
 
     let (username, password, mut interrupt) = plan.gather()?;
+    let confidential = client.config().client_secret.is_some();
     let tokens = interruptible(&mut interrupt, client.password_grant(&username, &password))
         .await?
-        .map_err(|e| explain(&e, Some(&password)))?;
-    let user = interruptible(&mut interrupt, client.complete_sign_in(&tokens))
+        .map_err(|e| explain_grant(&e, &password, confidential))?;
+    let shown = show(&client, &tokens, args, &password, &mut interrupt).await;
+    // Tokens nobody asked for must not outlive the command, whether the claims could be
+    // printed or not (with --show-tokens and a failure they were never printed either).
+    if !(args.show_tokens && shown.is_ok()) {
+        if let Err(failure) = revoke(&client, &tokens, &password, &mut interrupt).await {
+            return Err(shown.err().unwrap_or(failure));
+        }
+    }
+    shown
+}
+
+/// Fetches who signed in and prints them (and the tokens, with `--show-tokens`).
+async fn show(
+    client: &ProviderClient,
+    tokens: &TokenSet,
+    args: &Args,
+    password: &Password,
+    interrupt: &mut Option<Signal>,
+) -> Result<(), Failure> {
+    let user = interruptible(interrupt, client.complete_sign_in(tokens))
         .await?
-        .map_err(|e| explain(&e, Some(&password)))?;
+        .map_err(|e| explain(&e, Some(password)))?;
 
     if args.json {
         note(&format!("Signed in as {}", clean(&user.display_name)));
         let mut output = Value::Object(user.raw.clone());
         if args.show_tokens {
-            output = serde_json::json!({ "claims": output, "tokens": tokens_json(&tokens) });
+            output = serde_json::json!({ "claims": output, "tokens": tokens_json(tokens) });
         }
         let text = serde_json::to_string_pretty(&output).unwrap_or_default();
         out(&text)?;
@@ -172,11 +202,47 @@ async fn sign_in(config: &Path, args: &Args) -> Result<(), Failure> {
             claims_table(&user)
         );
         if args.show_tokens {
-            text.push_str(&tokens_text(&tokens));
+            text.push_str(&tokens_text(tokens));
         }
         out(text.trim_end())?;
     }
     Ok(())
+}
+
+/// Revokes the tokens at the provider and says so on stderr. Only a Ctrl-C is a failure: the
+/// sign-in itself worked, so a provider that cannot revoke gets a warning.
+async fn revoke(
+    client: &ProviderClient,
+    tokens: &TokenSet,
+    password: &Password,
+    interrupt: &mut Option<Signal>,
+) -> Result<(), Failure> {
+    match interruptible(interrupt, client.revoke(tokens)).await? {
+        Ok(true) => note("Tokens revoked (--show-tokens prints them and leaves them valid)."),
+        Ok(false) => note(
+            "The provider has no revocation endpoint: the tokens stay valid until they expire.",
+        ),
+        Err(e) => note(&scrub(
+            format!(
+                "Warning: the tokens could not be revoked ({}); they stay valid until they expire.",
+                clean(&e.to_string())
+            ),
+            Some(password),
+        )),
+    }
+    Ok(())
+}
+
+/// Refuses a token endpoint that would carry the password unencrypted across a network.
+fn refuse_plain_http(token_endpoint: &url::Url) -> Result<(), Failure> {
+    if token_endpoint.scheme() == "https" || is_this_machine(token_endpoint) {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "configuration problem: the token endpoint {token_endpoint} is not https://, so the \
+         password would cross the network unencrypted; use the provider's https:// address \
+         (plain http:// is accepted only on this machine)"
+    )))
 }
 
 /// A line on stderr (progress and notes; stdout carries only the result).
@@ -341,6 +407,44 @@ async fn interruptible<T>(
         },
         None => Ok(work.await),
     }
+}
+
+/// What the token endpoint's answer to the password grant means. Providers that refuse the
+/// credentials without an OAuth error body (a bare 401 or 403, sometimes 400, where RFC 6749
+/// says 400 `invalid_grant`) refused the person, not failed: exit 1, in words.
+fn explain_grant(error: &ProviderError, password: &Password, confidential: bool) -> Failure {
+    // The token endpoint's own answer; a status from anywhere else (discovery reloaded on the
+    // way) says nothing about the credentials.
+    let status = match error {
+        ProviderError::Status { endpoint, status } if endpoint == "token_endpoint" => *status,
+        _ => return explain(error, Some(password)),
+    };
+    let (code, message) = match status {
+        400 | 401 | 403 => {
+            let client = if confidential {
+                "CLIENT_SECRET, CLIENT_AUTH_METHOD and whether CLIENT_ID may use the password grant"
+            } else {
+                "whether CLIENT_ID may use the password grant"
+            };
+            (
+                EXIT_REJECTED,
+                format!(
+                    "sign-in rejected: the provider refused it with HTTP {status} and gave no \
+                     reason. Check the username and password; if they are right, check {client}."
+                ),
+            )
+        }
+        404 | 405 | 410 | 415 => (
+            EXIT_USAGE,
+            format!(
+                "configuration problem: the token endpoint answered HTTP {status}: it is not \
+                 where the settings point (check ISSUER, TENANT_URL or TOKEN_ENDPOINT)"
+            ),
+        ),
+        // 5xx, 408, 429 and anything stranger: the provider's trouble, maybe passing.
+        _ => return explain(error, Some(password)),
+    };
+    Failure { code, message }
 }
 
 /// What a provider error means for the person running the command.
@@ -530,6 +634,68 @@ mod tests {
             .code,
             EXIT_USAGE
         );
+    }
+
+    #[test]
+    fn a_bare_refusal_of_the_password_grant_is_a_rejection() {
+        let password = Password::new("pw");
+        let status = |endpoint: &str, status| ProviderError::Status {
+            endpoint: endpoint.into(),
+            status,
+        };
+        let cases = [
+            (400, EXIT_REJECTED),
+            (401, EXIT_REJECTED),
+            (403, EXIT_REJECTED),
+            (404, EXIT_USAGE),
+            (405, EXIT_USAGE),
+            (408, EXIT_PROVIDER),
+            (429, EXIT_PROVIDER),
+            (500, EXIT_PROVIDER),
+            (503, EXIT_PROVIDER),
+        ];
+        for (code, exit) in cases {
+            let failure = explain_grant(&status("token_endpoint", code), &password, false);
+            assert_eq!(failure.code, exit, "{code}: {}", failure.message);
+            assert!(
+                failure.message.contains(&format!("HTTP {code}")),
+                "{}",
+                failure.message
+            );
+        }
+        let refused = explain_grant(&status("token_endpoint", 401), &password, true);
+        assert!(
+            refused.message.contains("username and password")
+                && refused.message.contains("CLIENT_SECRET"),
+            "{}",
+            refused.message
+        );
+        // A status from elsewhere says nothing about the credentials.
+        let discovery = explain_grant(&status("discovery", 403), &password, false);
+        assert_eq!(discovery.code, EXIT_PROVIDER, "{}", discovery.message);
+        // OAuth errors keep their meaning.
+        let client = explain_grant(&oauth("invalid_client", "no"), &password, true);
+        assert_eq!(client.code, EXIT_USAGE);
+    }
+
+    #[test]
+    fn the_password_goes_only_over_tls_or_to_this_machine() {
+        let cases = [
+            ("https://idp.example/token", true),
+            ("http://127.0.0.1:8080/token", true),
+            ("http://localhost/token", true),
+            ("http://[::1]:9/token", true),
+            ("http://idp.example/token", false),
+            ("http://10.0.0.5/token", false),
+        ];
+        for (url, allowed) in cases {
+            let result = refuse_plain_http(&url::Url::parse(url).unwrap());
+            assert_eq!(result.is_ok(), allowed, "{url}: {result:?}");
+            if let Err(failure) = result {
+                assert_eq!(failure.code, EXIT_USAGE);
+                assert!(failure.message.contains(url), "{}", failure.message);
+            }
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The signed-in person's claims as a readable two-column table.
+//! The signed-in person's claims as a readable two-column table: only those the server lets
+//! through (`SHOW_CLAIMS`), and no table at all when that is none.
 
 use leptos::prelude::*;
 
@@ -6,15 +7,17 @@ use crate::model::Claim;
 
 #[component]
 pub fn ClaimsTable(claims: Vec<Claim>) -> impl IntoView {
-    view! {
-        <table class="claims" data-testid="claims">
-            <caption>"Your profile"</caption>
-            <tbody>
-                {claims
-                    .into_iter()
-                    .map(|c| view! { <tr><th scope="row">{c.name}</th><td>{c.value}</td></tr> })
-                    .collect_view()}
-            </tbody>
-        </table>
-    }
+    (!claims.is_empty()).then(|| {
+        view! {
+            <table class="claims" data-testid="claims">
+                <caption>"Your profile"</caption>
+                <tbody>
+                    {claims
+                        .into_iter()
+                        .map(|c| view! { <tr><th scope="row">{c.name}</th><td>{c.value}</td></tr> })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+    })
 }

@@ -1,4 +1,5 @@
-//! Signed in: the welcome, the claims, Sign out, and the idle sign-out warning of a shared screen.
+//! Signed in: the welcome, the claims the server lets through (`SHOW_CLAIMS`), Sign out, and the
+//! idle sign-out warning of a shared screen.
 
 use leptos::prelude::*;
 

@@ -18,7 +18,10 @@
 //! (kept in the record) and per client address ([`AddressLimiter`], a keyed `governor`
 //! limiter in `limits`, per replica), so a client cannot dodge the first by dropping its
 //! cookie.
+//!
+//! Logs never carry a user code, only its tag (see `code_tag`).
 
+mod code_tag;
 mod in_flight;
 mod task;
 
@@ -83,6 +86,7 @@ struct HubInner {
     /// Read-held by every provider call in flight (`in_flight::InFlight`); written once,
     /// by a graceful stop, to wait for them all.
     in_flight: Arc<tokio::sync::RwLock<()>>,
+    code_tags: code_tag::CodeTagger,
 }
 
 /// This replica's view of one session.
@@ -206,6 +210,7 @@ impl Hub {
                 metrics,
                 addresses,
                 in_flight: Arc::new(tokio::sync::RwLock::new(())),
+                code_tags: code_tag::CodeTagger::new(),
             }),
         };
         hub.spawn_heartbeat();

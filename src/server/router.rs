@@ -106,18 +106,26 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Readiness for a load balancer or an orchestrator. Anyone who can reach the port may ask,
+/// so the answer says what is wrong in a fixed word; the error itself (internal addresses,
+/// what the provider answered) is in the server's log, where it was written when it happened.
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
     let health = state.provider.health();
-    // The issuer a mismatching document names is the provider's text: say it in fixed words.
-    let last_error = if health.issuer_mismatch {
-        Some("issuer mismatch: the provider's discovery names another issuer than the settings")
+    // An issuer mismatch is checked first: discovery is not used then, so it is also
+    // "not loaded", but the operator needs to know why.
+    let reason = if health.issuer_mismatch {
+        Some("issuer_mismatch")
+    } else if !health.discovery_loaded {
+        Some("discovery_not_loaded")
+    } else if health.last_error.is_some() {
+        Some("provider_unreachable")
     } else {
-        health.last_error.as_deref()
+        None
     };
     let body = serde_json::json!({
         "ready": health.is_ready(),
         "provider": state.provider.config().source.display(),
-        "last_error": last_error,
+        "reason": reason,
     });
     let status = if health.is_ready() {
         StatusCode::OK

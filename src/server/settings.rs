@@ -13,6 +13,7 @@ use super::store::seal::{StoreKey, StoreKeys};
 use crate::oidc::config::{EndpointOverrides, ProviderConfig};
 use crate::oidc::secret::ClientSecret;
 use crate::oidc::url_policy::UrlPolicy;
+use crate::oidc::userinfo::ClaimSelection;
 use crate::oidc::{ClientAuthMethod, ProviderSource};
 
 /// Every key the app reads, with a one-line description (`tvsignin check-config` and the
@@ -39,6 +40,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("EXPIRED_RETURN_HOME_SECS", "an expired or declined code returns to Home after this long (default 180)"),
     ("ABANDON_AFTER_SECS", "stop polling when no TV has looked for this long (default 20)"),
     ("PAIRING_RATE_LIMIT", "new pairings allowed per TV session and per client address per minute (default 10)"),
+    ("SHOW_CLAIMS", "claims the signed-in screen shows, comma-separated (nested ones as ext.tenantId), or none (default: name,preferred_username,email)"),
     ("TRUST_PROXY", "true: trust X-Forwarded-For/-Proto from a reverse proxy (default false)"),
     ("REDIS_URL", "keep sessions in Redis (redis://host:port/db, or rediss:// for TLS) so several replicas act as one app (default: in memory)"),
     ("REDIS_CA_FILE", "with rediss://: a PEM file of the CA certificates to trust for Redis instead of the system's"),
@@ -186,6 +188,8 @@ pub struct KioskSettings {
     pub expired_return_home: Duration,
     pub abandon_after: Duration,
     pub pairings_per_minute: u32,
+    /// The claims a signed-in TV shows; the rest never leave the server.
+    pub show_claims: ClaimSelection,
 }
 
 /// Everything the app is configured with.
@@ -521,6 +525,11 @@ impl Settings {
                 expired_return_home: parse_secs(raw, "EXPIRED_RETURN_HOME_SECS", 180, 1)?,
                 abandon_after: parse_secs(raw, "ABANDON_AFTER_SECS", 20, 2)?,
                 pairings_per_minute,
+                show_claims: match raw.get("SHOW_CLAIMS") {
+                    None => ClaimSelection::default(),
+                    Some(list) => ClaimSelection::parse(list)
+                        .map_err(|problem| bad("SHOW_CLAIMS", problem))?,
+                },
             },
             listen_addr,
             public_url,
@@ -691,6 +700,17 @@ mod tests {
     }
 
     #[test]
+    fn show_claims_defaults_to_a_short_list() {
+        let shown = |pairs: &[(&str, &str)]| settings(pairs).unwrap().kiosk.show_claims;
+        assert_eq!(shown(&[]).names(), ["name", "preferred_username", "email"]);
+        assert_eq!(
+            shown(&[("SHOW_CLAIMS", "email, ext.tenantId")]).names(),
+            ["email", "ext.tenantId"]
+        );
+        assert!(shown(&[("SHOW_CLAIMS", "none")]).names().is_empty());
+    }
+
+    #[test]
     fn tenant_url_settings() {
         let s = settings(&[
             ("TENANT_URL", "https://acme.verify.ibm.com"),
@@ -764,6 +784,8 @@ mod tests {
             (&[("DEMO_INTERVAL_SECS", "0")], "DEMO_INTERVAL_SECS"),
             (&[("DEMO_CODE_TTL_SECS", "soon")], "DEMO_CODE_TTL_SECS"),
             (&[("CLIENT_ID", "x")], "CLIENT_ID"),
+            (&[("SHOW_CLAIMS", "*")], "SHOW_CLAIMS"),
+            (&[("SHOW_CLAIMS", "name,,email")], "SHOW_CLAIMS"),
         ];
         for (pairs, key) in cases {
             let err = settings(pairs).unwrap_err();

@@ -1,11 +1,14 @@
 //! Shared by the integration tests: the real local OpenID provider (npm `oidc-provider`,
-//! started from `end2end/idp/server.mjs` on a free loopback port) and its scripted phone.
+//! started from `end2end/idp/server.mjs` on a free loopback port) and its scripted phone; a
+//! scripted provider for the quirks of others (`scripted`).
 
 #![allow(dead_code)]
 
 pub mod demo_app;
 #[cfg(feature = "ssr")]
 pub mod fleet;
+#[cfg(feature = "ssr")]
+pub mod scripted;
 pub mod tv;
 
 use std::path::PathBuf;

@@ -137,7 +137,9 @@ async fn authorize(hub: &Hub, id: &SessionId, turn: Turn, cancel: &CancellationT
             Ok(auth) => {
                 let expires_at_ms = now_ms() + ms(auth.expires_in);
                 let pairing = pairing_view(&auth, expires_at_ms);
-                tracing::info!(user_code = %auth.user_code, expires_in = ?auth.expires_in, interval = ?auth.interval, "pairing started");
+                // The tag, not the code: a log reader could type the code in before the TV's user.
+                let code_tag = hub.inner.code_tags.tag(&auth.user_code);
+                tracing::info!(%code_tag, expires_in = ?auth.expires_in, interval = ?auth.interval, "pairing started");
                 let grant = DeviceGrant {
                     device_code: auth.device_code,
                     interval: auth.interval,
@@ -421,10 +423,14 @@ async fn signed_in(
         }
     };
     tracing::info!(sub = %user.sub, "signed in");
+    // Only what SHOW_CLAIMS names is stored and sent: the TV is a shared screen.
     let profile = Profile {
         display_name: user.display_name,
-        claims: user
-            .claims
+        claims: hub
+            .inner
+            .kiosk
+            .show_claims
+            .pick(user.claims)
             .into_iter()
             .map(|(name, value)| Claim { name, value })
             .collect(),
