@@ -12,7 +12,13 @@
 //! New codes are rate-limited twice, both at `PAIRING_RATE_LIMIT` per minute: per TV session
 //! (kept in the record) and per client address ([`AddressLimiter`], a keyed `governor`
 //! limiter in `limits`, per replica), so a client cannot dodge the first by dropping its
-//! cookie.
+//! cookie; and a server runs at most `MAX_PAIRINGS` pairings at once ([`PairingSlots`]).
+//!
+//! Session fixation: the TV's own actions that start something worth having (Sign in, New
+//! code) or end it (Sign out) move its record to a fresh session id, whose cookie goes out
+//! only in the response to that action ([`Acted::moved_to`]). Nothing is left under the old
+//! id: anyone else holding it (a planted cookie) sees Home, and its push streams end, on
+//! every replica, with a `rotated` event so the TV's page reconnects under the new cookie.
 
 mod task;
 
@@ -27,6 +33,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::limits::pairings::{PairingSlot, PairingSlots};
 use super::limits::AddressLimiter;
 use super::metrics::{Metrics, PairingEnd, ThrottledBy};
 use super::session::SessionId;
@@ -47,6 +54,8 @@ const FORGET_LOCAL_AFTER: Duration = Duration::from_secs(2 * 60);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// How many times a write is retried when another writer got there first.
 const WRITE_ATTEMPTS: usize = 16;
+/// When the server runs `MAX_PAIRINGS` already, the TV asks again after this long.
+const SERVER_FULL_RETRY: Duration = Duration::from_secs(15);
 
 /// All TV sessions, as this replica sees them.
 #[derive(Clone)]
@@ -64,6 +73,7 @@ struct HubInner {
     timer: Arc<dyn Timer>,
     metrics: Metrics,
     addresses: AddressLimiter,
+    slots: PairingSlots,
 }
 
 /// This replica's view of one session.
@@ -71,6 +81,8 @@ struct LocalSession {
     status: watch::Sender<TvStatus>,
     state: Mutex<LocalState>,
     viewers: AtomicUsize,
+    /// Cancelled when the session moves to a new id: its streams end.
+    retired: CancellationToken,
 }
 
 struct LocalState {
@@ -91,6 +103,7 @@ impl LocalSession {
                 last_used: Instant::now(),
             }),
             viewers: AtomicUsize::new(0),
+            retired: CancellationToken::new(),
         }
     }
 
@@ -105,6 +118,13 @@ pub struct ViewerGuard {
     session: Arc<LocalSession>,
     /// `tvsignin_push_connections`, counted up when the guard is made and down when dropped.
     connections: Gauge,
+}
+
+impl ViewerGuard {
+    /// Cancelled when the session moves to a new id: the stream must end then.
+    pub fn retired(&self) -> CancellationToken {
+        self.session.retired.clone()
+    }
 }
 
 impl Drop for ViewerGuard {
@@ -130,6 +150,14 @@ fn in_progress(status: &TvStatus) -> bool {
         status,
         TvStatus::Starting | TvStatus::Waiting { .. } | TvStatus::Unreachable { .. }
     )
+}
+
+/// What an action did: the TV's status, and the id its session moved to, if it moved. The
+/// caller must hand the new id (its cookie) to the TV in the response to this action.
+#[derive(Debug)]
+pub struct Acted {
+    pub status: TvStatus,
+    pub moved_to: Option<SessionId>,
 }
 
 /// What a change to a record does.
@@ -175,6 +203,7 @@ impl Hub {
         // One provider client per hub in practice; were it shared, the first hub counts polls.
         provider.set_poll_observer(Arc::new(metrics.clone()));
         let addresses = AddressLimiter::new(kiosk.pairings_per_minute);
+        let slots = PairingSlots::new(kiosk.max_pairings);
         let events = store.take_events();
         let hub = Self {
             inner: Arc::new(HubInner {
@@ -186,6 +215,7 @@ impl Hub {
                 timer,
                 metrics,
                 addresses,
+                slots,
             }),
         };
         hub.spawn_heartbeat();
@@ -213,6 +243,11 @@ impl Hub {
             .clone();
         session.lock().last_used = Instant::now();
         session
+    }
+
+    /// Pairings this replica runs now (see `MAX_PAIRINGS`).
+    pub fn pairings_in_progress(&self) -> usize {
+        self.inner.slots.taken()
     }
 
     /// Number of sessions this replica holds in memory (streams or tasks).
@@ -272,6 +307,51 @@ impl Hub {
         Err(StoreError::Unavailable(
             "too many concurrent writes to one session".into(),
         ))
+    }
+
+    /// As [`Hub::update`], and a written record moves to a fresh session id, leaving nothing
+    /// under `id` (see the module notes on fixation). Returns the new id when it moved.
+    async fn update_moving<T>(
+        &self,
+        id: &SessionId,
+        mut change: impl FnMut(&mut SessionRecord) -> Step<T>,
+    ) -> Result<(T, Option<SessionId>), StoreError> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let stored = self.inner.store.load(id).await?;
+            let (expected, mut record) =
+                stored.map_or((0, SessionRecord::default()), |s| (s.version, s.record));
+            let (out, lease) = match change(&mut record) {
+                Step::Skip(out) => return Ok((out, None)),
+                Step::Write(out, lease) => (out, lease),
+            };
+            let new = SessionId::generate();
+            let write = Write {
+                expected,
+                record: &record,
+                ttl: self.ttl(&record),
+                lease,
+            };
+            if let Some(version) = self.inner.store.rotate(id, &new, write).await? {
+                self.retire(id);
+                self.apply(&new, version, record.generation, record.status);
+                return Ok((out, Some(new)));
+            }
+        }
+        Err(StoreError::Unavailable(
+            "too many concurrent writes to one session".into(),
+        ))
+    }
+
+    /// The session left `id` for a new id: this replica's streams for `id` end and its task
+    /// stops; whoever asks for `id` again starts from nothing.
+    fn retire(&self, id: &SessionId) {
+        let removed = self.local_map().remove(id);
+        if let Some(session) = removed {
+            if let Some((_, task)) = session.lock().task.take() {
+                task.cancel();
+            }
+            session.retired.cancel();
+        }
     }
 
     /// Changes the record only while `generation` is current; `false` when it is not.
@@ -368,20 +448,13 @@ impl Hub {
 
     /// Starts a pairing, unless one is already under way (a reload must not make a new code).
     /// `client` is the caller's address for the per-address limit (see [`super::limits::client_address`]).
-    pub async fn start(
-        &self,
-        id: &SessionId,
-        client: Option<IpAddr>,
-    ) -> Result<TvStatus, StoreError> {
+    /// The session moves to a new id whenever something starts (or is refused).
+    pub async fn start(&self, id: &SessionId, client: Option<IpAddr>) -> Result<Acted, StoreError> {
         self.begin(id, client, false).await
     }
 
-    /// Drops the current code (if any) and starts a fresh one.
-    pub async fn renew(
-        &self,
-        id: &SessionId,
-        client: Option<IpAddr>,
-    ) -> Result<TvStatus, StoreError> {
+    /// Drops the current code (if any) and starts a fresh one, under a new session id.
+    pub async fn renew(&self, id: &SessionId, client: Option<IpAddr>) -> Result<Acted, StoreError> {
         self.begin(id, client, true).await
     }
 
@@ -390,9 +463,11 @@ impl Hub {
         id: &SessionId,
         client: Option<IpAddr>,
         renew: bool,
-    ) -> Result<TvStatus, StoreError> {
+    ) -> Result<Acted, StoreError> {
         let limit = self.inner.kiosk.pairings_per_minute as usize;
-        let began = self.update(id, |record| {
+        let mut slot: Option<PairingSlot> = None;
+        let began = self.update_moving(id, |record| {
+            slot = None;
             let keep = match &record.status {
                 TvStatus::SignedIn { .. } => true,
                 status => !renew && in_progress(status),
@@ -417,6 +492,16 @@ impl Hub {
                     })
                 })
             };
+            let refused = refused.or_else(|| {
+                // New code replaces a pairing, so it takes a slot even on a full server.
+                slot = if in_progress(&record.status) {
+                    Some(self.inner.slots.take_anyway())
+                } else {
+                    self.inner.slots.try_take()
+                };
+                slot.is_none()
+                    .then_some((ThrottledBy::Server, SERVER_FULL_RETRY))
+            });
             record.generation += 1;
             record.device = None;
             let generation = record.generation;
@@ -450,9 +535,10 @@ impl Hub {
                 }
             }
         });
-        let began = self.seen_while(id, began).await?;
-        match began {
-            Began::Already(status) => Ok(status),
+        let (began, moved_to) = self.seen_while(id, began).await?;
+        let target = moved_to.clone().unwrap_or_else(|| id.clone());
+        let status = match began {
+            Began::Already(status) => status,
             Began::Started {
                 generation,
                 replaced,
@@ -461,24 +547,32 @@ impl Hub {
                     self.inner.metrics.pairing_finished(PairingEnd::Replaced);
                 }
                 self.inner.metrics.pairing_started();
-                self.spawn_task(id, generation);
-                Ok(TvStatus::Starting)
+                self.spawn_task_after(&target, generation, Duration::ZERO, slot);
+                TvStatus::Starting
             }
             Began::Throttled {
                 generation,
                 by,
                 retry_after,
             } => {
-                if by == ThrottledBy::Address {
-                    tracing::info!(address = ?client, "too many new codes from one address");
+                match by {
+                    ThrottledBy::Address => {
+                        tracing::info!(address = ?client, "too many new codes from one address")
+                    }
+                    ThrottledBy::Server => tracing::warn!(
+                        max = self.inner.kiosk.max_pairings,
+                        "MAX_PAIRINGS pairings are in progress; a new one was refused"
+                    ),
+                    ThrottledBy::Session => {}
                 }
                 self.inner.metrics.pairing_throttled(by);
-                self.spawn_task(id, generation);
-                Ok(TvStatus::Throttled {
+                self.spawn_task(&target, generation);
+                TvStatus::Throttled {
                     retry_after_secs: retry_after.as_secs().max(1),
-                })
+                }
             }
-        }
+        };
+        Ok(Acted { status, moved_to })
     }
 
     /// Stops the pairing and returns to Home.
@@ -486,6 +580,10 @@ impl Hub {
         let cancelled = self.update(id, |record| {
             if let TvStatus::SignedIn { .. } = record.status {
                 return Step::Skip(Err(record.status.clone()));
+            }
+            if record.status == TvStatus::Idle {
+                // Nothing to cancel; in particular no record is made for an unknown id.
+                return Step::Skip(Ok(false));
             }
             let was_pairing = in_progress(&record.status);
             Self::reset(record);
@@ -512,16 +610,23 @@ impl Hub {
         record.tokens.take()
     }
 
-    /// Signs out: forgets and revokes the tokens, returns to Home.
-    pub async fn sign_out(&self, id: &SessionId) -> Result<TvStatus, StoreError> {
-        let tokens = self.update(id, |record| {
+    /// Signs out: forgets and revokes the tokens, returns to Home under a new session id.
+    pub async fn sign_out(&self, id: &SessionId) -> Result<Acted, StoreError> {
+        let tokens = self.update_moving(id, |record| {
+            if record.status == TvStatus::Idle && record.tokens.is_none() {
+                // Nothing to sign out of; in particular no record is made for an unknown id.
+                return Step::Skip(None);
+            }
             Step::Write(Self::reset(record), Lease::Release)
         });
-        let tokens = self.seen_while(id, tokens).await?;
+        let (tokens, moved_to) = self.seen_while(id, tokens).await?;
         if let Some(tokens) = tokens {
             self.revoke(tokens).await;
         }
-        Ok(TvStatus::Idle)
+        Ok(Acted {
+            status: TvStatus::Idle,
+            moved_to,
+        })
     }
 
     async fn revoke(&self, tokens: TokenSet) {
@@ -551,11 +656,18 @@ impl Hub {
 
     /// Runs the session's task on this replica for `generation`, replacing any older one.
     fn spawn_task(&self, id: &SessionId, generation: u64) {
-        self.spawn_task_after(id, generation, Duration::ZERO);
+        self.spawn_task_after(id, generation, Duration::ZERO, None);
     }
 
-    /// As [`Hub::spawn_task`], the task starting after `delay`.
-    fn spawn_task_after(&self, id: &SessionId, generation: u64, delay: Duration) {
+    /// As [`Hub::spawn_task`], the task starting after `delay` and holding `slot` while its
+    /// pairing is in progress.
+    fn spawn_task_after(
+        &self,
+        id: &SessionId,
+        generation: u64,
+        delay: Duration,
+        slot: Option<PairingSlot>,
+    ) {
         let cancel = self.inner.shutdown.child_token();
         let session = self.local(id);
         {
@@ -570,12 +682,15 @@ impl Hub {
         tokio::spawn(
             async move {
                 if hub.nap(&cancel, delay).await {
-                    task::drive(&hub, &id, generation, &cancel).await;
+                    task::drive(&hub, &id, generation, &cancel, slot).await;
                 }
-                let session = hub.local(&id);
-                let mut state = session.lock();
-                if state.task.as_ref().is_some_and(|(g, _)| *g == generation) {
-                    state.task = None;
+                // Looked up, not made again: a session that moved to a new id stays gone.
+                let session = hub.local_map().get(&id).cloned();
+                if let Some(session) = session {
+                    let mut state = session.lock();
+                    if state.task.as_ref().is_some_and(|(g, _)| *g == generation) {
+                        state.task = None;
+                    }
                 }
             }
             .in_current_span(),
@@ -654,8 +769,11 @@ impl Hub {
                     .device
                     .as_ref()
                     .map_or(Duration::ZERO, |d| d.interval);
+                // An adopted pairing runs on, even on a full server.
+                let slot =
+                    in_progress(&stored.record.status).then(|| self.inner.slots.take_anyway());
                 self.apply(id, stored.version, generation, stored.record.status);
-                self.spawn_task_after(id, generation, random_below(spread));
+                self.spawn_task_after(id, generation, random_below(spread), slot);
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "cannot load an adopted session"),
@@ -721,6 +839,7 @@ impl Hub {
                 let Some(inner) = weak.upgrade() else { return };
                 let hub = Hub { inner };
                 match event {
+                    StoreEvent::Retired(id) => hub.retire(&id),
                     StoreEvent::Changed(change) => {
                         if !hub.local_map().contains_key(&change.id) {
                             continue;

@@ -3,9 +3,12 @@
 //! several replicas behind one load balancer).
 //!
 //! Every change is a compare-and-set on the record's version, so two replicas (or two tasks)
-//! can never overwrite each other's newer state. A store also keeps each session's last-seen
-//! time (a TV is present while any replica holds its push stream) and the poll leases: the
-//! replica that owns a session is the only one that talks to the provider for it.
+//! can never overwrite each other's newer state; a record can also move to a new session id
+//! in one step (`rotate`), leaving nothing under the old one. A store also keeps each stored
+//! session's last-seen time (a TV is present while any replica holds its push stream; ids
+//! with no record get none, so requests with made-up cookies leave nothing behind) and the
+//! poll leases: the replica that owns a session is the only one that talks to the provider
+//! for it.
 
 pub mod memory;
 pub mod redis;
@@ -129,6 +132,8 @@ impl Change {
 #[derive(Debug)]
 pub enum StoreEvent {
     Changed(Change),
+    /// The session moved to a new id: nothing is left under this one, and its streams end.
+    Retired(SessionId),
     /// Changes may have been missed (the connection to the store dropped): reload.
     Resync,
 }
@@ -161,7 +166,20 @@ pub trait SessionStore: Send + Sync + 'static {
     /// when someone else wrote first. Other replicas hear of the change.
     async fn save(&self, id: &SessionId, write: Write<'_>) -> Result<Option<u64>, StoreError>;
 
-    /// Marks these sessions as seen now (a TV is looking at them).
+    /// Moves a session to the fresh id `new` in one step: if `old`'s version is still
+    /// `write.expected` (0: no record), stores `write.record` under `new` (seen now) and
+    /// leaves nothing under `old` (record, last-seen time, lease). Returns the new record's
+    /// version, or `None` when someone wrote `old` first. Every replica hears that `old`
+    /// was retired.
+    async fn rotate(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        write: Write<'_>,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Marks these sessions as seen now (a TV is looking at them); ids with no record are
+    /// skipped.
     async fn touch(&self, ids: &[SessionId]) -> Result<(), StoreError>;
 
     /// When a TV last looked at this session, in Unix ms.

@@ -1,12 +1,15 @@
 //! The Redis session store (`REDIS_URL`): any replica can serve any TV.
 //!
 //! Keys (all under `tvsignin:`): `s:<session>` is a hash with the record (`d`), its version
-//! (`v`) and the owning replica (`o`), with a TTL; `owned:<replica>` lists what a replica
-//! owns; `replica:<replica>` is its heartbeat (a 5 s lease, renewed every second);
-//! `seen` holds last-seen times. Every write runs as one Lua script that checks the version,
-//! moves the lease if asked, and publishes the new status on the `tvsignin:changes` channel,
-//! so every replica pushes it to the TVs it serves. When a heartbeat lapses, the next
-//! replica to beat adopts that replica's sessions (a script moves each to exactly one).
+//! (`v`), the owning replica (`o`) and when a TV last looked at it (`t`, Unix ms), with a
+//! TTL; `owned:<replica>` lists what a replica owns; `replica:<replica>` is its heartbeat (a
+//! 5 s lease, renewed every second). (`seen`, a sorted set of last-seen times kept by
+//! earlier versions for any id at all, is only trimmed now.) Every write runs as one Lua
+//! script that checks the version, moves the lease if asked, and publishes the new status on
+//! the `tvsignin:changes` channel, so every replica pushes it to the TVs it serves; a move
+//! to a new session id (`ROTATE`) also publishes `retired|<old id>`. When a heartbeat
+//! lapses, the next replica to beat adopts that replica's sessions (a script moves each to
+//! exactly one).
 //! Device codes and tokens are sealed with `STORE_KEY` before they leave the process
 //! (and opened with it or a `STORE_KEY_PREVIOUS` key).
 
@@ -36,8 +39,10 @@ pub const LEASE: Duration = Duration::from_secs(5);
 const LEASE_MARGIN: Duration = Duration::from_millis(1500);
 /// At most this many sessions are adopted per heartbeat, so several replicas share the work.
 const ADOPT_PER_BEAT: usize = 1000;
-/// Last-seen times older than this are dropped.
+/// Entries older than this are trimmed from the `seen` set earlier versions kept.
 const FORGET_SEEN_AFTER: Duration = Duration::from_secs(60 * 60);
+/// Sessions marked as seen per `TOUCH` call.
+const TOUCH_PER_CALL: usize = 1000;
 const CHANNEL: &str = "tvsignin:changes";
 
 fn session_key(id: &SessionId) -> String {
@@ -63,6 +68,39 @@ elseif ARGV[4] == 'release' and owner then
 end
 redis.call('PUBLISH', 'tvsignin:changes', version .. '|' .. ARGV[7])
 return version
+";
+
+/// Moves a session to a new id: KEYS[1] the old session, KEYS[2] the new one; ARGV: expected
+/// version of the old one, data, TTL ms, lease op, this replica, old id, new id, now (Unix
+/// ms), the new record's message after the version. The old record, its last-seen time and
+/// its place in its owner's set go; the new record starts at version 1, seen now, owned by
+/// this replica (claim), by the old owner (keep) or by nobody (release).
+const ROTATE: &str = r"
+local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if current ~= tonumber(ARGV[1]) then return -1 end
+local owner = redis.call('HGET', KEYS[1], 'o')
+if owner then redis.call('SREM', 'tvsignin:owned:' .. owner, ARGV[6]) end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[2], 'v', 1, 'd', ARGV[2], 't', ARGV[8])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+local keeper = nil
+if ARGV[4] == 'claim' then keeper = ARGV[5] elseif ARGV[4] == 'keep' then keeper = owner end
+if keeper then
+  redis.call('HSET', KEYS[2], 'o', keeper)
+  redis.call('SADD', 'tvsignin:owned:' .. keeper, ARGV[7])
+end
+redis.call('PUBLISH', 'tvsignin:changes', 'retired|' .. ARGV[6])
+redis.call('PUBLISH', 'tvsignin:changes', '1|' .. ARGV[9])
+return 1
+";
+
+/// Marks sessions as seen: KEYS the sessions, ARGV[1] now (Unix ms). Ids with no record
+/// get nothing.
+const TOUCH: &str = r"
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 't', ARGV[1]) end
+end
+return 0
 ";
 
 /// Renews this replica's lease and adopts from replicas whose lease lapsed. ARGV: this
@@ -219,6 +257,15 @@ fn decode(key: &StoreKeys, id: &SessionId, data: &str) -> Result<SessionRecord, 
     })
 }
 
+/// Parses a published message: a change (`version|session|generation|status JSON`) or a
+/// retired session (`retired|session`).
+fn parse_event(payload: &str) -> Option<StoreEvent> {
+    match payload.strip_prefix("retired|") {
+        Some(id) => SessionId::parse(id).map(StoreEvent::Retired),
+        None => parse_change(payload).map(StoreEvent::Changed),
+    }
+}
+
 /// Parses a published change: `version|session|generation|status JSON`.
 fn parse_change(payload: &str) -> Option<Change> {
     let mut parts = payload.splitn(4, '|');
@@ -247,7 +294,24 @@ pub struct RedisStore {
     lease: Mutex<ReplicaLease>,
     events: Mutex<Option<mpsc::UnboundedReceiver<StoreEvent>>>,
     save: Script,
+    rotate: Script,
+    touch: Script,
     heartbeat: Script,
+}
+
+/// The message after the version for a change to `id`: `session|generation|status JSON`.
+fn change_message(id: &SessionId, record: &SessionRecord) -> Result<String, StoreError> {
+    let status =
+        serde_json::to_string(&record.status).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(format!("{}|{}|{}", id.as_str(), record.generation, status))
+}
+
+fn lease_op(lease: Lease) -> &'static str {
+    match lease {
+        Lease::Keep => "keep",
+        Lease::Claim => "claim",
+        Lease::Release => "release",
+    }
 }
 
 fn unavailable(error: redis::RedisError) -> StoreError {
@@ -306,6 +370,8 @@ impl RedisStore {
             }),
             events: Mutex::new(Some(receiver)),
             save: Script::new(SAVE),
+            rotate: Script::new(ROTATE),
+            touch: Script::new(TOUCH),
             heartbeat: Script::new(HEARTBEAT),
         })
     }
@@ -399,9 +465,9 @@ async fn listen(
             let Ok(payload) = message.get_payload::<String>() else {
                 continue;
             };
-            match parse_change(&payload) {
-                Some(change) => {
-                    if sender.send(StoreEvent::Changed(change)).is_err() {
+            match parse_event(&payload) {
+                Some(event) => {
+                    if sender.send(event).is_err() {
                         return;
                     }
                 }
@@ -432,14 +498,8 @@ impl SessionStore for RedisStore {
 
     async fn save(&self, id: &SessionId, write: Write<'_>) -> Result<Option<u64>, StoreError> {
         let data = encode(&self.key, id, write.record)?;
-        let status = serde_json::to_string(&write.record.status)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let message = format!("{}|{}|{}", id.as_str(), write.record.generation, status);
-        let lease = match write.lease {
-            Lease::Keep => "keep",
-            Lease::Claim => "claim",
-            Lease::Release => "release",
-        };
+        let message = change_message(id, write.record)?;
+        let lease = lease_op(write.lease);
         let mut connection = self.connection.clone();
         let version: i64 = self
             .save
@@ -457,17 +517,47 @@ impl SessionStore for RedisStore {
         Ok(u64::try_from(version).ok())
     }
 
-    async fn touch(&self, ids: &[SessionId]) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let now = now_ms();
-        let members: Vec<(u64, &str)> = ids.iter().map(|id| (now, id.as_str())).collect();
+    async fn rotate(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        write: Write<'_>,
+    ) -> Result<Option<u64>, StoreError> {
+        // Sealed for the new id: a sealed value opens only under the session it was made for.
+        let data = encode(&self.key, new, write.record)?;
+        let message = change_message(new, write.record)?;
         let mut connection = self.connection.clone();
-        // Large fleets: one command per few thousand sessions.
-        for chunk in members.chunks(4096) {
-            let _: () = connection
-                .zadd_multiple("tvsignin:seen", chunk)
+        let version: i64 = self
+            .rotate
+            .key(session_key(old))
+            .key(session_key(new))
+            .arg(write.expected)
+            .arg(data)
+            .arg(write.ttl.as_millis().max(1) as u64)
+            .arg(lease_op(write.lease))
+            .arg(self.replica_id())
+            .arg(old.as_str())
+            .arg(new.as_str())
+            .arg(now_ms())
+            .arg(message)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(u64::try_from(version).ok())
+    }
+
+    async fn touch(&self, ids: &[SessionId]) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut connection = self.connection.clone();
+        // Large fleets: one call per thousand sessions.
+        for chunk in ids.chunks(TOUCH_PER_CALL) {
+            let mut call = self.touch.prepare_invoke();
+            for id in chunk {
+                call.key(session_key(id));
+            }
+            let _: i64 = call
+                .arg(now)
+                .invoke_async(&mut connection)
                 .await
                 .map_err(unavailable)?;
         }
@@ -476,11 +566,10 @@ impl SessionStore for RedisStore {
 
     async fn last_seen_ms(&self, id: &SessionId) -> Result<Option<u64>, StoreError> {
         let mut connection = self.connection.clone();
-        let score: Option<f64> = connection
-            .zscore("tvsignin:seen", id.as_str())
+        connection
+            .hget(session_key(id), "t")
             .await
-            .map_err(unavailable)?;
-        Ok(score.map(|s| s as u64))
+            .map_err(unavailable)
     }
 
     async fn heartbeat(&self) -> Result<Heartbeat, StoreError> {
@@ -637,5 +726,15 @@ mod tests {
         assert_eq!(change.status().unwrap(), TvStatus::Idle);
         assert!(parse_change("12|not-an-id|3|{}").is_none());
         assert!(parse_change("x|y").is_none());
+        let id = "d".repeat(32);
+        match parse_event(&format!("retired|{id}")) {
+            Some(StoreEvent::Retired(retired)) => assert_eq!(retired.as_str(), id),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_event("retired|nope").is_none());
+        assert!(matches!(
+            parse_event(&format!("2|{id}|1|{{\"state\":\"idle\"}}")),
+            Some(StoreEvent::Changed(_))
+        ));
     }
 }
