@@ -116,6 +116,9 @@ impl LocalSession {
 /// Held while a push stream is open; the TV counts as present while any is.
 pub struct ViewerGuard {
     session: Arc<LocalSession>,
+    /// To forget the session once nothing uses it.
+    hub: std::sync::Weak<HubInner>,
+    id: SessionId,
     /// `tvsignin_push_connections`, counted up when the guard is made and down when dropped.
     connections: Gauge,
 }
@@ -130,8 +133,29 @@ impl ViewerGuard {
 impl Drop for ViewerGuard {
     fn drop(&mut self) {
         self.connections.decrement(1.0);
+        let Some(inner) = self.hub.upgrade() else {
+            self.session.viewers.fetch_sub(1, Ordering::SeqCst);
+            return;
+        };
+        // Under the map's lock, so no new viewer or task can pick the session up meanwhile.
+        let mut local = inner.local.lock().unwrap_or_else(|p| p.into_inner());
         self.session.viewers.fetch_sub(1, Ordering::SeqCst);
         self.session.lock().last_used = Instant::now();
+        forget_if_unused(&mut local, &self.id, &self.session);
+    }
+}
+
+/// Drops this replica's bookkeeping for a session nothing uses any more (no stream, no
+/// task), so ids that come and go (made-up cookies, say) leave nothing behind. Called
+/// with the map locked; viewers and tasks are only added under that lock.
+fn forget_if_unused(
+    local: &mut HashMap<SessionId, Arc<LocalSession>>,
+    id: &SessionId,
+    session: &Arc<LocalSession>,
+) {
+    let unused = session.viewers.load(Ordering::SeqCst) == 0 && session.lock().task.is_none();
+    if unused && local.get(id).is_some_and(|held| Arc::ptr_eq(held, session)) {
+        local.remove(id);
     }
 }
 
@@ -235,13 +259,17 @@ impl Hub {
         self.inner.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn local(&self, id: &SessionId) -> Arc<LocalSession> {
-        let session = self
-            .local_map()
+    /// This replica's view of a session (made if there is none), changed by `join` under
+    /// the map's lock: viewers and tasks join that way, so a session is never forgotten
+    /// (see [`forget_if_unused`]) while one is joining.
+    fn local(&self, id: &SessionId, join: impl FnOnce(&LocalSession)) -> Arc<LocalSession> {
+        let mut local = self.local_map();
+        let session = local
             .entry(id.clone())
             .or_insert_with(|| Arc::new(LocalSession::new()))
             .clone();
         session.lock().last_used = Instant::now();
+        join(&session);
         session
     }
 
@@ -424,12 +452,15 @@ impl Hub {
         &self,
         id: &SessionId,
     ) -> Result<(watch::Receiver<TvStatus>, ViewerGuard), StoreError> {
-        let session = self.local(id);
-        session.viewers.fetch_add(1, Ordering::SeqCst);
+        let session = self.local(id, |session| {
+            session.viewers.fetch_add(1, Ordering::SeqCst);
+        });
         let connections = self.inner.metrics.push_connections();
         connections.increment(1.0);
         let guard = ViewerGuard {
             session: session.clone(),
+            hub: Arc::downgrade(&self.inner),
+            id: id.clone(),
             connections,
         };
         // Registered first, so a change made meanwhile is not missed; then the current state.
@@ -669,13 +700,11 @@ impl Hub {
         slot: Option<PairingSlot>,
     ) {
         let cancel = self.inner.shutdown.child_token();
-        let session = self.local(id);
-        {
-            let mut state = session.lock();
-            if let Some((_, old)) = state.task.replace((generation, cancel.clone())) {
+        self.local(id, |session| {
+            if let Some((_, old)) = session.lock().task.replace((generation, cancel.clone())) {
                 old.cancel();
             }
-        }
+        });
         let hub = self.clone();
         let id = id.clone();
         // The task's logs carry the span (request id, path) of the request that started it.
@@ -685,12 +714,15 @@ impl Hub {
                     task::drive(&hub, &id, generation, &cancel, slot).await;
                 }
                 // Looked up, not made again: a session that moved to a new id stays gone.
-                let session = hub.local_map().get(&id).cloned();
-                if let Some(session) = session {
-                    let mut state = session.lock();
-                    if state.task.as_ref().is_some_and(|(g, _)| *g == generation) {
-                        state.task = None;
+                let mut local = hub.local_map();
+                if let Some(session) = local.get(&id).cloned() {
+                    {
+                        let mut state = session.lock();
+                        if state.task.as_ref().is_some_and(|(g, _)| *g == generation) {
+                            state.task = None;
+                        }
                     }
+                    forget_if_unused(&mut local, &id, &session);
                 }
             }
             .in_current_span(),
