@@ -31,7 +31,7 @@ const IN_FLIGHT: usize = 32;
 /// a forged signature.
 fn made_up_cookie(n: usize) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         format!("tvsignin_session={id}")
     } else {
         format!("tvsignin_session={id}.{}", "A".repeat(43))
