@@ -3,8 +3,9 @@
 //!
 //! It starts a fast scripted OpenID provider inside this process, starts the release
 //! `tvsignin` binary as a separate process pointed at it, then ramps up N TVs. Each TV gets
-//! its own session cookie, keeps its push stream (`GET /events`) open, starts a pairing and
-//! waits for `signed-in`. The provider approves each code at a random instant and records
+//! its own session cookie, keeps its push stream (`GET /events`) open, starts a pairing
+//! (which moves its session to a new id: it opens the stream again under the new cookie, as
+//! the TV page does) and waits for `signed-in`. The provider approves each code at a random instant and records
 //! when it did and when it handed out the tokens, so push latency can be measured.
 //!
 //! In-memory mode (the default) runs one server that keeps its pairings in memory.
@@ -590,6 +591,8 @@ fn start_server(args: &Args, env: &ServerEnv, port: u16, spawned: &SpawnedRef) -
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("PUBLIC_URL", &env.public_url)
         .env("PAIRING_RATE_LIMIT", "1000000")
+        .env("MAX_PAIRINGS", "1000000")
+        .env("MAX_PUSH_STREAMS_PER_ADDRESS", "1000000")
         .env("TVSIGNIN_CONFIG", "/nonexistent")
         .env("RUST_LOG", "warn")
         .stdin(std::process::Stdio::null())
@@ -682,6 +685,24 @@ impl Stats {
     }
 }
 
+/// Opens a TV's push stream with `cookie`; an error kind if it cannot.
+async fn open_events(
+    http: &reqwest::Client,
+    base: &str,
+    cookie: &str,
+) -> Result<reqwest::Response, String> {
+    match http
+        .get(format!("{base}/events"))
+        .header("cookie", cookie)
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => Ok(r),
+        Ok(r) => Err(format!("events status {}", r.status())),
+        Err(e) => Err(format!("events: {}", short(&e))),
+    }
+}
+
 fn session_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
     headers
         .get_all(reqwest::header::SET_COOKIE)
@@ -732,15 +753,9 @@ async fn tv(
         return stats.error(on_stream("no session cookie".into()));
     };
     drop(healthz);
-    let mut events = match http
-        .get(format!("{base}/events"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-    {
-        Ok(r) if r.status().is_success() => r,
-        Ok(r) => return stats.error(on_stream(format!("events status {}", r.status()))),
-        Err(e) => return stats.error(on_stream(format!("events: {}", short(&e)))),
+    let mut events = match open_events(&http, base, &cookie).await {
+        Ok(r) => r,
+        Err(kind) => return stats.error(on_stream(kind)),
     };
     stats.streams[route.stream].fetch_add(1, Ordering::Relaxed);
     if idle_only {
@@ -781,17 +796,31 @@ async fn tv(
         .header("sec-fetch-site", "same-origin")
         .send()
         .await;
-    match started {
-        Ok(r) if r.status().is_success() => match r.json::<Value>().await {
-            Ok(v) if v["state"] == "starting" || v["state"] == "waiting" => {
-                stats.starts[route.calls].fetch_add(1, Ordering::Relaxed);
+    let moved = match started {
+        Ok(r) if r.status().is_success() => {
+            let moved = session_cookie(r.headers());
+            match r.json::<Value>().await {
+                Ok(v) if v["state"] == "starting" || v["state"] == "waiting" => {
+                    stats.starts[route.calls].fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(v) => return stats.error(on_calls(format!("start answered {}", v["state"]))),
+                Err(e) => return stats.error(on_calls(format!("start body: {}", short(&e)))),
             }
-            Ok(v) => return stats.error(on_calls(format!("start answered {}", v["state"]))),
-            Err(e) => return stats.error(on_calls(format!("start body: {}", short(&e)))),
-        },
+            moved
+        }
         Ok(r) => return stats.error(on_calls(format!("start status {}", r.status()))),
         Err(e) => return stats.error(on_calls(format!("start: {}", short(&e)))),
-    }
+    };
+    // The start moved the session to a new id (its cookie came with the answer), and the
+    // stream under the old one ends: as the page does, open it again under the new cookie.
+    let Some(cookie) = moved else {
+        return stats.error(on_calls("start set no new session cookie".into()));
+    };
+    drop(events);
+    let mut events = match open_events(&http, base, &cookie).await {
+        Ok(r) => r,
+        Err(kind) => return stats.error(on_stream(kind)),
+    };
     let mut buffer = String::new();
     let mut user_code: Option<String> = None;
     let mut counted_live = false;

@@ -52,7 +52,13 @@ async fn serve(listener: std::net::TcpListener, which: &str) {
         axum::serve(listener, app).await.expect("serve");
     } else {
         let never = tokio_util::sync::CancellationToken::new();
-        tvsignin::server::listener::serve(listener, app, never).await;
+        tvsignin::server::listener::serve(
+            listener,
+            app,
+            never,
+            tvsignin::server::listener::ConnectionLimit::unlimited(),
+        )
+        .await;
     }
 }
 

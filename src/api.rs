@@ -13,7 +13,7 @@ mod backend {
 
     use crate::error::AppError;
     use crate::model::TvStatus;
-    use crate::server::session::SessionId;
+    use crate::server::session::{SessionId, SessionMove};
     use crate::server::AppState;
 
     /// The calling browser's session and the app state.
@@ -39,10 +39,27 @@ mod backend {
         })
     }
 
+    /// As [`sent`], for an action that may have moved the session to a new id: the session
+    /// layer then sets the new id's cookie on this response.
+    pub fn acted(
+        result: Result<crate::server::pairing::Acted, crate::server::store::StoreError>,
+    ) -> Result<TvStatus, AppError> {
+        sent(result.map(|acted| {
+            if let Some(new) = acted.moved_to {
+                if let Some(moved) = use_context::<http::request::Parts>()
+                    .and_then(|parts| parts.extensions.get::<SessionMove>().cloned())
+                {
+                    moved.moved_to(new);
+                }
+            }
+            acted.status
+        }))
+    }
+
     /// The caller's address for the per-address limit on new codes.
     pub fn client_address(state: &AppState) -> Option<std::net::IpAddr> {
         let parts = use_context::<http::request::Parts>()?;
-        crate::server::limits::client_address(&parts, state.settings.trust_proxy)
+        crate::server::limits::client_address(&parts, state.settings.trusted_proxy_hops())
     }
 
     /// For the actions (buttons): as [`context`], and a plain form post (no WebAssembly) is
@@ -78,20 +95,21 @@ pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
     })
 }
 
-/// "Sign in": starts a pairing (or returns the one already on screen).
+/// "Sign in": starts a pairing (or returns the one already on screen). A pairing starts
+/// under a new session id, whose cookie comes with this answer.
 #[server(endpoint = "start")]
 pub async fn start_pairing() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
     let client = backend::client_address(&state);
-    backend::sent(state.hub.start(&session, client).await)
+    backend::acted(state.hub.start(&session, client).await)
 }
 
-/// "New code": drops the current code and starts a fresh one.
+/// "New code": drops the current code and starts a fresh one, under a new session id.
 #[server(endpoint = "renew")]
 pub async fn new_code() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
     let client = backend::client_address(&state);
-    backend::sent(state.hub.renew(&session, client).await)
+    backend::acted(state.hub.renew(&session, client).await)
 }
 
 /// "Cancel": back to Home.
@@ -101,11 +119,11 @@ pub async fn cancel_pairing() -> Result<TvStatus, AppError> {
     backend::sent(state.hub.cancel(&session).await)
 }
 
-/// "Sign out": revokes the tokens and returns to Home.
+/// "Sign out": revokes the tokens and returns to Home, under a new session id.
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<TvStatus, AppError> {
     let (state, session) = backend::action_context()?;
-    backend::sent(state.hub.sign_out(&session).await)
+    backend::acted(state.hub.sign_out(&session).await)
 }
 
 /// Someone is using the TV: postpones the idle sign-out.

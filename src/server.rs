@@ -7,6 +7,7 @@ pub mod guard;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
+pub mod open_files;
 pub mod pairing;
 pub mod push;
 pub mod qr;

@@ -468,7 +468,9 @@ async fn graceful_shutdown_ends_streams_and_polling() {
         );
         let tv = Tv::new(&app.base);
         tv.open_page().await;
+        tv.call("start").await;
 
+        // Opened after the start: the pairing lives under the id its answer brought.
         let mut events = tv.open_events(Duration::from_secs(30)).await;
         assert_eq!(events.status(), 200);
         let first = tokio::time::timeout(Duration::from_secs(5), events.chunk())
@@ -487,7 +489,6 @@ async fn graceful_shutdown_ends_streams_and_polling() {
             }
         });
 
-        tv.call("start").await;
         tv.wait_for("waiting", Duration::from_secs(10)).await;
         let deadline = Instant::now() + Duration::from_secs(10);
         while provider.token_requests().len() < 2 {
@@ -525,8 +526,9 @@ async fn graceful_shutdown_ends_streams_and_polling() {
     .await;
 }
 
-/// The app restarts mid-pairing (no shared store): the TV, with the same cookie, finds a
-/// clean Home and can start a new code; the old code is polled no more.
+/// The app restarts mid-pairing (no shared store): the TV, with its old cookie, finds a
+/// clean Home under a new session (in memory, sessions and the key that signs their ids end
+/// with the process) and can start a new code; the old code is polled no more.
 #[tokio::test]
 async fn a_restart_mid_pairing_comes_back_idle() {
     within(40, async {
@@ -536,8 +538,8 @@ async fn a_restart_mid_pairing_comes_back_idle() {
         let mut first = App::start(listener, &provider.base, &[]);
         let tv = Tv::new(&first.base);
         tv.open_page().await;
-        let cookie = tv.cookie();
         tv.call("start").await;
+        let cookie = tv.cookie();
         let old = user_code(&tv.wait_for("waiting", Duration::from_secs(10)).await);
 
         first.stop(Duration::from_secs(5)).await;
@@ -551,7 +553,11 @@ async fn a_restart_mid_pairing_comes_back_idle() {
             status["state"], "idle",
             "a clean Home after the restart: {status}"
         );
-        assert_eq!(tv.cookie(), cookie, "the same browser session");
+        assert_ne!(
+            tv.cookie(),
+            cookie,
+            "a new session: the old id means nothing now"
+        );
 
         tv.call("start").await;
         let new = user_code(&tv.wait_for("waiting", Duration::from_secs(10)).await);

@@ -493,11 +493,12 @@ async fn device_codes_and_tokens_are_encrypted_in_redis_and_keys_expire() {
 
         let tv = replica.tv();
         assert_eq!(tv.status().await["state"], "idle");
-        let session = tv.session_id().expect("a session cookie");
         let before = redis.keys().await;
 
         // Mid-pairing: the device code is in use (polled), so it is stored somewhere.
         tv.call("start").await;
+        // The pairing lives under the session id that came with the start's answer.
+        let session = tv.session_id().expect("a session cookie");
         let waiting = tv.wait_for("waiting", Duration::from_secs(15)).await;
         let code = user_code(&waiting);
         let device_code = provider_hook(

@@ -1,7 +1,8 @@
 //! Operations (issue 7) through the whole app on a loopback port, in demo mode: `/metrics`
 //! after one TV pairing driven over HTTP (the TV's server functions and push stream, the
-//! phone through the demo provider's HTML forms), request ids, and the per-address limit on
-//! new codes.
+//! phone through the demo provider's HTML forms), request ids, the per-address limit on
+//! new codes (behind a trusted proxy: the address the proxy saw, not what the client wrote
+//! into `X-Forwarded-For`), and the per-server cap on pairings in progress.
 
 #![cfg(feature = "ssr")]
 
@@ -14,6 +15,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use support::demo_app::{bounded, start, TestApp};
+use support::fleet::Events;
+use support::tv::Tv;
 
 /// The `name=value` part of the session cookie a response sets.
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
@@ -26,17 +29,6 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 impl TestApp {
-    /// A TV browser's first visit: its session cookie.
-    async fn new_tv(&self) -> String {
-        let response = self
-            .http
-            .get(format!("{}/", self.base))
-            .send()
-            .await
-            .unwrap();
-        session_cookie(response.headers()).expect("GET / sets the session cookie")
-    }
-
     /// Calls a server function as the TV page does; (HTTP status, the TV status as JSON).
     async fn call(
         &self,
@@ -104,56 +96,9 @@ fn count(text: &str, series: &str) -> f64 {
     value(text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"))
 }
 
-/// The TV's push stream, read event by event.
-struct Events {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl Events {
-    async fn open(app: &TestApp, cookie: &str) -> Self {
-        let response = reqwest::Client::new()
-            .get(format!("{}/events", app.base))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        Self {
-            response,
-            buffer: String::new(),
-        }
-    }
-
-    /// The next status event's data.
-    async fn next(&mut self) -> Value {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let event: String = self.buffer.drain(..end + 2).collect();
-                if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) {
-                    return serde_json::from_str(data.trim()).unwrap();
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(20), self.response.chunk())
-                .await
-                .expect("no event within 20 s")
-                .unwrap()
-                .expect("the push stream ended");
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-
-    /// Reads events until one has `state`.
-    async fn until(&mut self, state: &str) -> Value {
-        loop {
-            let status = self.next().await;
-            if status["state"] == state {
-                return status;
-            }
-        }
-    }
-}
+/// How long a push stream may stay open in these tests, and how long to wait for an event.
+const STREAM: Duration = Duration::from_secs(50);
+const WAIT: Duration = Duration::from_secs(20);
 
 const STARTED: &str = "tvsignin_pairings_started_total";
 const SIGNED_IN: &str = r#"tvsignin_pairings_finished_total{outcome="signed_in"}"#;
@@ -162,6 +107,7 @@ const POLLS_PENDING: &str = r#"tvsignin_token_polls_total{outcome="pending"}"#;
 const POLLS_TOKENS: &str = r#"tvsignin_token_polls_total{outcome="tokens"}"#;
 const PUSH: &str = "tvsignin_push_connections";
 const THROTTLED_ADDRESS: &str = r#"tvsignin_pairings_throttled_total{limit="address"}"#;
+const THROTTLED_SERVER: &str = r#"tvsignin_pairings_throttled_total{limit="server"}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_follow_a_pairing_to_a_sign_in() {
@@ -172,22 +118,25 @@ async fn metrics_follow_a_pairing_to_a_sign_in() {
         assert_eq!(count(&before, SIGNED_IN), 0.0, "{before}");
         assert_eq!(count(&before, PUSH), 0.0, "{before}");
 
-        let tv = app.new_tv().await;
-        let mut events = Events::open(&app, &tv).await;
-        assert_eq!(events.next().await["state"], "idle");
+        let tv = Tv::new(&app.base);
+        tv.open_page().await;
+        let mut events = Events::open(&tv, STREAM).await;
+        let first = events.next(WAIT).await.expect("the current status first");
+        assert_eq!(first["state"], "idle");
         assert_eq!(
             count(&app.metrics().await, PUSH),
             1.0,
             "the open stream counts"
         );
 
-        let (status, body) = app.call("start", Some(&tv), &[]).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        let body = tv.call("start").await;
         assert!(
             matches!(body["state"].as_str(), Some("starting" | "waiting")),
             "{body}"
         );
-        let waiting = events.until("waiting").await;
+        // The start moved the session to a new id: the stream was opened again under it.
+        let waiting = events.wait_for("waiting", WAIT).await;
+        assert_eq!(events.reopened, 1, "one move, one new stream");
         let link = waiting["pairing"]["verification_uri_complete"]
             .as_str()
             .unwrap()
@@ -207,7 +156,7 @@ async fn metrics_follow_a_pairing_to_a_sign_in() {
             .sign_in(&link, "alice", "alice-demo", "allow")
             .await;
         assert_eq!(done.status, StatusCode::OK, "{}", done.html);
-        let signed_in = events.until("signed-in").await;
+        let signed_in = events.wait_for("signed-in", WAIT).await;
         assert_eq!(
             signed_in["profile"]["display_name"], "Alice Demo",
             "{signed_in}"
@@ -353,31 +302,124 @@ async fn new_codes_are_limited_per_client_address() {
             .await;
         assert_eq!(body["state"], "throttled", "{body}");
         // Start on a TV that is not waiting is refused the same way.
-        let tv = app.new_tv().await;
-        let (_, body) = app.call("start", Some(&tv), &[]).await;
-        assert_eq!(body["state"], "throttled", "{body}");
+        let tv = Tv::new(&app.base);
+        tv.open_page().await;
+        assert_eq!(tv.call("start").await["state"], "throttled");
         assert_eq!(count(&app.metrics().await, THROTTLED_ADDRESS), 3.0);
     })
     .await;
 }
 
+/// Behind the README's nginx (`$proxy_add_x_forwarded_for`), the proxy appends the address
+/// it saw to whatever `X-Forwarded-For` the client sent: only that last entry counts. A
+/// script that writes a new address in front each time, with no cookie (a fresh session
+/// each time), is still one client.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn behind_a_trusted_proxy_the_forwarded_address_counts() {
+async fn behind_a_trusted_proxy_the_address_the_proxy_saw_counts() {
     bounded(async {
         let app = start(&[("PAIRING_RATE_LIMIT", "2"), ("TRUST_PROXY", "true")]).await;
-        for client in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
-            for _ in 0..2 {
-                let forwarded = format!("{client}, 10.0.0.1");
-                let (_, body) = app
-                    .call("renew", None, &[("x-forwarded-for", &forwarded)])
-                    .await;
-                assert_eq!(body["state"], "starting", "{client}: {body}");
-            }
+        for (n, spoofed) in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "junk"]
+            .into_iter()
+            .enumerate()
+        {
+            let forwarded = format!("{spoofed}, 198.51.100.1");
+            let (_, body) = app
+                .call("renew", None, &[("x-forwarded-for", &forwarded)])
+                .await;
+            let expected = if n < 2 { "starting" } else { "throttled" };
+            assert_eq!(body["state"], expected, "call {n} ({forwarded}): {body}");
         }
+        // Other clients of the proxy have their own allowance, whatever they write.
+        for client in ["198.51.100.2", "198.51.100.3"] {
+            let forwarded = format!("198.51.100.1, {client}");
+            let (_, body) = app
+                .call("renew", None, &[("x-forwarded-for", &forwarded)])
+                .await;
+            assert_eq!(body["state"], "starting", "{client}: {body}");
+        }
+        assert_eq!(count(&app.metrics().await, THROTTLED_ADDRESS), 2.0);
+    })
+    .await;
+}
+
+/// With two proxies in a row (`TRUST_PROXY_HOPS=2`), the client is the second entry from
+/// the right: the outer proxy wrote it, the inner one wrote the outer one's address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_trusted_proxies_the_second_entry_from_the_right_counts() {
+    bounded(async {
+        let app = start(&[
+            ("PAIRING_RATE_LIMIT", "1"),
+            ("TRUST_PROXY", "true"),
+            ("TRUST_PROXY_HOPS", "2"),
+        ])
+        .await;
+        let via = |spoofed: &str, client: &str| format!("{spoofed}, {client}, 10.0.0.2");
         let (_, body) = app
-            .call("renew", None, &[("x-forwarded-for", "198.51.100.2")])
+            .call(
+                "renew",
+                None,
+                &[("x-forwarded-for", &via("1.1.1.1", "198.51.100.1"))],
+            )
             .await;
-        assert_eq!(body["state"], "throttled", "{body}");
+        assert_eq!(body["state"], "starting", "{body}");
+        let (_, body) = app
+            .call(
+                "renew",
+                None,
+                &[("x-forwarded-for", &via("2.2.2.2", "198.51.100.1"))],
+            )
+            .await;
+        assert_eq!(body["state"], "throttled", "the same client: {body}");
+        let (_, body) = app
+            .call(
+                "renew",
+                None,
+                &[("x-forwarded-for", &via("1.1.1.1", "198.51.100.2"))],
+            )
+            .await;
+        assert_eq!(body["state"], "starting", "another client: {body}");
+    })
+    .await;
+}
+
+/// `MAX_PAIRINGS`: a server runs at most that many pairings at once, from any addresses;
+/// a TV over the cap is told to try again in a moment, and a pairing that ends frees its
+/// place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairings_in_progress_are_capped_per_server() {
+    bounded(async {
+        let app = start(&[("MAX_PAIRINGS", "2")]).await;
+        let tvs: Vec<Tv> = (2..=4)
+            .map(|n| Tv::from_address(&app.base, format!("127.0.0.{n}").parse().unwrap()))
+            .collect();
+        for tv in &tvs[..2] {
+            let body = tv.call("start").await;
+            assert_eq!(body["state"], "starting", "{body}");
+        }
+        let body = tvs[2].call("start").await;
+        assert_eq!(body["state"], "throttled", "a third at once: {body}");
+        let text = app.metrics().await;
+        assert_eq!(count(&text, THROTTLED_SERVER), 1.0, "{text}");
+        assert_eq!(count(&text, "tvsignin_pairings_in_progress"), 2.0, "{text}");
+
+        // The first TV cancels: its place goes to the next one asking.
+        assert_eq!(tvs[0].call("cancel").await["state"], "idle");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let body = tvs[2].call("start").await;
+            if body["state"] == "starting" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no free place 10 s after a cancel: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Pairings under way carry on; New code on one of them is not refused.
+        assert_eq!(tvs[1].call("renew").await["state"], "starting");
+        let text = app.metrics().await;
+        assert_eq!(count(&text, "tvsignin_pairings_in_progress"), 2.0, "{text}");
     })
     .await;
 }
@@ -386,15 +428,15 @@ async fn behind_a_trusted_proxy_the_forwarded_address_counts() {
 async fn one_tv_is_still_limited_by_its_session() {
     bounded(async {
         let app = start(&[("PAIRING_RATE_LIMIT", "2"), ("TRUST_PROXY", "true")]).await;
-        let tv = app.new_tv().await;
-        // A different forwarded address each time: only the session limit can refuse.
+        let tv = Tv::new(&app.base);
+        tv.open_page().await;
+        // A different forwarded address each time: only the session limit can refuse. The
+        // limit follows the session to each new id its starts move it to.
         for (n, client) in ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
             .into_iter()
             .enumerate()
         {
-            let (_, body) = app
-                .call("renew", Some(&tv), &[("x-forwarded-for", client)])
-                .await;
+            let body = tv.call_with("renew", &[("x-forwarded-for", client)]).await;
             let expected = if n < 2 { "starting" } else { "throttled" };
             assert_eq!(body["state"], expected, "call {n}: {body}");
         }

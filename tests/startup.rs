@@ -212,3 +212,72 @@ async fn demo_mode_starts_with_a_loud_banner() {
         );
     }
 }
+
+/// The soft and hard open-file limits of process `pid`, from `/proc/<pid>/limits`.
+fn open_file_limits(pid: &str) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("read limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_else(|| panic!("no open-file limit in {limits}"));
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+/// Every TV holds a connection: the server raises its soft open-file limit (often 1,024) to
+/// the hard limit at start. Started here under `prlimit` with a soft limit of 256.
+#[tokio::test]
+async fn the_open_file_limit_is_raised_to_the_hard_limit_at_start() {
+    let (_, hard) = open_file_limits("self");
+    assert!(hard > 256, "the hard open-file limit here is only {hard}");
+    let app = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let app_addr = app.local_addr().unwrap();
+    drop(app);
+    let server = binary();
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--nofile=256:{hard}"))
+        .arg(server.as_std().get_program())
+        .current_dir(
+            server
+                .as_std()
+                .get_current_dir()
+                .expect("a working directory"),
+        )
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TVSIGNIN_CONFIG", "/nonexistent/Leptos.toml")
+        .env("ISSUER", "http://127.0.0.1:9")
+        .env("CLIENT_ID", "tv")
+        .env("LISTEN_ADDR", app_addr.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("run prlimit");
+    // prlimit sets the limits, then runs the server in its own place: the same process.
+    let pid = child.id().expect("running").to_string();
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .get(format!("http://{app_addr}/healthz"))
+            .send()
+            .await
+        {
+            up = r.status().is_success();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server should answer /healthz");
+    assert_eq!(
+        open_file_limits(&pid),
+        (hard, hard),
+        "the soft limit is raised to the hard one"
+    );
+    child.kill().await.ok();
+}

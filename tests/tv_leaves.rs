@@ -88,11 +88,12 @@ async fn polling_stops_after_the_tv_leaves() {
         .cookie_store(true)
         .build()
         .unwrap();
-    // The TV opens the page (session cookie) and its push stream, then starts a pairing.
+    // The TV opens the page (session cookie), starts a pairing and follows its push stream
+    // (under the new session id the start's answer brought).
     http.get(format!("{base}/healthz")).send().await.unwrap();
-    let mut events = http.get(format!("{base}/events")).send().await.unwrap();
     let started = call(&http, &base, "start").await;
     assert_eq!(started["state"], "starting");
+    let mut events = http.get(format!("{base}/events")).send().await.unwrap();
     // While the stream is open, polling goes on, once a second.
     let deadline = Instant::now() + Duration::from_secs(10);
     while polls.load(Ordering::SeqCst) < 3 {

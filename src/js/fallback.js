@@ -4,7 +4,8 @@
 // shows), or polls where there is no EventSource, and when the screen changed it fetches the
 // page and puts the new <main> in place, without reloading. It ticks the countdowns, asks
 // for the idle warning when it is due, reports key presses as activity while signed in, and
-// moves the focus with the arrow keys. The buttons are the page's plain form posts.
+// moves the focus with the arrow keys. The buttons are the page's plain form posts; the
+// stream under a session id that moved away ends with a `rotated` event.
 // If the WebAssembly takes over after all, this script stops.
 (function () {
   'use strict';
@@ -13,6 +14,7 @@
   if (tv.fallback) return;
 
   var RETRY_MS = 3000;
+  var ROTATED_WAIT_MS = 2000;
   var POLL_MS = 3000;
   var ACTIVITY_EVERY_MS = 5000;
   var running = true;
@@ -217,13 +219,27 @@
 
   function listen() {
     if (handedOver()) return;
-    source = new EventSource('/events');
+    var mine = new EventSource('/events');
+    source = mine;
     source.addEventListener('status', function (event) {
       if (event.lastEventId !== screen()) refresh(false);
     });
+    // The session moved to a new id (Sign in, New code or Sign out: a form post, whose
+    // answer sets the new cookie and loads the next page). Closed here, or EventSource would
+    // reconnect with the old cookie; if no page comes (someone else holding a copy of the
+    // old cookie acted), follow the stream again after a moment.
+    source.addEventListener('rotated', function () {
+      mine.close();
+      if (source === mine) source = null;
+      setTimeout(function () {
+        if (source || handedOver()) return;
+        listen();
+        refresh(false);
+      }, ROTATED_WAIT_MS);
+    });
     source.onerror = function () {
       // CLOSED: the browser gave up (an HTTP error, not a dropped connection).
-      if (source && source.readyState === 2) {
+      if (source === mine && mine.readyState === 2) {
         source = null;
         setTimeout(listen, RETRY_MS);
       }

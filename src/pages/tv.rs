@@ -43,8 +43,12 @@ fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
 
     // What an action changes arrives through the push stream, which also carries every
     // later change in order; applying the action's own answer could put an older status on
-    // screen after a newer pushed one.
-    use_status_stream(status);
+    // screen after a newer pushed one. Sign in, New code and Sign out move the session to a
+    // new id: once one has finished, the stream is opened again under the new cookie.
+    let moves = Signal::derive(move || {
+        start.version().get() + renew.version().get() + sign_out.version().get()
+    });
+    use_status_stream(status, moves);
     use_dpad_focus(Signal::derive(move || status.with(|s| s.state_name())));
     use_activity(status);
 

@@ -60,8 +60,9 @@ pub struct DemoConfig {
     pub extra_users: Vec<(String, String)>,
     /// Code life and polling interval (from `DEMO_CODE_TTL_SECS`, `DEMO_INTERVAL_SECS`).
     pub timing: DemoTiming,
-    /// `TRUST_PROXY`: client addresses for the rate limit come from `X-Forwarded-For`.
-    pub trust_proxy: bool,
+    /// How many `X-Forwarded-For` entries trusted proxies wrote (0 without `TRUST_PROXY`):
+    /// client addresses for the rate limit come from there.
+    pub trusted_proxy_hops: usize,
 }
 
 /// How long things live and how often the TV may poll.

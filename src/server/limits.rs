@@ -1,5 +1,10 @@
-//! Rate limiting by client address: which address a request comes from (the peer, or a
-//! trusted proxy's `X-Forwarded-For`) and a keyed `governor` limiter over those addresses.
+//! Limits at the HTTP edge: which address a request comes from (the peer, or what trusted
+//! proxies wrote into `X-Forwarded-For`), a keyed `governor` limiter of new codes over those
+//! addresses, the per-server cap on pairings in progress (`pairings`) and the per-address cap
+//! on push streams (`streams`).
+
+pub mod pairings;
+pub mod streams;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -32,20 +37,10 @@ impl<C: Clock> AddressLimiter<C> {
         }
     }
 
-    fn key(address: IpAddr) -> IpAddr {
-        match address {
-            IpAddr::V4(_) => address,
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !((1u128 << 64) - 1))),
-            },
-        }
-    }
-
     /// Takes one new code for `address`, or says how long until one is allowed.
     pub fn check(&self, address: IpAddr) -> Result<(), Duration> {
         self.limiter
-            .check_key(&Self::key(address))
+            .check_key(&address_key(address))
             .map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
     }
 
@@ -65,29 +60,47 @@ impl<C: Clock> AddressLimiter<C> {
     }
 }
 
-/// The client's address for rate limiting: the first `X-Forwarded-For` entry when the proxy
-/// is trusted (`TRUST_PROXY`) and it holds an address, else the peer address of the
-/// connection (`ConnectInfo`, present when served by `start::serve`).
-pub fn client_address(parts: &http::request::Parts, trust_proxy: bool) -> Option<IpAddr> {
-    let forwarded = trust_proxy
-        .then(|| {
-            parts
-                .headers
-                .get("x-forwarded-for")?
-                .to_str()
-                .ok()?
-                .split(',')
-                .next()
-                .map(str::trim)
-                .and_then(parse_address)
-        })
-        .flatten();
-    forwarded.or_else(|| {
-        parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip())
-    })
+/// What limits count a client by: its address, with IPv4-mapped IPv6 as IPv4 and other IPv6
+/// addresses cut to their /64.
+pub fn address_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !((1u128 << 64) - 1))),
+        },
+    }
+}
+
+/// The client's address for the limits. With `trusted_hops` proxies in front of the server
+/// (`TRUST_PROXY`, `TRUST_PROXY_HOPS`; see `Settings::trusted_proxy_hops`), it is the
+/// `X-Forwarded-For` entry that many places from the right: each proxy appends the address
+/// it was reached from, so the entries further left are whatever the client sent and prove
+/// nothing. With fewer entries than proxies, the left-most (all were written by proxies).
+/// Without trusted proxies, or when that entry is not an address, it is the peer address of
+/// the connection (`ConnectInfo`, present when served by `listener::serve`).
+pub fn client_address(parts: &http::request::Parts, trusted_hops: usize) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    if trusted_hops == 0 {
+        return peer;
+    }
+    // Several header lines are one list, in order (RFC 9110 §5.3).
+    let entries: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    let at = entries.len().saturating_sub(trusted_hops);
+    entries
+        .get(at)
+        .and_then(|entry| parse_address(entry))
+        .or(peer)
 }
 
 /// `1.2.3.4`, `::1`, `1.2.3.4:5678` or `[::1]:5678`.
@@ -160,28 +173,48 @@ mod tests {
     }
 
     #[test]
-    fn client_address_uses_forwarded_for_only_when_trusted() {
-        let peer: IpAddr = "10.0.0.9".parse().unwrap();
-        let p = parts("10.0.0.9:5555", Some("203.0.113.5, 10.0.0.1"));
-        assert_eq!(client_address(&p, false), Some(peer));
+    fn client_address_counts_trusted_proxies_from_the_right() {
+        let ip = |text: &str| Some(text.parse::<IpAddr>().unwrap());
+        let peer = ip("10.0.0.9");
+        // The client wrote "203.0.113.5"; the proxy appended the address it saw.
+        let p = parts("10.0.0.9:5555", Some("203.0.113.5, 198.51.100.7"));
+        assert_eq!(client_address(&p, 0), peer, "no proxy trusted");
+        assert_eq!(client_address(&p, 1), ip("198.51.100.7"));
+        assert_eq!(client_address(&p, 2), ip("203.0.113.5"), "two proxies");
         assert_eq!(
-            client_address(&p, true),
+            client_address(&p, 3),
+            ip("203.0.113.5"),
+            "short lists: the left-most"
+        );
+        // Whatever the client puts in front changes nothing.
+        for sent in ["", "1.2.3.4", "1.2.3.4, 5.6.7.8", "junk, , ::1"] {
+            let p = parts("10.0.0.9:5555", Some(&format!("{sent}, 198.51.100.7")));
+            assert_eq!(client_address(&p, 1), ip("198.51.100.7"), "{sent:?}");
+        }
+        let p = parts("10.0.0.9:5555", Some("[2001:db8::1]:4711"));
+        assert_eq!(client_address(&p, 1), ip("2001:db8::1"));
+        let p = parts("10.0.0.9:5555", Some("203.0.113.5, unknown"));
+        assert_eq!(client_address(&p, 1), peer, "junk falls back to the peer");
+        let p = parts("10.0.0.9:5555", None);
+        assert_eq!(client_address(&p, 1), peer);
+        let (bare, ()) = http::Request::builder().body(()).unwrap().into_parts();
+        assert_eq!(client_address(&bare, 0), None);
+    }
+
+    #[test]
+    fn several_forwarded_for_lines_are_one_list() {
+        let mut request = http::Request::builder()
+            .header("x-forwarded-for", "203.0.113.5")
+            .header("x-forwarded-for", "198.51.100.7, 192.0.2.1");
+        request = request.uri("/");
+        let (parts, ()) = request.body(()).unwrap().into_parts();
+        assert_eq!(
+            client_address(&parts, 1),
+            Some("192.0.2.1".parse().unwrap())
+        );
+        assert_eq!(
+            client_address(&parts, 3),
             Some("203.0.113.5".parse().unwrap())
         );
-        let p = parts("10.0.0.9:5555", Some("[2001:db8::1]:4711"));
-        assert_eq!(
-            client_address(&p, true),
-            Some("2001:db8::1".parse().unwrap())
-        );
-        let p = parts("10.0.0.9:5555", Some("unknown"));
-        assert_eq!(
-            client_address(&p, true),
-            Some(peer),
-            "junk falls back to the peer"
-        );
-        let p = parts("10.0.0.9:5555", None);
-        assert_eq!(client_address(&p, true), Some(peer));
-        let (bare, ()) = http::Request::builder().body(()).unwrap().into_parts();
-        assert_eq!(client_address(&bare, false), None);
     }
 }

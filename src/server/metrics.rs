@@ -14,11 +14,15 @@
 //! | --- | --- | --- |
 //! | `tvsignin_pairings_started_total` | | device authorizations started (Sign in, New code) |
 //! | `tvsignin_pairings_finished_total` | `outcome` | how pairings ended: `signed_in`, `denied`, `expired`, `cancelled` (Cancel pressed), `replaced` (New code), `rejected` (the provider ended it), `failed` (sign-in could not be completed), `abandoned` (no TV watching) |
-//! | `tvsignin_pairings_throttled_total` | `limit` | new codes refused: `session` or `address` limit |
+//! | `tvsignin_pairings_throttled_total` | `limit` | new codes refused: `session` or `address` limit, or `server` (`MAX_PAIRINGS` in progress) |
 //! | `tvsignin_sign_ins_total` | `client_id` | completed sign-ins, by the provider client id used |
 //! | `tvsignin_token_polls_total` | `outcome` | device-code polls sent: `tokens`, `pending`, `slow_down`, `access_denied`, `expired_token`, another OAuth code (`invalid_grant`, ..., `other_oauth_error` for non-standard ones), `trouble` (network, 5xx, malformed), or a [`ProviderError::kind`] for other unusable answers |
 //! | `tvsignin_provider_errors_total` | `operation`, `kind` | provider requests that failed, by what the server was doing (`device_authorization`, `token_poll`, `sign_in`, `refresh`, `revocation`) and [`ProviderError::kind`] |
 //! | `tvsignin_push_connections` | | open `/events` streams (gauge) |
+//! | `tvsignin_push_streams_refused_total` | | `/events` streams refused: `MAX_PUSH_STREAMS_PER_ADDRESS` open from that address |
+//! | `tvsignin_connections` | | open connections (gauge) |
+//! | `tvsignin_connections_refused_total` | | connections refused: `MAX_CONNECTIONS` open |
+//! | `tvsignin_pairings_in_progress` | | pairings this server runs (gauge, set at scrape) |
 //! | `tvsignin_tv_sessions` | | TV sessions held in memory (gauge, set at scrape) |
 //! | `tvsignin_provider_discovery_loaded` | | 1 once discovery has loaded (gauge, set at scrape) |
 //! | `tvsignin_provider_healthy` | | 1 when the provider's last request did not fail at the network level (gauge, set at scrape) |
@@ -43,6 +47,10 @@ pub const SIGN_INS: &str = "tvsignin_sign_ins_total";
 pub const TOKEN_POLLS: &str = "tvsignin_token_polls_total";
 pub const PROVIDER_ERRORS: &str = "tvsignin_provider_errors_total";
 pub const PUSH_CONNECTIONS: &str = "tvsignin_push_connections";
+pub const PUSH_STREAMS_REFUSED: &str = "tvsignin_push_streams_refused_total";
+pub const CONNECTIONS: &str = "tvsignin_connections";
+pub const CONNECTIONS_REFUSED: &str = "tvsignin_connections_refused_total";
+pub const PAIRINGS_IN_PROGRESS: &str = "tvsignin_pairings_in_progress";
 pub const TV_SESSIONS: &str = "tvsignin_tv_sessions";
 pub const DISCOVERY_LOADED: &str = "tvsignin_provider_discovery_loaded";
 pub const PROVIDER_HEALTHY: &str = "tvsignin_provider_healthy";
@@ -96,13 +104,18 @@ impl PairingEnd {
 pub enum ThrottledBy {
     Session,
     Address,
+    /// `MAX_PAIRINGS` pairings in progress on this server.
+    Server,
 }
 
 impl ThrottledBy {
+    const ALL: [ThrottledBy; 3] = [Self::Session, Self::Address, Self::Server];
+
     fn as_str(self) -> &'static str {
         match self {
             Self::Session => "session",
             Self::Address => "address",
+            Self::Server => "server",
         }
     }
 }
@@ -193,6 +206,16 @@ impl Metrics {
             Unit::Count,
             "Failed provider requests, by operation and error kind",
         );
+        describe(
+            PUSH_STREAMS_REFUSED,
+            Unit::Count,
+            "Push streams refused: too many open from one address",
+        );
+        describe(
+            CONNECTIONS_REFUSED,
+            Unit::Count,
+            "Connections refused: MAX_CONNECTIONS open",
+        );
         let describe_gauge = |name: &'static str, text: &'static str| {
             recorder.describe_gauge(
                 KeyName::from_const_str(name),
@@ -202,6 +225,8 @@ impl Metrics {
         };
         describe_gauge(PUSH_CONNECTIONS, "Open push (/events) streams");
         describe_gauge(TV_SESSIONS, "TV sessions held in memory");
+        describe_gauge(CONNECTIONS, "Open connections");
+        describe_gauge(PAIRINGS_IN_PROGRESS, "Pairings this server runs");
         describe_gauge(DISCOVERY_LOADED, "1 once provider discovery has loaded");
         describe_gauge(
             PROVIDER_HEALTHY,
@@ -229,13 +254,16 @@ impl Metrics {
                 )
                 .increment(0);
         }
-        for by in [ThrottledBy::Session, ThrottledBy::Address] {
+        for by in ThrottledBy::ALL {
             metrics
                 .counter(
                     PAIRINGS_THROTTLED,
                     vec![Label::from_static_parts("limit", by.as_str())],
                 )
                 .increment(0);
+        }
+        for name in [PUSH_STREAMS_REFUSED, CONNECTIONS_REFUSED] {
+            metrics.counter(name, Vec::new()).increment(0);
         }
         for outcome in [
             "tokens",
@@ -312,6 +340,21 @@ impl Metrics {
         self.inner.push_connections.clone()
     }
 
+    /// A push stream was refused (too many open from one address).
+    pub fn push_stream_refused(&self) {
+        self.counter(PUSH_STREAMS_REFUSED, Vec::new()).increment(1);
+    }
+
+    /// The open connections gauge (kept by the listener).
+    pub fn connections(&self) -> Gauge {
+        self.gauge(CONNECTIONS)
+    }
+
+    /// Connections refused at `MAX_CONNECTIONS` (counted by the listener).
+    pub fn connections_refused(&self) -> Counter {
+        self.counter(CONNECTIONS_REFUSED, Vec::new())
+    }
+
     /// The current values, in the Prometheus text format.
     pub fn render(&self) -> String {
         self.inner.handle.render()
@@ -347,6 +390,9 @@ impl PollObserver for Metrics {
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let metrics = state.metrics();
     metrics.gauge(TV_SESSIONS).set(state.hub.len() as f64);
+    metrics
+        .gauge(PAIRINGS_IN_PROGRESS)
+        .set(state.hub.pairings_in_progress() as f64);
     let health = state.provider.health();
     metrics
         .gauge(DISCOVERY_LOADED)

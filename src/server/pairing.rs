@@ -17,9 +17,15 @@
 //! New codes are rate-limited twice, both at `PAIRING_RATE_LIMIT` per minute: per TV session
 //! (kept in the record) and per client address ([`AddressLimiter`], a keyed `governor`
 //! limiter in `limits`, per replica), so a client cannot dodge the first by dropping its
-//! cookie.
+//! cookie; and a server runs at most `MAX_PAIRINGS` pairings at once ([`PairingSlots`]).
 //!
 //! Logs never carry a user code, only its tag (see `code_tag`).
+//!
+//! Session fixation: the TV's own actions that start something worth having (Sign in, New
+//! code) or end it (Sign out) move its record to a fresh session id, whose cookie goes out
+//! only in the response to that action ([`Acted::moved_to`]). Nothing is left under the old
+//! id: anyone else holding it (a planted cookie) sees Home, and its push streams end, on
+//! every replica, with a `rotated` event so the TV's page reconnects under the new cookie.
 
 mod code_tag;
 mod in_flight;
@@ -36,6 +42,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::limits::pairings::{PairingSlot, PairingSlots};
 use super::limits::AddressLimiter;
 use super::metrics::{Metrics, PairingEnd, ThrottledBy};
 use super::session::SessionId;
@@ -58,6 +65,8 @@ const FORGET_LOCAL_AFTER: Duration = Duration::from_secs(2 * 60);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// How many times a write is retried when another writer got there first.
 const WRITE_ATTEMPTS: usize = 16;
+/// When the server runs `MAX_PAIRINGS` already, the TV asks again after this long.
+const SERVER_FULL_RETRY: Duration = Duration::from_secs(15);
 
 /// The run of a session a task is: the record generation it works for, and the owner epoch
 /// under which this replica runs it. Every write the task makes is conditional on both.
@@ -87,6 +96,7 @@ struct HubInner {
     /// by a graceful stop, to wait for them all.
     in_flight: Arc<tokio::sync::RwLock<()>>,
     code_tags: code_tag::CodeTagger,
+    slots: PairingSlots,
 }
 
 /// This replica's view of one session.
@@ -94,6 +104,8 @@ struct LocalSession {
     status: watch::Sender<TvStatus>,
     state: Mutex<LocalState>,
     viewers: AtomicUsize,
+    /// Cancelled when the session moves to a new id: its streams end.
+    retired: CancellationToken,
 }
 
 struct LocalState {
@@ -114,6 +126,7 @@ impl LocalSession {
                 last_used: Instant::now(),
             }),
             viewers: AtomicUsize::new(0),
+            retired: CancellationToken::new(),
         }
     }
 
@@ -126,15 +139,46 @@ impl LocalSession {
 /// Held while a push stream is open; the TV counts as present while any is.
 pub struct ViewerGuard {
     session: Arc<LocalSession>,
+    /// To forget the session once nothing uses it.
+    hub: std::sync::Weak<HubInner>,
+    id: SessionId,
     /// `tvsignin_push_connections`, counted up when the guard is made and down when dropped.
     connections: Gauge,
+}
+
+impl ViewerGuard {
+    /// Cancelled when the session moves to a new id: the stream must end then.
+    pub fn retired(&self) -> CancellationToken {
+        self.session.retired.clone()
+    }
 }
 
 impl Drop for ViewerGuard {
     fn drop(&mut self) {
         self.connections.decrement(1.0);
+        let Some(inner) = self.hub.upgrade() else {
+            self.session.viewers.fetch_sub(1, Ordering::SeqCst);
+            return;
+        };
+        // Under the map's lock, so no new viewer or task can pick the session up meanwhile.
+        let mut local = inner.local.lock().unwrap_or_else(|p| p.into_inner());
         self.session.viewers.fetch_sub(1, Ordering::SeqCst);
         self.session.lock().last_used = Instant::now();
+        forget_if_unused(&mut local, &self.id, &self.session);
+    }
+}
+
+/// Drops this replica's bookkeeping for a session nothing uses any more (no stream, no
+/// task), so ids that come and go (made-up cookies, say) leave nothing behind. Called
+/// with the map locked; viewers and tasks are only added under that lock.
+fn forget_if_unused(
+    local: &mut HashMap<SessionId, Arc<LocalSession>>,
+    id: &SessionId,
+    session: &Arc<LocalSession>,
+) {
+    let unused = session.viewers.load(Ordering::SeqCst) == 0 && session.lock().task.is_none();
+    if unused && local.get(id).is_some_and(|held| Arc::ptr_eq(held, session)) {
+        local.remove(id);
     }
 }
 
@@ -153,6 +197,14 @@ fn in_progress(status: &TvStatus) -> bool {
         status,
         TvStatus::Starting | TvStatus::Waiting { .. } | TvStatus::Unreachable { .. }
     )
+}
+
+/// What an action did: the TV's status, and the id its session moved to, if it moved. The
+/// caller must hand the new id (its cookie) to the TV in the response to this action.
+#[derive(Debug)]
+pub struct Acted {
+    pub status: TvStatus,
+    pub moved_to: Option<SessionId>,
 }
 
 /// What a change to a record does.
@@ -198,6 +250,7 @@ impl Hub {
         // One provider client per hub in practice; were it shared, the first hub counts polls.
         provider.set_poll_observer(Arc::new(metrics.clone()));
         let addresses = AddressLimiter::new(kiosk.pairings_per_minute);
+        let slots = PairingSlots::new(kiosk.max_pairings);
         let events = store.take_events();
         let hub = Self {
             inner: Arc::new(HubInner {
@@ -211,6 +264,7 @@ impl Hub {
                 addresses,
                 in_flight: Arc::new(tokio::sync::RwLock::new(())),
                 code_tags: code_tag::CodeTagger::new(),
+                slots,
             }),
         };
         hub.spawn_heartbeat();
@@ -230,14 +284,23 @@ impl Hub {
         self.inner.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn local(&self, id: &SessionId) -> Arc<LocalSession> {
-        let session = self
-            .local_map()
+    /// This replica's view of a session (made if there is none), changed by `join` under
+    /// the map's lock: viewers and tasks join that way, so a session is never forgotten
+    /// (see [`forget_if_unused`]) while one is joining.
+    fn local(&self, id: &SessionId, join: impl FnOnce(&LocalSession)) -> Arc<LocalSession> {
+        let mut local = self.local_map();
+        let session = local
             .entry(id.clone())
             .or_insert_with(|| Arc::new(LocalSession::new()))
             .clone();
         session.lock().last_used = Instant::now();
+        join(&session);
         session
+    }
+
+    /// Pairings this replica runs now (see `MAX_PAIRINGS`).
+    pub fn pairings_in_progress(&self) -> usize {
+        self.inner.slots.taken()
     }
 
     /// Number of sessions this replica holds in memory (streams or tasks).
@@ -319,6 +382,61 @@ impl Hub {
             .ok_or_else(|| StoreError::Unavailable("an unfenced write was fenced".into()))
     }
 
+    /// As [`Hub::update`], and a written record moves to a fresh session id, leaving nothing
+    /// under `id` (see the module notes on fixation). Returns the new id, and the owner epoch
+    /// after the write, when it moved.
+    async fn update_moving<T>(
+        &self,
+        id: &SessionId,
+        mut change: impl FnMut(&mut SessionRecord) -> Step<T>,
+    ) -> Result<(T, Option<(SessionId, OwnerEpoch)>), StoreError> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let stored = self.inner.store.load(id).await?;
+            let (expected, mut record) =
+                stored.map_or((0, SessionRecord::default()), |s| (s.version, s.record));
+            let (out, lease) = match change(&mut record) {
+                Step::Skip(out) => return Ok((out, None)),
+                Step::Write(out, lease) => (out, lease),
+            };
+            let new = SessionId::generate();
+            let write = Write {
+                expected,
+                record: &record,
+                ttl: self.ttl(&record),
+                lease,
+                fence: None,
+            };
+            match self.inner.store.rotate(id, &new, write).await? {
+                Saved::Written { version, epoch } => {
+                    self.retire(id);
+                    self.apply(&new, version, record.generation, record.status);
+                    return Ok((out, Some((new, epoch))));
+                }
+                Saved::Conflict => {}
+                Saved::Fenced => {
+                    return Err(StoreError::Unavailable(
+                        "an unfenced move was fenced".into(),
+                    ))
+                }
+            }
+        }
+        Err(StoreError::Unavailable(
+            "too many concurrent writes to one session".into(),
+        ))
+    }
+
+    /// The session left `id` for a new id: this replica's streams for `id` end and its task
+    /// stops; whoever asks for `id` again starts from nothing.
+    fn retire(&self, id: &SessionId) {
+        let removed = self.local_map().remove(id);
+        if let Some(session) = removed {
+            if let Some((_, task)) = session.lock().task.take() {
+                task.cancel();
+            }
+            session.retired.cancel();
+        }
+    }
+
     /// A task's write: changes the record only while the task's turn is current (its
     /// generation, and this replica's ownership under its epoch); `false` when it is not.
     async fn update_current(
@@ -392,12 +510,15 @@ impl Hub {
         &self,
         id: &SessionId,
     ) -> Result<(watch::Receiver<TvStatus>, ViewerGuard), StoreError> {
-        let session = self.local(id);
-        session.viewers.fetch_add(1, Ordering::SeqCst);
+        let session = self.local(id, |session| {
+            session.viewers.fetch_add(1, Ordering::SeqCst);
+        });
         let connections = self.inner.metrics.push_connections();
         connections.increment(1.0);
         let guard = ViewerGuard {
             session: session.clone(),
+            hub: Arc::downgrade(&self.inner),
+            id: id.clone(),
             connections,
         };
         // Registered first, so a change made meanwhile is not missed; then the current state.
@@ -416,20 +537,13 @@ impl Hub {
 
     /// Starts a pairing, unless one is already under way (a reload must not make a new code).
     /// `client` is the caller's address for the per-address limit (see [`super::limits::client_address`]).
-    pub async fn start(
-        &self,
-        id: &SessionId,
-        client: Option<IpAddr>,
-    ) -> Result<TvStatus, StoreError> {
+    /// The session moves to a new id whenever something starts (or is refused).
+    pub async fn start(&self, id: &SessionId, client: Option<IpAddr>) -> Result<Acted, StoreError> {
         self.begin(id, client, false).await
     }
 
-    /// Drops the current code (if any) and starts a fresh one.
-    pub async fn renew(
-        &self,
-        id: &SessionId,
-        client: Option<IpAddr>,
-    ) -> Result<TvStatus, StoreError> {
+    /// Drops the current code (if any) and starts a fresh one, under a new session id.
+    pub async fn renew(&self, id: &SessionId, client: Option<IpAddr>) -> Result<Acted, StoreError> {
         self.begin(id, client, true).await
     }
 
@@ -438,9 +552,11 @@ impl Hub {
         id: &SessionId,
         client: Option<IpAddr>,
         renew: bool,
-    ) -> Result<TvStatus, StoreError> {
+    ) -> Result<Acted, StoreError> {
         let limit = self.inner.kiosk.pairings_per_minute as usize;
-        let began = self.update(id, |record| {
+        let mut slot: Option<PairingSlot> = None;
+        let began = self.update_moving(id, |record| {
+            slot = None;
             let keep = match &record.status {
                 TvStatus::SignedIn { .. } => true,
                 status => !renew && in_progress(status),
@@ -465,6 +581,16 @@ impl Hub {
                     })
                 })
             };
+            let refused = refused.or_else(|| {
+                // New code replaces a pairing, so it takes a slot even on a full server.
+                slot = if in_progress(&record.status) {
+                    Some(self.inner.slots.take_anyway())
+                } else {
+                    self.inner.slots.try_take()
+                };
+                slot.is_none()
+                    .then_some((ThrottledBy::Server, SERVER_FULL_RETRY))
+            });
             record.generation += 1;
             record.device = None;
             let generation = record.generation;
@@ -498,11 +624,14 @@ impl Hub {
                 }
             }
         });
-        let (began, epoch) = self.seen_while(id, began).await?;
-        // Every start and throttle claims the session, so a write happened and has an epoch.
-        let epoch = epoch.unwrap_or_default();
-        match began {
-            Began::Already(status) => Ok(status),
+        let (began, moved) = self.seen_while(id, began).await?;
+        // Every start and throttle claims the session and moves it to a new id, so a write
+        // happened and has an epoch.
+        let epoch = moved.as_ref().map(|(_, epoch)| *epoch).unwrap_or_default();
+        let moved_to = moved.map(|(new, _)| new);
+        let target = moved_to.clone().unwrap_or_else(|| id.clone());
+        let status = match began {
+            Began::Already(status) => status,
             Began::Started {
                 generation,
                 replaced,
@@ -511,24 +640,32 @@ impl Hub {
                     self.inner.metrics.pairing_finished(PairingEnd::Replaced);
                 }
                 self.inner.metrics.pairing_started();
-                self.spawn_task(id, Turn { generation, epoch });
-                Ok(TvStatus::Starting)
+                self.spawn_task_after(&target, Turn { generation, epoch }, Duration::ZERO, slot);
+                TvStatus::Starting
             }
             Began::Throttled {
                 generation,
                 by,
                 retry_after,
             } => {
-                if by == ThrottledBy::Address {
-                    tracing::info!(address = ?client, "too many new codes from one address");
+                match by {
+                    ThrottledBy::Address => {
+                        tracing::info!(address = ?client, "too many new codes from one address")
+                    }
+                    ThrottledBy::Server => tracing::warn!(
+                        max = self.inner.kiosk.max_pairings,
+                        "MAX_PAIRINGS pairings are in progress; a new one was refused"
+                    ),
+                    ThrottledBy::Session => {}
                 }
                 self.inner.metrics.pairing_throttled(by);
-                self.spawn_task(id, Turn { generation, epoch });
-                Ok(TvStatus::Throttled {
+                self.spawn_task(&target, Turn { generation, epoch });
+                TvStatus::Throttled {
                     retry_after_secs: retry_after.as_secs().max(1),
-                })
+                }
             }
-        }
+        };
+        Ok(Acted { status, moved_to })
     }
 
     /// Stops the pairing and returns to Home.
@@ -536,6 +673,10 @@ impl Hub {
         let cancelled = self.update(id, |record| {
             if let TvStatus::SignedIn { .. } = record.status {
                 return Step::Skip(Err(record.status.clone()));
+            }
+            if record.status == TvStatus::Idle {
+                // Nothing to cancel; in particular no record is made for an unknown id.
+                return Step::Skip(Ok(false));
             }
             let was_pairing = in_progress(&record.status);
             Self::reset(record);
@@ -562,16 +703,24 @@ impl Hub {
         record.tokens.take()
     }
 
-    /// Signs out: forgets and revokes the tokens, returns to Home.
-    pub async fn sign_out(&self, id: &SessionId) -> Result<TvStatus, StoreError> {
-        let tokens = self.update(id, |record| {
+    /// Signs out: forgets and revokes the tokens, returns to Home under a new session id.
+    pub async fn sign_out(&self, id: &SessionId) -> Result<Acted, StoreError> {
+        let tokens = self.update_moving(id, |record| {
+            if record.status == TvStatus::Idle && record.tokens.is_none() {
+                // Nothing to sign out of; in particular no record is made for an unknown id.
+                return Step::Skip(None);
+            }
             Step::Write(Self::reset(record), Lease::Release)
         });
-        let (tokens, _) = self.seen_while(id, tokens).await?;
+        let (tokens, moved) = self.seen_while(id, tokens).await?;
+        let moved_to = moved.map(|(new, _)| new);
         if let Some(tokens) = tokens {
             self.revoke(tokens).await;
         }
-        Ok(TvStatus::Idle)
+        Ok(Acted {
+            status: TvStatus::Idle,
+            moved_to,
+        })
     }
 
     async fn revoke(&self, tokens: TokenSet) {
@@ -601,32 +750,43 @@ impl Hub {
 
     /// Runs the session's task on this replica for `turn`, replacing any older one.
     fn spawn_task(&self, id: &SessionId, turn: Turn) {
-        self.spawn_task_after(id, turn, Duration::ZERO);
+        self.spawn_task_after(id, turn, Duration::ZERO, None);
     }
 
-    /// As [`Hub::spawn_task`], the task starting after `delay`.
-    fn spawn_task_after(&self, id: &SessionId, turn: Turn, delay: Duration) {
+    /// As [`Hub::spawn_task`], the task starting after `delay` and holding `slot` while its
+    /// pairing is in progress.
+    fn spawn_task_after(
+        &self,
+        id: &SessionId,
+        turn: Turn,
+        delay: Duration,
+        slot: Option<PairingSlot>,
+    ) {
         let generation = turn.generation;
         let cancel = self.inner.shutdown.child_token();
-        let session = self.local(id);
-        {
-            let mut state = session.lock();
-            if let Some((_, old)) = state.task.replace((generation, cancel.clone())) {
+        self.local(id, |session| {
+            if let Some((_, old)) = session.lock().task.replace((generation, cancel.clone())) {
                 old.cancel();
             }
-        }
+        });
         let hub = self.clone();
         let id = id.clone();
         // The task's logs carry the span (request id, path) of the request that started it.
         tokio::spawn(
             async move {
                 if hub.nap(&cancel, delay).await {
-                    task::drive(&hub, &id, turn, &cancel).await;
+                    task::drive(&hub, &id, turn, &cancel, slot).await;
                 }
-                let session = hub.local(&id);
-                let mut state = session.lock();
-                if state.task.as_ref().is_some_and(|(g, _)| *g == generation) {
-                    state.task = None;
+                // Looked up, not made again: a session that moved to a new id stays gone.
+                let mut local = hub.local_map();
+                if let Some(session) = local.get(&id).cloned() {
+                    {
+                        let mut state = session.lock();
+                        if state.task.as_ref().is_some_and(|(g, _)| *g == generation) {
+                            state.task = None;
+                        }
+                    }
+                    forget_if_unused(&mut local, &id, &session);
                 }
             }
             .in_current_span(),
@@ -709,8 +869,11 @@ impl Hub {
                     .device
                     .as_ref()
                     .map_or(Duration::ZERO, |d| d.interval);
+                // An adopted pairing runs on, even on a full server.
+                let slot =
+                    in_progress(&stored.record.status).then(|| self.inner.slots.take_anyway());
                 self.apply(id, stored.version, generation, stored.record.status);
-                self.spawn_task_after(id, Turn { generation, epoch }, random_below(spread));
+                self.spawn_task_after(id, Turn { generation, epoch }, random_below(spread), slot);
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "cannot load an adopted session"),
@@ -776,6 +939,7 @@ impl Hub {
                 let Some(inner) = weak.upgrade() else { return };
                 let hub = Hub { inner };
                 match event {
+                    StoreEvent::Retired(id) => hub.retire(&id),
                     StoreEvent::Changed(change) => {
                         if !hub.local_map().contains_key(&change.id) {
                             continue;

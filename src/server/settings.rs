@@ -42,6 +42,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("PAIRING_RATE_LIMIT", "new pairings allowed per TV session and per client address per minute (default 10)"),
     ("SHOW_CLAIMS", "claims the signed-in screen shows, comma-separated (nested ones as ext.tenantId), or none (default: name,preferred_username,email)"),
     ("TRUST_PROXY", "true: trust X-Forwarded-For/-Proto from a reverse proxy (default false)"),
+    ("TRUST_PROXY_HOPS", "with TRUST_PROXY: how many proxies in a row append to X-Forwarded-For in front of tvsignin; the client is that many entries from the right (default 1)"),
+    ("MAX_PAIRINGS", "pairings in progress on one server at once; more are refused until some end (default 1000)"),
+    ("MAX_PUSH_STREAMS_PER_ADDRESS", "open push streams (/events) per client address; more are answered 429 (default 100)"),
+    ("MAX_CONNECTIONS", "open connections to one server; more are answered 503 (default 20000, or the open-file limit less 256 when that is lower)"),
     ("REDIS_URL", "keep sessions in Redis (redis://host:port/db, or rediss:// for TLS) so several replicas act as one app (default: in memory)"),
     ("REDIS_CA_FILE", "with rediss://: a PEM file of the CA certificates to trust for Redis instead of the system's"),
     ("STORE_KEY", "32 random bytes, base64, that encrypt device codes and tokens in Redis (required with REDIS_URL; openssl rand -base64 32)"),
@@ -190,6 +194,8 @@ pub struct KioskSettings {
     pub pairings_per_minute: u32,
     /// The claims a signed-in TV shows; the rest never leave the server.
     pub show_claims: ClaimSelection,
+    /// Pairings in progress on this server at once (`MAX_PAIRINGS`).
+    pub max_pairings: usize,
 }
 
 /// Everything the app is configured with.
@@ -201,6 +207,13 @@ pub struct Settings {
     pub listen_addr: Option<SocketAddr>,
     pub public_url: Option<Url>,
     pub trust_proxy: bool,
+    /// With `trust_proxy`: how many proxies append to `X-Forwarded-For` (`TRUST_PROXY_HOPS`).
+    pub proxy_hops: usize,
+    /// Open push streams per client address (`MAX_PUSH_STREAMS_PER_ADDRESS`).
+    pub max_push_streams_per_address: usize,
+    /// Open connections (`MAX_CONNECTIONS`); `None`: the default, which depends on the
+    /// open-file limit (see `start::connection_limit`).
+    pub max_connections: Option<usize>,
     /// `None`: sessions are kept in memory.
     pub redis: Option<RedisSettings>,
 }
@@ -376,6 +389,17 @@ fn parse_secs(
     }
 }
 
+fn parse_count(raw: &RawSettings, key: &str, default: usize) -> Result<usize, SettingsError> {
+    match raw.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| bad(key, format!("{v:?} is not a positive whole number"))),
+    }
+}
+
 fn parse_bool(raw: &RawSettings, key: &str) -> Result<bool, SettingsError> {
     match raw.get(key).map(str::to_ascii_lowercase).as_deref() {
         None | Some("false" | "0" | "no") => Ok(false),
@@ -516,6 +540,17 @@ impl Settings {
                 )
             })?,
         };
+        let trust_proxy = parse_bool(raw, "TRUST_PROXY")?;
+        if !trust_proxy && raw.get("TRUST_PROXY_HOPS").is_some() {
+            return Err(bad(
+                "TRUST_PROXY_HOPS",
+                "is set but TRUST_PROXY is not true",
+            ));
+        }
+        let max_connections = match raw.get("MAX_CONNECTIONS") {
+            None => None,
+            Some(_) => Some(parse_count(raw, "MAX_CONNECTIONS", 1)?),
+        };
         let redis = parse_redis(raw, matches!(provider, ProviderChoice::Demo { .. }))?;
         Ok(Self {
             provider,
@@ -530,12 +565,26 @@ impl Settings {
                     Some(list) => ClaimSelection::parse(list)
                         .map_err(|problem| bad("SHOW_CLAIMS", problem))?,
                 },
+                max_pairings: parse_count(raw, "MAX_PAIRINGS", 1000)?,
             },
             listen_addr,
             public_url,
             trust_proxy,
+            proxy_hops: parse_count(raw, "TRUST_PROXY_HOPS", 1)?,
+            max_push_streams_per_address: parse_count(raw, "MAX_PUSH_STREAMS_PER_ADDRESS", 100)?,
+            max_connections,
             redis,
         })
+    }
+
+    /// How many `X-Forwarded-For` entries, counted from the right, trusted proxies wrote: 0
+    /// when no proxy is trusted (see `limits::client_address`).
+    pub fn trusted_proxy_hops(&self) -> usize {
+        if self.trust_proxy {
+            self.proxy_hops
+        } else {
+            0
+        }
     }
 
     pub fn is_demo(&self) -> bool {
@@ -711,6 +760,29 @@ mod tests {
     }
 
     #[test]
+    fn edge_limits_and_proxy_hops() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.kiosk.max_pairings, 1000);
+        assert_eq!(s.max_push_streams_per_address, 100);
+        assert_eq!(s.max_connections, None);
+        assert_eq!(s.trusted_proxy_hops(), 0, "no proxy is trusted by default");
+        let s = settings(&[("TRUST_PROXY", "true")]).unwrap();
+        assert_eq!(s.trusted_proxy_hops(), 1, "one proxy by default");
+        let s = settings(&[
+            ("TRUST_PROXY", "true"),
+            ("TRUST_PROXY_HOPS", "2"),
+            ("MAX_PAIRINGS", "5"),
+            ("MAX_PUSH_STREAMS_PER_ADDRESS", "3"),
+            ("MAX_CONNECTIONS", "64"),
+        ])
+        .unwrap();
+        assert_eq!(s.trusted_proxy_hops(), 2);
+        assert_eq!(s.kiosk.max_pairings, 5);
+        assert_eq!(s.max_push_streams_per_address, 3);
+        assert_eq!(s.max_connections, Some(64));
+    }
+
+    #[test]
     fn tenant_url_settings() {
         let s = settings(&[
             ("TENANT_URL", "https://acme.verify.ibm.com"),
@@ -781,6 +853,17 @@ mod tests {
                 "SIGN_OUT_WARNING_SECS",
             ),
             (&[("TRUST_PROXY", "maybe")], "TRUST_PROXY"),
+            (&[("TRUST_PROXY_HOPS", "2")], "TRUST_PROXY_HOPS"),
+            (
+                &[("TRUST_PROXY", "true"), ("TRUST_PROXY_HOPS", "0")],
+                "TRUST_PROXY_HOPS",
+            ),
+            (&[("MAX_PAIRINGS", "0")], "MAX_PAIRINGS"),
+            (
+                &[("MAX_PUSH_STREAMS_PER_ADDRESS", "many")],
+                "MAX_PUSH_STREAMS_PER_ADDRESS",
+            ),
+            (&[("MAX_CONNECTIONS", "-1")], "MAX_CONNECTIONS"),
             (&[("DEMO_INTERVAL_SECS", "0")], "DEMO_INTERVAL_SECS"),
             (&[("DEMO_CODE_TTL_SECS", "soon")], "DEMO_CODE_TTL_SECS"),
             (&[("CLIENT_ID", "x")], "CLIENT_ID"),

@@ -1,5 +1,6 @@
 //! Putting the server together: settings -> provider client -> state -> router -> listener,
-//! with discovery loaded in the background and a graceful shutdown.
+//! with discovery loaded in the background, the open-file limit raised, the connection cap
+//! set, and a graceful shutdown.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -11,7 +12,10 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::demo_idp::{DemoConfig, DemoIdp, DemoTiming};
+use super::limits::streams::StreamLimiter;
+use super::listener::ConnectionLimit;
 use super::pairing::Hub;
+use super::session::SessionSigner;
 use super::settings::{ProviderChoice, Settings};
 use super::shutdown::wait_for_signal;
 use super::state::AppState;
@@ -163,7 +167,7 @@ pub fn build_state_with_store(
                     interval: *interval,
                     ..DemoTiming::default()
                 },
-                trust_proxy: settings.trust_proxy,
+                trusted_proxy_hops: settings.trusted_proxy_hops(),
             }));
             (
                 ProviderConfig::new(ProviderSource::Issuer(issuer), DEMO_CLIENT_ID),
@@ -180,6 +184,13 @@ pub fn build_state_with_store(
         },
     };
     let provider = Arc::new(ProviderClient::new(config)?);
+    // Every replica must accept every replica's session ids: with Redis the key comes from
+    // STORE_KEY; in memory the sessions die with the process, and so may the key.
+    let sessions = Arc::new(match &settings.redis {
+        Some(redis) => SessionSigner::from_store_keys(&redis.key),
+        None => SessionSigner::random(),
+    });
+    let push_streams = StreamLimiter::new(settings.max_push_streams_per_address);
     let hub = Hub::new(
         provider.clone(),
         settings.kiosk.clone(),
@@ -197,6 +208,8 @@ pub fn build_state_with_store(
         shutdown,
         demo,
         public_url: public,
+        sessions,
+        push_streams,
     })
 }
 
@@ -251,12 +264,20 @@ pub async fn serve(listener: TcpListener, state: AppState) {
         }
     });
     spawn_discovery(state.provider.clone(), shutdown.clone());
+    let limit = ConnectionLimit {
+        max: super::open_files::connection_limit(
+            state.settings.max_connections,
+            super::open_files::current(),
+        ),
+        metrics: Some(state.metrics().clone()),
+    };
     let app = super::router(state);
-    super::listener::serve(listener, app, shutdown).await;
+    super::listener::serve(listener, app, shutdown, limit).await;
 }
 
 /// Runs the server with these settings until Ctrl-C or SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
+    super::open_files::raise();
     let addr = settings.listen_addr();
     let listener = TcpListener::bind(addr)
         .await

@@ -27,6 +27,10 @@ pub struct AppState {
     pub public_url: url::Url,
     /// The TV page's boot script and where its live fallback is served.
     pub tv_scripts: super::tiers::TvScripts,
+    /// Signs and checks session cookies (ids are issued only by the server).
+    pub sessions: Arc<super::session::SessionSigner>,
+    /// Open push streams per client address.
+    pub push_streams: super::limits::streams::StreamLimiter,
 }
 
 impl AppState {

@@ -3,11 +3,13 @@
 //! several replicas behind one load balancer).
 //!
 //! Every change is a compare-and-set on the record's version, so two replicas (or two tasks)
-//! can never overwrite each other's newer state. A store also keeps each session's last-seen
-//! time (a TV is present while any replica holds its push stream) and the poll leases: the
-//! replica that owns a session is the only one that talks to the provider for it. Each
-//! change of owner bumps the session's owner epoch, and a task's writes carry the epoch it
-//! was started with, so an owner that was replaced can no longer write (fencing).
+//! can never overwrite each other's newer state; a record can also move to a new session id
+//! in one step (`rotate`), leaving nothing under the old one. A store also keeps each stored
+//! session's last-seen time (a TV is present while any replica holds its push stream; ids
+//! with no record get none, so requests with made-up cookies leave nothing behind) and the
+//! poll leases: the replica that owns a session is the only one that talks to the provider
+//! for it. Each change of owner bumps the session's owner epoch, and a task's writes carry
+//! the epoch it was started with, so an owner that was replaced can no longer write (fencing).
 
 pub mod memory;
 pub mod redis;
@@ -160,6 +162,8 @@ impl Change {
 #[derive(Debug)]
 pub enum StoreEvent {
     Changed(Change),
+    /// The session moved to a new id: nothing is left under this one, and its streams end.
+    Retired(SessionId),
     /// Changes may have been missed (the connection to the store dropped): reload.
     Resync,
 }
@@ -192,7 +196,20 @@ pub trait SessionStore: Send + Sync + 'static {
     /// replica still owns the session under that epoch). Other replicas hear of the change.
     async fn save(&self, id: &SessionId, write: Write<'_>) -> Result<Saved, StoreError>;
 
-    /// Marks these sessions as seen now (a TV is looking at them).
+    /// Moves a session to the fresh id `new` in one step: if `old`'s version is still
+    /// `write.expected` (0: no record), stores `write.record` under `new` (version 1, seen
+    /// now, the lease moved as `write.lease` says) and leaves nothing under `old` (record,
+    /// last-seen time, lease). `Conflict` when someone wrote `old` first. Every replica hears
+    /// that `old` was retired.
+    async fn rotate(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        write: Write<'_>,
+    ) -> Result<Saved, StoreError>;
+
+    /// Marks these sessions as seen now (a TV is looking at them); ids with no record are
+    /// skipped.
     async fn touch(&self, ids: &[SessionId]) -> Result<(), StoreError>;
 
     /// When a TV last looked at this session, in Unix ms.

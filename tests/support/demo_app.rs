@@ -1,7 +1,9 @@
 //! The whole app in demo mode, in this process, on a free loopback port: what the tests that
-//! drive it over HTTP share.
+//! drive it over HTTP share. (`start_with` runs it with other settings and a store of the
+//! test's choosing.)
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, SET_COOKIE};
@@ -10,7 +12,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tvsignin::server::demo_idp::DemoTiming;
 use tvsignin::server::settings::{RawSettings, Settings};
-use tvsignin::server::start::{build_state, serve};
+use tvsignin::server::start::{build_state_with_store, open_store, serve};
+use tvsignin::server::store::SessionStore;
 use tvsignin::server::AppState;
 
 /// Every test is over in this time, whatever happens.
@@ -26,6 +29,8 @@ pub struct TestApp {
     /// The demo provider's issuer.
     pub issuer: String,
     pub state: AppState,
+    /// The address it listens on.
+    pub addr: std::net::SocketAddr,
     /// A client that follows no redirects (tests look at them).
     pub http: reqwest::Client,
     shutdown: CancellationToken,
@@ -48,6 +53,18 @@ pub fn http_client() -> reqwest::Client {
 /// Starts the app with `extra` settings (and `DEMO=true`) and the demo provider asking for a
 /// 1 s interval; returns once it answers `/healthz` (at most 10 s).
 pub async fn start(extra: &[(&str, &str)]) -> TestApp {
+    let app = start_with(extra, None).await;
+    let demo = app.state.demo.as_ref().expect("demo mode");
+    demo.set_timing(DemoTiming {
+        interval: Duration::from_secs(1),
+        ..demo.timing()
+    });
+    app
+}
+
+/// Starts the app with `extra` settings (a provider, Redis, ...) and `store` (else the
+/// store the settings ask for); returns once it answers `/healthz` (at most 10 s).
+pub async fn start_with(extra: &[(&str, &str)], store: Option<Arc<dyn SessionStore>>) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let bound = listener.local_addr().expect("local address");
     let port = bound.port();
@@ -64,18 +81,25 @@ pub async fn start(extra: &[(&str, &str)]) -> TestApp {
     );
     let settings = Settings::from_raw(&RawSettings::from_pairs(pairs)).expect("settings");
     let shutdown = CancellationToken::new();
-    let mut state = build_state(settings, bound, shutdown.clone()).expect("state");
+    let store = match store {
+        Some(store) => store,
+        None => open_store(&settings, shutdown.clone())
+            .await
+            .expect("the session store"),
+    };
+    let issuer = extra.iter().find(|(key, _)| *key == "ISSUER").map_or_else(
+        || format!("http://127.0.0.1:{port}/demo-idp"),
+        |(_, v)| (*v).to_owned(),
+    );
+    let mut state =
+        build_state_with_store(settings, bound, shutdown.clone(), store).expect("state");
     // No browser bundle needed: a site folder that does not exist skips precompression.
     state.leptos_options.site_root = "target/tests-no-site".into();
-    let demo = state.demo.as_ref().expect("demo mode");
-    demo.set_timing(DemoTiming {
-        interval: Duration::from_secs(1),
-        ..demo.timing()
-    });
     tokio::spawn(serve(listener, state.clone()));
     let app = TestApp {
         base: format!("http://127.0.0.1:{port}"),
-        issuer: format!("http://127.0.0.1:{port}/demo-idp"),
+        issuer,
+        addr: bound,
         state,
         http: http_client(),
         shutdown,

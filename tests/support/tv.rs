@@ -1,5 +1,6 @@
 //! A TV browser for tests that drive the app over HTTP: it keeps the session cookie the app
-//! sets and calls the server functions as the page does.
+//! sets (a new one whenever an action moves the session) and calls the server functions as
+//! the page does.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,13 +18,27 @@ pub struct Tv {
 
 impl Tv {
     pub fn new(base: &str) -> Self {
-        let http = reqwest::Client::builder()
+        Self::with_client(base, Self::client(None))
+    }
+
+    /// A TV whose connections come from `local` (any 127.x.y.z address is this machine), so
+    /// the server sees another client address.
+    pub fn from_address(base: &str, local: std::net::IpAddr) -> Self {
+        Self::with_client(base, Self::client(Some(local)))
+    }
+
+    fn client(local: Option<std::net::IpAddr>) -> reqwest::Client {
+        reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(15))
             // A restarted server closes its connections: never reuse a pooled one.
             .pool_max_idle_per_host(0)
+            .local_address(local)
             .build()
-            .expect("client");
+            .expect("client")
+    }
+
+    fn with_client(base: &str, http: reqwest::Client) -> Self {
         Self {
             base: base.to_owned(),
             http,
@@ -57,7 +72,8 @@ impl Tv {
         for value in response.headers().get_all("set-cookie") {
             let value = value.to_str().expect("cookie text");
             let pair = value.split(';').next().unwrap_or_default().trim();
-            if pair.starts_with("tvsignin_session=") {
+            if pair.starts_with("tvsignin_session=") || pair.starts_with("__Host-tvsignin_session=")
+            {
                 *self.cookie.lock().unwrap() = Some(pair.to_owned());
             }
         }
@@ -68,10 +84,17 @@ impl Tv {
         self.cookie.lock().unwrap().clone()
     }
 
-    /// The session id: the session cookie's value.
+    /// The session id: the session cookie's value without its signature (`<id>.<tag>`).
     pub fn session_id(&self) -> Option<String> {
-        self.cookie()
-            .and_then(|pair| pair.split_once('=').map(|(_, value)| value.to_owned()))
+        self.cookie().and_then(|pair| {
+            let (_, value) = pair.split_once('=')?;
+            Some(value.split('.').next().unwrap_or(value).to_owned())
+        })
+    }
+
+    /// Sends this cookie (`name=value`) from now on, as if someone had planted it.
+    pub fn set_cookie(&self, pair: &str) {
+        *self.cookie.lock().unwrap() = Some(pair.to_owned());
     }
 
     /// Whether the server answers `/healthz`.
@@ -122,13 +145,22 @@ impl Tv {
     /// POSTs a server function and returns its JSON. The request carries what a browser on
     /// this server's own page sends: `Sec-Fetch-Site: same-origin` and this server's `Origin`.
     pub async fn call(&self, endpoint: &str) -> Value {
-        let response = self
+        self.call_with(endpoint, &[]).await
+    }
+
+    /// As [`Tv::call`], with `extra` headers (what a proxy adds, say).
+    pub async fn call_with(&self, endpoint: &str, extra: &[(&str, &str)]) -> Value {
+        let mut request = self
             .with_cookie(self.http.post(format!("{}/api/{endpoint}", self.base)))
             .header("sec-fetch-site", "same-origin")
             .header("origin", &self.base)
             .header("accept", "application/json")
             .header("content-type", "application/x-www-form-urlencoded")
-            .body("")
+            .body("");
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let response = request
             .send()
             .await
             .unwrap_or_else(|e| panic!("POST /api/{endpoint}: {e}"));

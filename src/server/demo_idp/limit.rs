@@ -40,16 +40,16 @@ impl Caller {
     /// Straight from this machine means a loopback peer that no proxy speaks for: with
     /// `TRUST_PROXY`, a proxy on this machine forwards other people's requests, and names
     /// them in `X-Forwarded-For`.
-    pub fn of(parts: &Parts, trust_proxy: bool) -> Self {
+    pub fn of(parts: &Parts, trusted_hops: usize) -> Self {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip());
-        let forwarded = trust_proxy && parts.headers.contains_key("x-forwarded-for");
+        let forwarded = trusted_hops > 0 && parts.headers.contains_key("x-forwarded-for");
         if peer.is_some_and(|ip| ip.is_loopback()) && !forwarded {
             return Self::ThisMachine;
         }
-        client_address(parts, trust_proxy).map_or(Self::Unknown, Self::Address)
+        client_address(parts, trusted_hops).map_or(Self::Unknown, Self::Address)
     }
 }
 
@@ -60,7 +60,7 @@ impl FromRequestParts<Arc<DemoIdp>> for Caller {
         parts: &mut Parts,
         idp: &Arc<DemoIdp>,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self::of(parts, idp.config.trust_proxy))
+        Ok(Self::of(parts, idp.config.trusted_proxy_hops))
     }
 }
 
@@ -128,33 +128,33 @@ mod tests {
     fn only_unforwarded_loopback_is_this_machine() {
         let lan: IpAddr = "192.168.1.7".parse().unwrap();
         let cases = [
-            (parts("127.0.0.1:5000", None), false, Caller::ThisMachine),
-            (parts("[::1]:5000", None), true, Caller::ThisMachine),
-            (parts("192.168.1.7:5000", None), false, Caller::Address(lan)),
+            (parts("127.0.0.1:5000", None), 0, Caller::ThisMachine),
+            (parts("[::1]:5000", None), 1, Caller::ThisMachine),
+            (parts("192.168.1.7:5000", None), 0, Caller::Address(lan)),
             // Not trusted: the header changes nothing.
             (
                 parts("127.0.0.1:5000", Some("192.168.1.7")),
-                false,
+                0,
                 Caller::ThisMachine,
             ),
             // A proxy on this machine speaks for someone else.
             (
                 parts("127.0.0.1:5000", Some("192.168.1.7")),
-                true,
+                1,
                 Caller::Address(lan),
             ),
             // Whatever that someone claims, it is limited like anyone else.
             (
                 parts("127.0.0.1:5000", Some("127.0.0.1")),
-                true,
+                1,
                 Caller::Address("127.0.0.1".parse().unwrap()),
             ),
         ];
-        for (parts, trust_proxy, expected) in cases {
-            assert_eq!(Caller::of(&parts, trust_proxy), expected, "{parts:?}");
+        for (parts, hops, expected) in cases {
+            assert_eq!(Caller::of(&parts, hops), expected, "{parts:?}");
         }
         let (bare, ()) = http::Request::builder().body(()).unwrap().into_parts();
-        assert_eq!(Caller::of(&bare, false), Caller::Unknown);
+        assert_eq!(Caller::of(&bare, 0), Caller::Unknown);
     }
 
     #[test]

@@ -11,11 +11,12 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::in_flight::InFlight;
-use super::{Hub, Turn};
+use super::{in_progress, Hub, Turn};
 use crate::model::{Claim, PairingView, Profile, TvStatus};
 use crate::oidc::device::DeviceAuthorization;
 use crate::oidc::polling::{run_polling, PollOutcome, PollProgress, PollResponse, PollState};
 use crate::oidc::token::TokenSet;
+use crate::server::limits::pairings::PairingSlot;
 use crate::server::metrics::PairingEnd;
 use crate::server::session::SessionId;
 use crate::server::store::{now_ms, DeviceGrant, Lease, SessionRecord, StoreError};
@@ -37,7 +38,15 @@ fn ms(duration: Duration) -> u64 {
 }
 
 /// Runs the session until it needs nothing more, its turn is superseded, or `cancel`.
-pub(super) async fn drive(hub: &Hub, id: &SessionId, turn: Turn, cancel: &CancellationToken) {
+/// `slot` is this server's place for the pairing (`MAX_PAIRINGS`), given back once the
+/// pairing is over.
+pub(super) async fn drive(
+    hub: &Hub,
+    id: &SessionId,
+    turn: Turn,
+    cancel: &CancellationToken,
+    mut slot: Option<PairingSlot>,
+) {
     // Bounded by the phases themselves: each ends in a write that moves the status on, or stops.
     loop {
         if cancel.is_cancelled() {
@@ -54,6 +63,10 @@ pub(super) async fn drive(hub: &Hub, id: &SessionId, turn: Turn, cancel: &Cancel
                 continue;
             }
         };
+        if !in_progress(&record.status) {
+            // The pairing is over: its place is free for another.
+            drop(slot.take());
+        }
         // Each phase is boxed, so this task is as small as the phase it is in, not the largest.
         let flow = match &record.status {
             TvStatus::Starting | TvStatus::Unreachable { pairing: None } => {

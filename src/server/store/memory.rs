@@ -1,6 +1,7 @@
 //! The in-memory session store: the default, nothing to install. One process holds every
-//! session; records expire by their TTL like they would in Redis, and owner epochs fence a
-//! superseded task's writes the same way.
+//! session; records expire by their TTL like they would in Redis, owner epochs fence a
+//! superseded task's writes the same way, and a session's last-seen time lives in its entry,
+//! so it goes with the record.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,8 +17,6 @@ use crate::server::session::SessionId;
 
 /// How often expired records are swept out (on the heartbeat).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
-/// Last-seen times older than this are forgotten.
-const FORGET_SEEN_AFTER: Duration = Duration::from_secs(60 * 60);
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -27,7 +26,6 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct Inner {
     records: HashMap<SessionId, Entry>,
-    seen: HashMap<SessionId, u64>,
     last_sweep: Option<Instant>,
 }
 
@@ -37,11 +35,35 @@ struct Entry {
     /// Whether a task owns the session, and under which epoch.
     owned: bool,
     epoch: OwnerEpoch,
+    /// When a TV last looked at this session, in Unix ms.
+    seen_ms: Option<u64>,
+}
+
+/// What the store holds, for tests and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    /// Records, expired ones not yet swept included.
+    pub records: usize,
+    /// Records with a last-seen time.
+    pub seen: usize,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How much the store holds now.
+    pub fn held(&self) -> Held {
+        let inner = self.inner();
+        Held {
+            records: inner.records.len(),
+            seen: inner
+                .records
+                .values()
+                .filter(|e| e.seen_ms.is_some())
+                .count(),
+        }
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -85,6 +107,11 @@ impl SessionStore for MemoryStore {
             Lease::Release => (false, OwnerEpoch(epoch.0 + 1)),
         };
         let version = current + 1;
+        let seen_ms = inner
+            .records
+            .get(id)
+            .filter(|e| e.expires > now)
+            .and_then(|e| e.seen_ms);
         inner.records.insert(
             id.clone(),
             Entry {
@@ -95,22 +122,71 @@ impl SessionStore for MemoryStore {
                 expires: now + write.ttl,
                 owned,
                 epoch,
+                seen_ms,
             },
         );
         Ok(Saved::Written { version, epoch })
     }
 
+    async fn rotate(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        write: Write<'_>,
+    ) -> Result<Saved, StoreError> {
+        let now = Instant::now();
+        let mut inner = self.inner();
+        let (current, owned, epoch) = inner
+            .records
+            .get(old)
+            .filter(|e| e.expires > now)
+            .map_or((0, false, OwnerEpoch::default()), |e| {
+                (e.stored.version, e.owned, e.epoch)
+            });
+        if current != write.expected {
+            return Ok(Saved::Conflict);
+        }
+        let (owned, epoch) = match write.lease {
+            Lease::Keep => (owned, epoch),
+            Lease::Claim => (true, OwnerEpoch(epoch.0 + 1)),
+            Lease::Release => (false, OwnerEpoch(epoch.0 + 1)),
+        };
+        inner.records.remove(old);
+        inner.records.insert(
+            new.clone(),
+            Entry {
+                stored: Stored {
+                    version: 1,
+                    record: write.record.clone(),
+                },
+                expires: now + write.ttl,
+                owned,
+                epoch,
+                seen_ms: Some(now_ms()),
+            },
+        );
+        Ok(Saved::Written { version: 1, epoch })
+    }
+
     async fn touch(&self, ids: &[SessionId]) -> Result<(), StoreError> {
-        let now = now_ms();
+        let (now, seen) = (Instant::now(), now_ms());
         let mut inner = self.inner();
         for id in ids {
-            inner.seen.insert(id.clone(), now);
+            if let Some(entry) = inner.records.get_mut(id).filter(|e| e.expires > now) {
+                entry.seen_ms = Some(seen);
+            }
         }
         Ok(())
     }
 
     async fn last_seen_ms(&self, id: &SessionId) -> Result<Option<u64>, StoreError> {
-        Ok(self.inner().seen.get(id).copied())
+        let now = Instant::now();
+        Ok(self
+            .inner()
+            .records
+            .get(id)
+            .filter(|e| e.expires > now)
+            .and_then(|e| e.seen_ms))
     }
 
     async fn heartbeat(&self) -> Result<Heartbeat, StoreError> {
@@ -122,8 +198,6 @@ impl SessionStore for MemoryStore {
         {
             inner.last_sweep = Some(now);
             inner.records.retain(|_, e| e.expires > now);
-            let oldest = now_ms().saturating_sub(FORGET_SEEN_AFTER.as_millis() as u64);
-            inner.seen.retain(|_, at| *at >= oldest);
         }
         // One process owns everything: there is nobody to adopt from.
         Ok(Heartbeat::default())
@@ -267,11 +341,82 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn last_seen() {
+    async fn last_seen_only_for_stored_sessions() {
         let store = MemoryStore::new();
+        store.touch(&[id(1), id(2)]).await.unwrap();
         assert_eq!(store.last_seen_ms(&id(1)).await.unwrap(), None);
+        assert_eq!(
+            store.held(),
+            Held::default(),
+            "nothing kept for unknown ids"
+        );
+        let record = SessionRecord::default();
+        store
+            .save(&id(1), write(0, &record, Duration::from_secs(60)))
+            .await
+            .unwrap();
         let before = now_ms();
-        store.touch(&[id(1)]).await.unwrap();
+        store.touch(&[id(1), id(2)]).await.unwrap();
         assert!(store.last_seen_ms(&id(1)).await.unwrap().unwrap() >= before);
+        assert_eq!(
+            store.held(),
+            Held {
+                records: 1,
+                seen: 1
+            }
+        );
+        // A later write keeps it.
+        store
+            .save(&id(1), write(1, &record, Duration::from_secs(60)))
+            .await
+            .unwrap();
+        assert!(store.last_seen_ms(&id(1)).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn rotate_moves_the_record_and_leaves_nothing_behind() {
+        let store = MemoryStore::new();
+        let record = SessionRecord {
+            generation: 5,
+            ..SessionRecord::default()
+        };
+        let ttl = Duration::from_secs(60);
+        store.save(&id(1), write(0, &record, ttl)).await.unwrap();
+        store.touch(&[id(1)]).await.unwrap();
+        // A writer that read an old version loses.
+        assert_eq!(
+            store
+                .rotate(&id(1), &id(2), write(0, &record, ttl))
+                .await
+                .unwrap(),
+            Saved::Conflict
+        );
+        assert_eq!(
+            store
+                .rotate(&id(1), &id(2), write(1, &record, ttl))
+                .await
+                .unwrap(),
+            Saved::Written {
+                version: 1,
+                epoch: OwnerEpoch::default()
+            }
+        );
+        assert!(store.load(&id(1)).await.unwrap().is_none());
+        assert_eq!(store.last_seen_ms(&id(1)).await.unwrap(), None);
+        let moved = store.load(&id(2)).await.unwrap().unwrap();
+        assert_eq!((moved.version, moved.record.generation), (1, 5));
+        assert!(
+            store.last_seen_ms(&id(2)).await.unwrap().is_some(),
+            "seen now"
+        );
+        // From no record at all.
+        assert!(matches!(
+            store
+                .rotate(&id(3), &id(4), write(0, &record, ttl))
+                .await
+                .unwrap(),
+            Saved::Written { version: 1, .. }
+        ));
+        assert_eq!(store.held().records, 2);
     }
 }

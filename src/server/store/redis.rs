@@ -1,14 +1,16 @@
 //! The Redis session store (`REDIS_URL`): any replica can serve any TV.
 //!
 //! Keys (all under `tvsignin:`): `s:<session>` is a hash with the record (`d`), its version
-//! (`v`), the owning replica (`o`) and the owner epoch (`e`), with a TTL; `owned:<replica>`
-//! lists what a replica owns; `replica:<replica>` is its heartbeat (a lease renewed every
-//! second); `seen` holds last-seen times. Every write runs as one Lua script that checks the
-//! version (and, for a task's write, that this replica still owns the session under the
-//! task's epoch), moves the lease if asked, and publishes the new status on the
-//! `tvsignin:changes` channel, so every replica pushes it to the TVs it serves. When a
-//! heartbeat lapses, the next replica to beat adopts that replica's sessions (a script moves
-//! each to exactly one, and bumps its epoch, which fences the old owner out).
+//! (`v`), the owning replica (`o`), the owner epoch (`e`) and when a TV last looked at it
+//! (`t`, Unix ms), with a TTL; `owned:<replica>` lists what a replica owns;
+//! `replica:<replica>` is its heartbeat (a lease renewed every second). (`seen`, a sorted set
+//! of last-seen times kept by earlier versions for any id at all, is only trimmed now.) Every
+//! write runs as one Lua script that checks the version (and, for a task's write, that this
+//! replica still owns the session under the task's epoch), moves the lease if asked, and
+//! publishes the new status on the `tvsignin:changes` channel, so every replica pushes it to
+//! the TVs it serves; a move to a new session id (`ROTATE`) also publishes `retired|<old id>`.
+//! When a heartbeat lapses, the next replica to beat adopts that replica's sessions (a script
+//! moves each to exactly one, and bumps its epoch, which fences the old owner out).
 //!
 //! Nothing read from Redis is trusted as it is: records and change messages are sealed with
 //! `STORE_KEY` (and opened with it or a `STORE_KEY_PREVIOUS` key), bound to their session,
@@ -44,8 +46,10 @@ const LEASE_SPARE: Duration = Duration::from_secs(3);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// At most this many sessions are adopted per heartbeat, so several replicas share the work.
 const ADOPT_PER_BEAT: usize = 1000;
-/// Last-seen times older than this are dropped.
+/// Entries older than this are trimmed from the `seen` set earlier versions kept.
 const FORGET_SEEN_AFTER: Duration = Duration::from_secs(60 * 60);
+/// Sessions marked as seen per `TOUCH` call.
+const TOUCH_PER_CALL: usize = 1000;
 const CHANNEL: &str = "tvsignin:changes";
 
 /// How long a replica's lease lasts, and how much of it must be left to start a provider
@@ -99,6 +103,48 @@ redis.call('PUBLISH', 'tvsignin:changes', version .. '|' .. ARGV[7])
 return {version, epoch}
 ";
 
+/// Moves a session to a new id: KEYS[1] the old session, KEYS[2] the new one; ARGV: expected
+/// version of the old one, data, TTL ms, lease op, this replica, old id, new id, now (Unix
+/// ms), the new record's message after the version. The old record, its last-seen time and
+/// its place in its owner's set go; the new record starts at version 1, seen now, owned by
+/// this replica (claim), by the old owner (keep) or by nobody (release), its epoch bumped by
+/// a claim or a release as `SAVE` does. Returns {1, epoch}, or {-1} when the version moved on.
+const ROTATE: &str = r"
+local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if current ~= tonumber(ARGV[1]) then return {-1} end
+local owner = redis.call('HGET', KEYS[1], 'o')
+local epoch = tonumber(redis.call('HGET', KEYS[1], 'e') or '0')
+if owner then redis.call('SREM', 'tvsignin:owned:' .. owner, ARGV[6]) end
+redis.call('DEL', KEYS[1], KEYS[2])
+local keeper = nil
+if ARGV[4] == 'claim' then
+  keeper = ARGV[5]
+  epoch = epoch + 1
+elseif ARGV[4] == 'keep' then
+  keeper = owner
+else
+  epoch = epoch + 1
+end
+redis.call('HSET', KEYS[2], 'v', 1, 'd', ARGV[2], 't', ARGV[8], 'e', epoch)
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if keeper then
+  redis.call('HSET', KEYS[2], 'o', keeper)
+  redis.call('SADD', 'tvsignin:owned:' .. keeper, ARGV[7])
+end
+redis.call('PUBLISH', 'tvsignin:changes', 'retired|' .. ARGV[6])
+redis.call('PUBLISH', 'tvsignin:changes', '1|' .. ARGV[9])
+return {1, epoch}
+";
+
+/// Marks sessions as seen: KEYS the sessions, ARGV[1] now (Unix ms). Ids with no record
+/// get nothing.
+const TOUCH: &str = r"
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 't', ARGV[1]) end
+end
+return 0
+";
+
 /// Renews this replica's lease and adopts from replicas whose lease lapsed, bumping each
 /// adopted session's epoch. ARGV: this replica, lease ms, adoption limit, forget last-seen
 /// before (Unix ms). Returns session ids and their new epochs, alternating.
@@ -131,6 +177,16 @@ end
 return adopted
 ";
 
+/// Parses a published message: a sealed change (see `wire::parse_change`) or a retired
+/// session (`retired|session`, which only ends that session's push streams here: the TV
+/// reconnects and reads its record again).
+fn parse_event(payload: &str, keys: &Arc<StoreKeys>) -> Option<StoreEvent> {
+    match payload.strip_prefix("retired|") {
+        Some(id) => SessionId::parse(id).map(StoreEvent::Retired),
+        None => parse_change(payload, keys).map(StoreEvent::Changed),
+    }
+}
+
 struct ReplicaLease {
     /// This replica's name in Redis; a new one is taken after a lapse.
     id: String,
@@ -145,7 +201,17 @@ pub struct RedisStore {
     lease: Mutex<ReplicaLease>,
     events: Mutex<Option<mpsc::UnboundedReceiver<StoreEvent>>>,
     save: Script,
+    rotate: Script,
+    touch: Script,
     heartbeat: Script,
+}
+
+fn lease_op(lease: Lease) -> &'static str {
+    match lease {
+        Lease::Keep => "keep",
+        Lease::Claim => "claim",
+        Lease::Release => "release",
+    }
 }
 
 fn unavailable(error: redis::RedisError) -> StoreError {
@@ -205,6 +271,8 @@ impl RedisStore {
             }),
             events: Mutex::new(Some(receiver)),
             save: Script::new(SAVE),
+            rotate: Script::new(ROTATE),
+            touch: Script::new(TOUCH),
             heartbeat: Script::new(HEARTBEAT),
         })
     }
@@ -306,9 +374,9 @@ async fn listen(
             let Ok(payload) = message.get_payload::<String>() else {
                 continue;
             };
-            match parse_change(&payload, &keys) {
-                Some(change) => {
-                    if sender.send(StoreEvent::Changed(change)).is_err() {
+            match parse_event(&payload, &keys) {
+                Some(event) => {
+                    if sender.send(event).is_err() {
                         return;
                     }
                 }
@@ -343,11 +411,7 @@ impl SessionStore for RedisStore {
         let data = encode(&self.key, id, version, write.record)?;
         let message = change_message(&self.key, id, version, write.record)?;
         let fence = write.fence.map(|e| e.0.to_string()).unwrap_or_default();
-        let lease = match write.lease {
-            Lease::Keep => "keep",
-            Lease::Claim => "claim",
-            Lease::Release => "release",
-        };
+        let lease = lease_op(write.lease);
         let mut connection = self.connection.clone();
         let answer: Vec<i64> = self
             .save
@@ -376,17 +440,57 @@ impl SessionStore for RedisStore {
         }
     }
 
-    async fn touch(&self, ids: &[SessionId]) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let now = now_ms();
-        let members: Vec<(u64, &str)> = ids.iter().map(|id| (now, id.as_str())).collect();
+    async fn rotate(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        write: Write<'_>,
+    ) -> Result<Saved, StoreError> {
+        // Sealed for the new id at version 1: a sealed value opens only under the session and
+        // version it was made for.
+        let data = encode(&self.key, new, 1, write.record)?;
+        let message = change_message(&self.key, new, 1, write.record)?;
         let mut connection = self.connection.clone();
-        // Large fleets: one command per few thousand sessions.
-        for chunk in members.chunks(4096) {
-            let _: () = connection
-                .zadd_multiple("tvsignin:seen", chunk)
+        let answer: Vec<i64> = self
+            .rotate
+            .key(session_key(old))
+            .key(session_key(new))
+            .arg(write.expected)
+            .arg(data)
+            .arg(write.ttl.as_millis().max(1) as u64)
+            .arg(lease_op(write.lease))
+            .arg(self.replica_id())
+            .arg(old.as_str())
+            .arg(new.as_str())
+            .arg(now_ms())
+            .arg(message)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        match answer.as_slice() {
+            [-1] => Ok(Saved::Conflict),
+            [1, epoch] => Ok(Saved::Written {
+                version: 1,
+                epoch: OwnerEpoch(*epoch as u64),
+            }),
+            other => Err(StoreError::Corrupt(format!(
+                "the rotate script answered {other:?}"
+            ))),
+        }
+    }
+
+    async fn touch(&self, ids: &[SessionId]) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut connection = self.connection.clone();
+        // Large fleets: one call per thousand sessions.
+        for chunk in ids.chunks(TOUCH_PER_CALL) {
+            let mut call = self.touch.prepare_invoke();
+            for id in chunk {
+                call.key(session_key(id));
+            }
+            let _: i64 = call
+                .arg(now)
+                .invoke_async(&mut connection)
                 .await
                 .map_err(unavailable)?;
         }
@@ -395,11 +499,10 @@ impl SessionStore for RedisStore {
 
     async fn last_seen_ms(&self, id: &SessionId) -> Result<Option<u64>, StoreError> {
         let mut connection = self.connection.clone();
-        let score: Option<f64> = connection
-            .zscore("tvsignin:seen", id.as_str())
+        connection
+            .hget(session_key(id), "t")
             .await
-            .map_err(unavailable)?;
-        Ok(score.map(|s| s as u64))
+            .map_err(unavailable)
     }
 
     async fn heartbeat(&self) -> Result<Heartbeat, StoreError> {

@@ -10,6 +10,8 @@ use std::fmt;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::hkdf::{Salt, HKDF_SHA256};
+use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::server::session::SessionId;
@@ -62,6 +64,18 @@ impl StoreKey {
             )
         })?;
         Ok(Self(key))
+    }
+
+    /// A MAC key for `purpose`, derived from this key with HKDF-SHA256, so one `STORE_KEY`
+    /// serves several jobs without any two sharing a key.
+    pub fn mac_key(&self, purpose: &[u8]) -> hmac::Key {
+        let info = [purpose];
+        let prk = Salt::new(HKDF_SHA256, b"tvsignin").extract(&self.0);
+        let okm = prk
+            .expand(&info, hmac::HMAC_SHA256)
+            // Only fails for outputs longer than 255 hash lengths; this is one.
+            .expect("HKDF output of one SHA-256 length");
+        hmac::Key::from(okm)
     }
 
     fn aead(&self) -> LessSafeKey {
@@ -124,6 +138,15 @@ impl StoreKeys {
     /// Seals with the current key.
     pub fn seal(&self, context: &[u8], plain: &[u8]) -> Result<String, SealError> {
         self.current.seal(context, plain)
+    }
+
+    /// MAC keys for `purpose` (see [`StoreKey::mac_key`]): the current key's, then the
+    /// previous keys'.
+    pub fn mac_keys(&self, purpose: &[u8]) -> (hmac::Key, Vec<hmac::Key>) {
+        (
+            self.current.mac_key(purpose),
+            self.previous.iter().map(|k| k.mac_key(purpose)).collect(),
+        )
     }
 
     /// Opens with the current key, else with the first previous key that fits.
