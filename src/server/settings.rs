@@ -766,10 +766,11 @@ mod tests {
         assert_eq!(s.max_push_streams_per_address, 100);
         assert_eq!(s.max_connections, None);
         assert_eq!(s.trusted_proxy_hops(), 0, "no proxy is trusted by default");
-        let s = settings(&[("TRUST_PROXY", "true")]).unwrap();
+        let s = settings(&[("TRUST_PROXY", "true"), ("DEMO", "true")]).unwrap();
         assert_eq!(s.trusted_proxy_hops(), 1, "one proxy by default");
         let s = settings(&[
             ("TRUST_PROXY", "true"),
+            ("DEMO", "true"),
             ("TRUST_PROXY_HOPS", "2"),
             ("MAX_PAIRINGS", "5"),
             ("MAX_PUSH_STREAMS_PER_ADDRESS", "3"),
@@ -855,7 +856,11 @@ mod tests {
             (&[("TRUST_PROXY", "maybe")], "TRUST_PROXY"),
             (&[("TRUST_PROXY_HOPS", "2")], "TRUST_PROXY_HOPS"),
             (
-                &[("TRUST_PROXY", "true"), ("TRUST_PROXY_HOPS", "0")],
+                &[
+                    ("TRUST_PROXY", "true"),
+                    ("DEMO", "true"),
+                    ("TRUST_PROXY_HOPS", "0"),
+                ],
                 "TRUST_PROXY_HOPS",
             ),
             (&[("MAX_PAIRINGS", "0")], "MAX_PAIRINGS"),
