@@ -70,10 +70,13 @@ pub async fn start_with(extra: &[(&str, &str)], store: Option<Arc<dyn SessionSto
     let port = bound.port();
     // Demo mode on purpose, so that settings that mark a production server (TRUST_PROXY)
     // may be tested with it too.
-    let mut pairs = vec![
-        ("PUBLIC_URL".to_owned(), format!("http://127.0.0.1:{port}")),
-        ("DEMO".to_owned(), "true".to_owned()),
-    ];
+    let mut pairs = vec![("PUBLIC_URL".to_owned(), format!("http://127.0.0.1:{port}"))];
+    let provider_set = extra
+        .iter()
+        .any(|(key, _)| ["ISSUER", "TENANT_URL", "TOKEN_ENDPOINT"].contains(key));
+    if !provider_set {
+        pairs.push(("DEMO".to_owned(), "true".to_owned()));
+    }
     pairs.extend(
         extra
             .iter()
