@@ -108,13 +108,7 @@ impl Tv {
 
     /// GET / (the page), which sets the session cookie.
     pub async fn open_page(&self) {
-        let response = self
-            .with_cookie(self.http.get(format!("{}/", self.base)))
-            .send()
-            .await
-            .expect("GET /");
-        assert_eq!(response.status(), 200, "GET /");
-        self.keep_cookie(&response);
+        self.page().await;
         assert!(
             self.cookie.lock().unwrap().is_some(),
             "GET / set no session cookie"

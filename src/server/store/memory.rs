@@ -73,6 +73,16 @@ impl MemoryStore {
     }
 }
 
+/// Ownership after a write with `lease`: a claim or a release starts a new epoch (fencing
+/// out the task of the one before), as the Redis scripts do.
+fn after_lease(lease: Lease, owned: bool, epoch: OwnerEpoch) -> (bool, OwnerEpoch) {
+    match lease {
+        Lease::Keep => (owned, epoch),
+        Lease::Claim => (true, OwnerEpoch(epoch.0 + 1)),
+        Lease::Release => (false, OwnerEpoch(epoch.0 + 1)),
+    }
+}
+
 #[async_trait::async_trait]
 impl SessionStore for MemoryStore {
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>, StoreError> {
@@ -88,12 +98,12 @@ impl SessionStore for MemoryStore {
     async fn save(&self, id: &SessionId, write: Write<'_>) -> Result<Saved, StoreError> {
         let now = Instant::now();
         let mut inner = self.inner();
-        let (current, owned, epoch) = inner
+        let (current, owned, epoch, seen_ms) = inner
             .records
             .get(id)
             .filter(|e| e.expires > now)
-            .map_or((0, false, OwnerEpoch(0)), |e| {
-                (e.stored.version, e.owned, e.epoch)
+            .map_or((0, false, OwnerEpoch(0), None), |e| {
+                (e.stored.version, e.owned, e.epoch, e.seen_ms)
             });
         if write.fence.is_some_and(|fence| !owned || fence != epoch) {
             return Ok(Saved::Fenced);
@@ -101,17 +111,8 @@ impl SessionStore for MemoryStore {
         if current != write.expected {
             return Ok(Saved::Conflict);
         }
-        let (owned, epoch) = match write.lease {
-            Lease::Keep => (owned, epoch),
-            Lease::Claim => (true, OwnerEpoch(epoch.0 + 1)),
-            Lease::Release => (false, OwnerEpoch(epoch.0 + 1)),
-        };
+        let (owned, epoch) = after_lease(write.lease, owned, epoch);
         let version = current + 1;
-        let seen_ms = inner
-            .records
-            .get(id)
-            .filter(|e| e.expires > now)
-            .and_then(|e| e.seen_ms);
         inner.records.insert(
             id.clone(),
             Entry {
@@ -146,11 +147,7 @@ impl SessionStore for MemoryStore {
         if current != write.expected {
             return Ok(Saved::Conflict);
         }
-        let (owned, epoch) = match write.lease {
-            Lease::Keep => (owned, epoch),
-            Lease::Claim => (true, OwnerEpoch(epoch.0 + 1)),
-            Lease::Release => (false, OwnerEpoch(epoch.0 + 1)),
-        };
+        let (owned, epoch) = after_lease(write.lease, owned, epoch);
         inner.records.remove(old);
         inner.records.insert(
             new.clone(),
