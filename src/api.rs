@@ -31,9 +31,9 @@ mod backend {
     /// A status as the TV gets it (QR code drawn in), or a store failure: logged here, a
     /// plain sentence for the TV.
     pub fn sent(
-        result: Result<TvStatus, crate::server::store::StoreError>,
+        result: Result<TvStatus, crate::pairing::store::StoreError>,
     ) -> Result<TvStatus, AppError> {
-        result.map(crate::server::qr::with_qr).map_err(|error| {
+        result.map(crate::qr::with_qr).map_err(|error| {
             tracing::error!(%error, "the session store failed");
             AppError::Internal
         })
@@ -42,7 +42,7 @@ mod backend {
     /// As [`sent`], for an action that may have moved the session to a new id: the session
     /// layer then sets the new id's cookie on this response.
     pub fn acted(
-        result: Result<crate::server::pairing::Acted, crate::server::store::StoreError>,
+        result: Result<crate::pairing::Acted, crate::pairing::store::StoreError>,
     ) -> Result<TvStatus, AppError> {
         sent(result.map(|acted| {
             if let Some(new) = acted.moved_to {
@@ -59,7 +59,7 @@ mod backend {
     /// The caller's address for the per-address limit on new codes.
     pub fn client_address(state: &AppState) -> Option<std::net::IpAddr> {
         let parts = use_context::<http::request::Parts>()?;
-        crate::server::limits::client_address(&parts, state.settings.trusted_proxy_hops())
+        crate::limits::client_address(&parts, state.settings.trusted_proxy_hops())
     }
 
     /// For the actions (buttons): as [`context`], and a plain form post (no WebAssembly) is

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::server::settings::{RawSettings, Settings, SettingsError};
+use crate::settings::{RawSettings, Settings, SettingsError};
 
 #[derive(Debug, Parser)]
 #[command(

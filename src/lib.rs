@@ -14,10 +14,24 @@ pub mod pages;
 
 #[cfg(feature = "ssr")]
 pub mod cli;
+#[cfg(all(feature = "ssr", feature = "demo"))]
+pub mod demo_idp;
+#[cfg(feature = "ssr")]
+pub mod limits;
+#[cfg(feature = "ssr")]
+pub mod metrics;
 #[cfg(feature = "ssr")]
 pub mod oidc;
 #[cfg(feature = "ssr")]
+pub mod pairing;
+#[cfg(feature = "ssr")]
+pub mod qr;
+#[cfg(feature = "ssr")]
+pub mod seal;
+#[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod settings;
 
 /// Browser entry point: attach to the server-rendered page, then mark `<body>` as hydrated.
 #[cfg(feature = "hydrate")]

@@ -15,10 +15,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use tvsignin::demo_idp::DemoTiming;
 use tvsignin::oidc::polling::{run_polling, PollOutcome, PollState, TokioTimer};
 use tvsignin::oidc::secret::{AccessToken, IdToken, Password, RefreshToken};
 use tvsignin::oidc::token::TokenSet;
-use tvsignin::server::demo_idp::DemoTiming;
 
 use support::demo_app::{bounded, start, TestApp};
 

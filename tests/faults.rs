@@ -28,8 +28,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use support::tv::{user_code, Tv};
-use tvsignin::server::settings::{RawSettings, Settings};
 use tvsignin::server::start::{build_state, serve};
+use tvsignin::settings::{RawSettings, Settings};
 
 /// Every test is over in this time, whatever happens.
 async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {

@@ -1168,11 +1168,11 @@ async fn a_refresh_under_way_when_its_replica_stops_is_stored_before_the_hand_ov
 
 #[tokio::test]
 async fn a_replica_whose_sessions_were_adopted_can_no_longer_write_them() {
+    use tvsignin::pairing::store::redis::RedisStore;
+    use tvsignin::pairing::store::{Lease, Saved, SessionRecord, SessionStore, Write};
+    use tvsignin::seal::StoreKey;
     use tvsignin::server::session::SessionId;
-    use tvsignin::server::settings::RedisSettings;
-    use tvsignin::server::store::redis::RedisStore;
-    use tvsignin::server::store::seal::StoreKey;
-    use tvsignin::server::store::{Lease, Saved, SessionRecord, SessionStore, Write};
+    use tvsignin::settings::RedisSettings;
 
     within(30, async {
         let dir = work_dir("fencing");

@@ -657,7 +657,7 @@ async fn bad_settings_exit_2() {
 /// server the settings describe (here one started in this test, in demo mode).
 #[tokio::test]
 async fn without_a_provider_it_uses_the_demo_provider_of_the_server() {
-    use tvsignin::server::settings::{RawSettings, Settings};
+    use tvsignin::settings::{RawSettings, Settings};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bound = listener.local_addr().unwrap();
     let public = format!("http://127.0.0.1:{}", bound.port());

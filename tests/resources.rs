@@ -16,7 +16,7 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tvsignin::server::store::memory::MemoryStore;
+use tvsignin::pairing::store::memory::MemoryStore;
 
 use support::demo_app::{bounded, start, start_with, TestApp};
 use support::fleet::{store_key, Events, Redis};

@@ -10,8 +10,8 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tvsignin::server::settings::{RawSettings, Settings};
 use tvsignin::server::start::{build_state, serve};
+use tvsignin::settings::{RawSettings, Settings};
 
 /// A provider that never gets an answer from the person: every poll is pending.
 async fn pending_provider(polls: Arc<AtomicUsize>) -> String {

@@ -38,7 +38,7 @@ use crate::oidc::discovery::Endpoints;
 use crate::oidc::error::ErrorCode;
 use crate::oidc::secret::DeviceCode;
 use crate::oidc::{ProviderClient, ProviderConfig, ProviderError, ProviderSource};
-use crate::server::settings::ProviderChoice;
+use crate::settings::ProviderChoice;
 
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -160,7 +160,7 @@ pub async fn run(config: &Path) -> ExitCode {
 }
 
 /// With `REDIS_URL`: connects, and proves `STORE_KEY` can seal and open a value.
-async fn check_store(report: &mut Report, redis: Option<&crate::server::settings::RedisSettings>) {
+async fn check_store(report: &mut Report, redis: Option<&crate::settings::RedisSettings>) {
     let Some(redis) = redis else {
         report.ok(
             "session store",
@@ -170,7 +170,8 @@ async fn check_store(report: &mut Report, redis: Option<&crate::server::settings
     };
     let host = redis.url.host_str().unwrap_or_default().to_owned();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let connected = crate::server::store::redis::RedisStore::connect(redis, shutdown.clone()).await;
+    let connected =
+        crate::pairing::store::redis::RedisStore::connect(redis, shutdown.clone()).await;
     shutdown.cancel();
     match connected {
         Ok(_) => {
@@ -207,7 +208,7 @@ fn endpoint_line(report: &mut Report, check: &str, url: &Url, overridden_by: Opt
     let from =
         overridden_by.map_or_else(|| "from discovery".to_owned(), |key| format!("from {key}"));
     // Plain HTTP is fine to this machine only.
-    if url.scheme() == "http" && !crate::server::settings::is_this_machine(url) {
+    if url.scheme() == "http" && !crate::settings::is_this_machine(url) {
         report.warn(
             check,
             format!(

@@ -23,7 +23,7 @@ use crate::oidc::error::{ErrorCode, ProviderError};
 use crate::oidc::secret::Password;
 use crate::oidc::token::TokenSet;
 use crate::oidc::{ProviderClient, ProviderConfig, ProviderSource};
-use crate::server::settings::{is_this_machine, ProviderChoice};
+use crate::settings::{is_this_machine, ProviderChoice};
 
 /// The provider rejected the user's credentials.
 pub const EXIT_REJECTED: u8 = 1;

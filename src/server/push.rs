@@ -14,9 +14,9 @@ use axum::Extension;
 use futures::StreamExt;
 use tokio_stream::wrappers::WatchStream;
 
-use super::limits::client_address;
-use super::session::SessionId;
 use super::state::AppState;
+use crate::limits::client_address;
+use crate::pairing::SessionId;
 
 /// What a client over the per-address cap is told to wait, in seconds.
 const RETRY_AFTER_SECS: &str = "30";
@@ -63,7 +63,7 @@ pub async fn events(
             let event = Event::default().event("status").id(status.screen_key());
             Ok::<_, Infallible>(
                 event
-                    .json_data(super::qr::with_qr(status))
+                    .json_data(crate::qr::with_qr(status))
                     .unwrap_or_else(|_| Event::default().comment("unserialisable status")),
             )
         })

@@ -23,7 +23,7 @@ use tower_http::trace::TraceLayer;
 
 use super::session::ensure_session;
 use super::state::AppState;
-use super::{assets, guard, metrics, push, tiers};
+use super::{assets, guard, metrics_endpoint, push, tiers};
 use crate::app::{shell, App};
 
 /// For responses that are not pages (pages get a policy with a per-response nonce).
@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             ensure_session,
         ));
+    #[cfg(feature = "demo")]
     if let Some(demo) = &state.demo {
         app = app.nest_service(
             "/demo-idp",
@@ -66,7 +67,7 @@ pub fn router(state: AppState) -> Router {
     // Outside the session layer: a scraper gets no cookie and no TV session.
     app = app.route(
         "/metrics",
-        get(metrics::render).layer(CompressionLayer::new()),
+        get(metrics_endpoint::render).layer(CompressionLayer::new()),
     );
     app.layer(SetResponseHeaderLayer::if_not_present(
         http::header::X_CONTENT_TYPE_OPTIONS,

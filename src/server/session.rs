@@ -15,38 +15,17 @@ use axum::response::Response;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 
-use super::state::AppState;
+use crate::settings::Settings;
 
 pub use signer::SessionSigner;
+
+pub use crate::pairing::SessionId;
 
 /// The cookie's name over plain HTTP.
 pub const COOKIE_NAME: &str = "tvsignin_session";
 /// Its name over HTTPS: browsers accept a `__Host-` cookie only when it is Secure, has
 /// `Path=/` and no `Domain`, so it cannot be set for this host from any other.
 pub const SECURE_COOKIE_NAME: &str = "__Host-tvsignin_session";
-
-/// A TV browser's session id (122 random bits from the OS generator, as hex).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(String);
-
-impl SessionId {
-    pub fn generate() -> Self {
-        Self(uuid::Uuid::new_v4().simple().to_string())
-    }
-
-    /// Accepts only ids this server could have made.
-    pub fn parse(value: &str) -> Option<Self> {
-        (value.len() == 32
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then(|| Self(value.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// Where an action says that it moved the request's session to a new id; the session layer
 /// puts that id's cookie on the response. Set at most once per request.
@@ -67,16 +46,15 @@ impl SessionMove {
 }
 
 /// Whether the browser reached us over HTTPS (directly, or through a trusted proxy).
-pub fn is_https(state: &AppState, request: &Request) -> bool {
-    let forwarded = state.settings.trust_proxy
+pub fn is_https(settings: &Settings, request: &Request) -> bool {
+    let forwarded = settings.trust_proxy
         && request
             .headers()
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("https"));
     forwarded
-        || state
-            .settings
+        || settings
             .public_url
             .as_ref()
             .is_some_and(|u| u.scheme() == "https")
@@ -86,12 +64,13 @@ pub fn is_https(state: &AppState, request: &Request) -> bool {
 /// [`SessionMove`]), setting the cookie when the browser has none this server issued, when
 /// it was signed with a previous key, or when an action moved the session.
 pub async fn ensure_session(
-    State(state): State<AppState>,
+    State(signer): State<Arc<SessionSigner>>,
+    State(settings): State<Arc<Settings>>,
     jar: CookieJar,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let secure = is_https(&state, &request);
+    let secure = is_https(&settings, &request);
     let name = if secure {
         SECURE_COOKIE_NAME
     } else {
@@ -99,7 +78,7 @@ pub async fn ensure_session(
     };
     let verified = jar
         .get(name)
-        .and_then(|cookie| state.sessions.verify(cookie.value()));
+        .and_then(|cookie| signer.verify(cookie.value()));
     let (id, sign_again) = match verified {
         Some(verified) => (verified.id, verified.stale_key),
         None => {
@@ -115,7 +94,7 @@ pub async fn ensure_session(
     let response = next.run(request).await;
     let cookie_id = moved.new_id().or_else(|| sign_again.then_some(id));
     match cookie_id {
-        Some(id) => with_cookie(response, name, state.sessions.cookie_value(&id), secure),
+        Some(id) => with_cookie(response, name, signer.cookie_value(&id), secure),
         None => response,
     }
 }
@@ -143,22 +122,6 @@ fn with_cookie(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_round_trip_and_junk_is_refused() {
-        let id = SessionId::generate();
-        assert_eq!(SessionId::parse(id.as_str()), Some(id.clone()));
-        assert_ne!(SessionId::generate(), id);
-        for junk in [
-            "",
-            "abc",
-            "../../etc/passwd",
-            &"A".repeat(32),
-            &"g".repeat(32),
-        ] {
-            assert_eq!(SessionId::parse(junk), None, "{junk}");
-        }
-    }
 
     #[test]
     fn a_session_moves_once() {

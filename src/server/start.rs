@@ -11,19 +11,18 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use super::demo_idp::{DemoConfig, DemoIdp, DemoTiming};
-use super::limits::streams::StreamLimiter;
 use super::listener::ConnectionLimit;
-use super::pairing::Hub;
 use super::session::SessionSigner;
-use super::settings::{ProviderChoice, Settings};
 use super::shutdown::wait_for_signal;
-use super::state::AppState;
-use super::store::memory::MemoryStore;
-use super::store::redis::RedisStore;
-use super::store::SessionStore;
+use super::state::{AppState, DemoProvider};
+use crate::limits::streams::StreamLimiter;
 use crate::model::KioskInfo;
 use crate::oidc::{ProviderClient, ProviderConfig, ProviderError, ProviderSource};
+use crate::pairing::store::memory::MemoryStore;
+use crate::pairing::store::redis::RedisStore;
+use crate::pairing::store::SessionStore;
+use crate::pairing::Hub;
+use crate::settings::{ProviderChoice, Settings};
 
 /// The demo provider's public client.
 pub const DEMO_CLIENT_ID: &str = "tvsignin-demo";
@@ -41,7 +40,7 @@ pub enum StartError {
     #[error("cannot use the session store at REDIS_URL ({host}): {source}")]
     Store {
         host: String,
-        source: super::store::StoreError,
+        source: crate::pairing::store::StoreError,
     },
 }
 
@@ -115,17 +114,17 @@ pub async fn open_store(
         })?;
     // The lease must outlast any provider request a replica starts under it.
     let store = match &settings.provider {
-        super::settings::ProviderChoice::External(config) => {
+        crate::settings::ProviderChoice::External(config) => {
             store.with_request_timeout(config.request_timeout)
         }
-        super::settings::ProviderChoice::Demo { .. } => store,
+        crate::settings::ProviderChoice::Demo { .. } => store,
     };
     tracing::info!(
         host = redis.url.host_str(),
         tls = redis.uses_tls(),
         "sessions are kept in Redis"
     );
-    if !redis.uses_tls() && !super::settings::is_this_machine(&redis.url) {
+    if !redis.uses_tls() && !crate::settings::is_this_machine(&redis.url) {
         tracing::warn!(
             host = redis.url.host_str(),
             "REDIS_URL is redis://, so session traffic crosses the network unencrypted \
@@ -133,6 +132,61 @@ pub async fn open_store(
         );
     }
     Ok(Arc::new(store))
+}
+
+/// The built-in demo provider (no provider configured), served by this server under
+/// `/demo-idp`, and the client settings that reach it.
+#[cfg(feature = "demo")]
+fn demo_provider(
+    settings: &Settings,
+    bound: SocketAddr,
+    public: &Url,
+) -> Result<(ProviderConfig, Option<DemoProvider>), StartError> {
+    use crate::demo_idp::{DemoConfig, DemoIdp, DemoTiming};
+    let ProviderChoice::Demo {
+        extra_users,
+        code_ttl,
+        interval,
+    } = &settings.provider
+    else {
+        unreachable!("called for the demo provider only")
+    };
+    // The server talks to its own demo provider over loopback; phones use the public URL.
+    let loopback_ip = if bound.is_ipv6() && !bound.ip().is_unspecified() {
+        "[::1]"
+    } else {
+        "127.0.0.1"
+    };
+    let issuer = Url::parse(&format!("http://{loopback_ip}:{}/demo-idp", bound.port()))
+        .map_err(|e| ProviderError::Unsupported(format!("demo issuer: {e}")))?;
+    let demo = Arc::new(DemoIdp::new(DemoConfig {
+        issuer: issuer.clone(),
+        public_base: public.clone(),
+        client_id: DEMO_CLIENT_ID.to_owned(),
+        extra_users: extra_users.clone(),
+        timing: DemoTiming {
+            code_ttl: *code_ttl,
+            interval: *interval,
+            ..DemoTiming::default()
+        },
+        trusted_proxy_hops: settings.trusted_proxy_hops(),
+    }));
+    Ok((
+        ProviderConfig::new(ProviderSource::Issuer(issuer), DEMO_CLIENT_ID),
+        Some(demo),
+    ))
+}
+
+/// Settings refuse a demo provider in a build without one (see `settings`).
+#[cfg(not(feature = "demo"))]
+fn demo_provider(
+    _: &Settings,
+    _: SocketAddr,
+    _: &Url,
+) -> Result<(ProviderConfig, Option<DemoProvider>), StartError> {
+    Err(StartError::Provider(ProviderError::Unsupported(
+        "this build has no demo provider: set ISSUER or TENANT_URL".into(),
+    )))
 }
 
 pub fn build_state_with_store(
@@ -144,36 +198,7 @@ pub fn build_state_with_store(
     let public = public_base(&settings, bound);
     let (config, demo) = match &settings.provider {
         ProviderChoice::External(config) => (config.clone(), None),
-        ProviderChoice::Demo {
-            extra_users,
-            code_ttl,
-            interval,
-        } => {
-            // The server talks to its own demo provider over loopback; phones use the public URL.
-            let loopback_ip = if bound.is_ipv6() && !bound.ip().is_unspecified() {
-                "[::1]"
-            } else {
-                "127.0.0.1"
-            };
-            let issuer = Url::parse(&format!("http://{loopback_ip}:{}/demo-idp", bound.port()))
-                .map_err(|e| ProviderError::Unsupported(format!("demo issuer: {e}")))?;
-            let demo = Arc::new(DemoIdp::new(DemoConfig {
-                issuer: issuer.clone(),
-                public_base: public.clone(),
-                client_id: DEMO_CLIENT_ID.to_owned(),
-                extra_users: extra_users.clone(),
-                timing: DemoTiming {
-                    code_ttl: *code_ttl,
-                    interval: *interval,
-                    ..DemoTiming::default()
-                },
-                trusted_proxy_hops: settings.trusted_proxy_hops(),
-            }));
-            (
-                ProviderConfig::new(ProviderSource::Issuer(issuer), DEMO_CLIENT_ID),
-                Some(demo),
-            )
-        }
+        ProviderChoice::Demo { .. } => demo_provider(&settings, bound, &public)?,
     };
     let kiosk = KioskInfo {
         demo: demo.is_some(),
@@ -289,8 +314,9 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let store = open_store(&settings, shutdown.clone()).await?;
     let state = build_state_with_store(settings, bound, shutdown.clone(), store)?;
     let public = state.public_url.clone();
+    #[cfg(feature = "demo")]
     if state.kiosk.demo {
-        for line in super::demo_idp::banner(&public) {
+        for line in crate::demo_idp::banner(&public) {
             tracing::warn!("{line}");
         }
         if state.settings.public_url.is_none() && bound.ip().is_unspecified() {

@@ -7,10 +7,17 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio_util::sync::CancellationToken;
 
-use super::pairing::Hub;
-use super::settings::Settings;
 use crate::model::KioskInfo;
 use crate::oidc::ProviderClient;
+use crate::pairing::Hub;
+use crate::settings::Settings;
+
+/// The built-in demo provider, in a build that has one (the `demo` feature).
+#[cfg(feature = "demo")]
+pub type DemoProvider = Arc<crate::demo_idp::DemoIdp>;
+/// A build without the demo provider never has one.
+#[cfg(not(feature = "demo"))]
+pub type DemoProvider = std::convert::Infallible;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -22,7 +29,7 @@ pub struct AppState {
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
     /// The demo provider, when no real one is configured.
-    pub demo: Option<Arc<super::demo_idp::DemoIdp>>,
+    pub demo: Option<DemoProvider>,
     /// Where TVs and phones reach this server (`PUBLIC_URL`, else the chosen address).
     pub public_url: url::Url,
     /// The TV page's boot script and where its live fallback is served.
@@ -30,12 +37,12 @@ pub struct AppState {
     /// Signs and checks session cookies (ids are issued only by the server).
     pub sessions: Arc<super::session::SessionSigner>,
     /// Open push streams per client address.
-    pub push_streams: super::limits::streams::StreamLimiter,
+    pub push_streams: crate::limits::streams::StreamLimiter,
 }
 
 impl AppState {
     /// This server's metrics (kept in the hub: one recorder per state, none global).
-    pub fn metrics(&self) -> &super::metrics::Metrics {
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
         self.hub.metrics()
     }
 }

@@ -10,11 +10,11 @@ use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::StatusCode;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tvsignin::server::demo_idp::DemoTiming;
-use tvsignin::server::settings::{RawSettings, Settings};
+use tvsignin::demo_idp::DemoTiming;
+use tvsignin::pairing::store::SessionStore;
 use tvsignin::server::start::{build_state_with_store, open_store, serve};
-use tvsignin::server::store::SessionStore;
 use tvsignin::server::AppState;
+use tvsignin::settings::{RawSettings, Settings};
 
 /// Every test is over in this time, whatever happens.
 pub async fn bounded<F: Future<Output = ()>>(test: F) {

@@ -10,7 +10,7 @@ use ring::hmac;
 use ring::rand::SystemRandom;
 
 use super::SessionId;
-use crate::server::store::seal::StoreKeys;
+use crate::seal::StoreKeys;
 
 /// What the MAC key derived from `STORE_KEY` is for.
 const PURPOSE: &[u8] = b"session cookie v1";
@@ -83,7 +83,7 @@ mod tests {
     use base64::engine::general_purpose::STANDARD;
 
     use super::*;
-    use crate::server::store::seal::StoreKey;
+    use crate::seal::StoreKey;
 
     fn store_key(byte: u8) -> StoreKey {
         StoreKey::from_base64(&STANDARD.encode([byte; 32])).unwrap()

@@ -3,7 +3,6 @@
 //! addresses, the per-server cap on pairings in progress (`pairings`) and the per-address cap
 //! on push streams (`streams`).
 
-pub mod pairings;
 pub mod streams;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};

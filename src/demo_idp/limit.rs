@@ -17,7 +17,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use http::request::Parts;
 
 use super::DemoIdp;
-use crate::server::limits::{client_address, AddressLimiter};
+use crate::limits::{client_address, AddressLimiter};
 
 /// Requests a minute per address (a burst of this many, refilled over the minute). A person
 /// on a phone needs two or three; a script needs thousands.

@@ -1,7 +1,8 @@
-//! Prometheus metrics, served at `GET /metrics` in the text exposition format.
+//! Prometheus metrics: what the pairing core and the HTTP edge count, rendered in the text
+//! exposition format for `GET /metrics` (served by `server::metrics_endpoint`).
 //!
 //! Each [`Metrics`] owns its own recorder, made by `PrometheusBuilder::build_recorder()`, and
-//! lives in the [`Hub`](super::pairing::Hub) (reached through `AppState::metrics()`). Nothing
+//! lives in the [`Hub`](crate::pairing::Hub) (the HTTP edge reaches it through `AppState::metrics()`). Nothing
 //! is installed as the process-wide `metrics` recorder: the `metrics` macros only ever talk to
 //! that global one, so this module does not use them and registers its counters and gauges on
 //! its own recorder through the `metrics::Recorder` trait instead. Several app states in one
@@ -29,13 +30,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
 use metrics::{Counter, Gauge, Key, KeyName, Label, Level, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
-use super::state::AppState;
 use crate::oidc::client::PollObserver;
 use crate::oidc::error::{ErrorCode, ProviderError};
 use crate::oidc::token::TokenSet;
@@ -118,6 +115,14 @@ impl ThrottledBy {
             Self::Server => "server",
         }
     }
+}
+
+/// The values read at scrape time rather than counted as they happen.
+pub struct Scrape {
+    pub tv_sessions: usize,
+    pub pairings_in_progress: usize,
+    pub discovery_loaded: bool,
+    pub provider_healthy: bool,
 }
 
 /// The app's metrics: one recorder per app state. Cheap to clone.
@@ -355,6 +360,18 @@ impl Metrics {
         self.counter(CONNECTIONS_REFUSED, Vec::new())
     }
 
+    /// Sets the gauges read at scrape time, then renders (see [`Metrics::render`]).
+    pub fn scrape(&self, now: Scrape) -> String {
+        self.gauge(TV_SESSIONS).set(now.tv_sessions as f64);
+        self.gauge(PAIRINGS_IN_PROGRESS)
+            .set(now.pairings_in_progress as f64);
+        self.gauge(DISCOVERY_LOADED)
+            .set(f64::from(u8::from(now.discovery_loaded)));
+        self.gauge(PROVIDER_HEALTHY)
+            .set(f64::from(u8::from(now.provider_healthy)));
+        self.render()
+    }
+
     /// The current values, in the Prometheus text format.
     pub fn render(&self) -> String {
         self.inner.handle.render()
@@ -384,29 +401,6 @@ impl PollObserver for Metrics {
             }
         }
     }
-}
-
-/// `GET /metrics`.
-pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
-    let metrics = state.metrics();
-    metrics.gauge(TV_SESSIONS).set(state.hub.len() as f64);
-    metrics
-        .gauge(PAIRINGS_IN_PROGRESS)
-        .set(state.hub.pairings_in_progress() as f64);
-    let health = state.provider.health();
-    metrics
-        .gauge(DISCOVERY_LOADED)
-        .set(if health.discovery_loaded { 1.0 } else { 0.0 });
-    metrics
-        .gauge(PROVIDER_HEALTHY)
-        .set(if health.is_ready() { 1.0 } else { 0.0 });
-    (
-        [
-            (header::CONTENT_TYPE, CONTENT_TYPE),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        metrics.render(),
-    )
 }
 
 #[cfg(test)]

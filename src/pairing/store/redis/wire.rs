@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::TvStatus;
 use crate::oidc::secret::{AccessToken, DeviceCode, IdToken, RefreshToken};
 use crate::oidc::token::TokenSet;
-use crate::server::session::SessionId;
-use crate::server::store::seal::{self, StoreKeys};
-use crate::server::store::{Change, DeviceGrant, SessionRecord, StoreError};
+use crate::pairing::store::{Change, DeviceGrant, SessionRecord, StoreError};
+use crate::pairing::SessionId;
+use crate::seal::{self, StoreKeys};
 
 /// The record as stored: the generation in clear (so a record that cannot be opened still
 /// tells which generation to start over from), everything else sealed.
@@ -92,7 +92,7 @@ pub(super) fn encode(
         recent_starts_ms: record.recent_starts_ms.clone(),
     };
     let plain = serde_json::to_vec(&sealed).map_err(|e| corrupt(&e))?;
-    let context = seal::record_context(id, record.generation, version);
+    let context = seal::record_context(id.as_str(), record.generation, version);
     let wire = Wire {
         generation: record.generation,
         sealed: key.seal(&context, &plain).map_err(|e| corrupt(&e))?,
@@ -124,7 +124,7 @@ pub(super) fn decode(
     data: &str,
 ) -> Result<SessionRecord, StoreError> {
     let wire: Wire = serde_json::from_str(data).map_err(|e| corrupt(&e))?;
-    let context = seal::record_context(id, wire.generation, version);
+    let context = seal::record_context(id.as_str(), wire.generation, version);
     let plain = key.open(&context, &wire.sealed).map_err(|e| corrupt(&e))?;
     let sealed: Sealed = serde_json::from_slice(&plain).map_err(|e| corrupt(&e))?;
     let device = match (sealed.device_code, sealed.interval_ms, sealed.expires_at_ms) {
@@ -162,7 +162,7 @@ pub(super) fn change_message(
     record: &SessionRecord,
 ) -> Result<String, StoreError> {
     let status = serde_json::to_vec(&bare_status(&record.status)).map_err(|e| corrupt(&e))?;
-    let context = seal::change_context(id, record.generation, version);
+    let context = seal::change_context(id.as_str(), record.generation, version);
     let sealed = key.seal(&context, &status).map_err(|e| corrupt(&e))?;
     Ok(format!("{}|{}|{sealed}", id.as_str(), record.generation))
 }
@@ -190,7 +190,7 @@ mod tests {
 
     use super::*;
     use crate::model::{PairingView, Profile};
-    use crate::server::store::DeviceGrant;
+    use crate::pairing::store::DeviceGrant;
 
     fn keys() -> StoreKeys {
         seal::StoreKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([9u8; 32]))

@@ -13,7 +13,7 @@ use super::{
     now_ms, Heartbeat, Lease, OwnerEpoch, Saved, SessionStore, StoreError, StoreEvent, Stored,
     Write,
 };
-use crate::server::session::SessionId;
+use crate::pairing::SessionId;
 
 /// How often expired records are swept out (on the heartbeat).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);

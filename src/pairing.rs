@@ -29,6 +29,9 @@
 
 mod code_tag;
 mod in_flight;
+mod session_id;
+mod slots;
+pub mod store;
 mod task;
 
 use std::collections::HashMap;
@@ -42,18 +45,19 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::limits::pairings::{PairingSlot, PairingSlots};
-use super::limits::AddressLimiter;
-use super::metrics::{Metrics, PairingEnd, ThrottledBy};
-use super::session::SessionId;
-use super::settings::KioskSettings;
-use super::store::{
+use self::slots::{PairingSlot, PairingSlots};
+use self::store::{
     now_ms, Lease, OwnerEpoch, Saved, SessionRecord, SessionStore, StoreError, StoreEvent, Write,
 };
+use crate::limits::AddressLimiter;
+use crate::metrics::{Metrics, PairingEnd, ThrottledBy};
 use crate::model::TvStatus;
 use crate::oidc::polling::{Timer, TokioTimer};
 use crate::oidc::token::TokenSet;
 use crate::oidc::ProviderClient;
+use crate::settings::KioskSettings;
+
+pub use self::session_id::SessionId;
 
 /// Records nobody needs expire after this long without a write.
 const KEEP_IDLE: Duration = Duration::from_secs(15 * 60);
@@ -536,7 +540,7 @@ impl Hub {
     }
 
     /// Starts a pairing, unless one is already under way (a reload must not make a new code).
-    /// `client` is the caller's address for the per-address limit (see [`super::limits::client_address`]).
+    /// `client` is the caller's address for the per-address limit (see [`crate::limits::client_address`]).
     /// The session moves to a new id whenever something starts (or is refused).
     pub async fn start(&self, id: &SessionId, client: Option<IpAddr>) -> Result<Acted, StoreError> {
         self.begin(id, client, false).await

@@ -13,18 +13,17 @@
 
 pub mod memory;
 pub mod redis;
-pub mod seal;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
-use self::seal::StoreKeys;
-use super::session::SessionId;
+use super::SessionId;
 use crate::model::TvStatus;
 use crate::oidc::secret::DeviceCode;
 use crate::oidc::token::TokenSet;
+use crate::seal::{self, StoreKeys};
 
 /// Now, in Unix milliseconds (the records hold wall-clock times so any replica can read them).
 pub fn now_ms() -> u64 {
@@ -149,7 +148,7 @@ impl Change {
     /// The status, if the message is authentic (sealed with a key of ours, for exactly this
     /// session, generation and version).
     pub fn status(&self) -> Result<TvStatus, StoreError> {
-        let context = seal::change_context(&self.id, self.generation, self.version);
+        let context = seal::change_context(self.id.as_str(), self.generation, self.version);
         let plain = self
             .keys
             .open(&context, &self.sealed_status)

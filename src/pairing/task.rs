@@ -12,14 +12,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::in_flight::InFlight;
 use super::{in_progress, Hub, Turn};
+use crate::metrics::PairingEnd;
 use crate::model::{Claim, PairingView, Profile, TvStatus};
 use crate::oidc::device::DeviceAuthorization;
 use crate::oidc::polling::{run_polling, PollOutcome, PollProgress, PollResponse, PollState};
 use crate::oidc::token::TokenSet;
-use crate::server::limits::pairings::PairingSlot;
-use crate::server::metrics::PairingEnd;
-use crate::server::session::SessionId;
-use crate::server::store::{now_ms, DeviceGrant, Lease, SessionRecord, StoreError};
+use crate::pairing::slots::PairingSlot;
+use crate::pairing::store::{now_ms, DeviceGrant, Lease, SessionRecord, StoreError};
+use crate::pairing::SessionId;
 
 /// Retry delays when the provider cannot start a pairing.
 const START_RETRY_MIN: Duration = Duration::from_secs(2);

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::store::seal::{StoreKey, StoreKeys};
 use crate::oidc::config::{EndpointOverrides, ProviderConfig};
 use crate::oidc::secret::ClientSecret;
 use crate::oidc::url_policy::UrlPolicy;
 use crate::oidc::userinfo::ClaimSelection;
 use crate::oidc::{ClientAuthMethod, ProviderSource};
+use crate::seal::{StoreKey, StoreKeys};
 
 /// Every key the app reads, with a one-line description (`tvsignin check-config` and the
 /// unknown-key check use this list).

@@ -28,13 +28,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use self::wire::{change_message, decode, encode, parse_change, start_over};
-use super::seal::StoreKeys;
 use super::{
     now_ms, Heartbeat, Lease, OwnerEpoch, Saved, SessionStore, StoreError, StoreEvent, Stored,
     Write,
 };
-use crate::server::session::SessionId;
-use crate::server::settings::RedisSettings;
+use crate::pairing::SessionId;
+use crate::seal::StoreKeys;
+use crate::settings::RedisSettings;
 
 /// A provider may still be working on a request its client gave up on, and Redis expires a
 /// lease by its own clock: the margin exceeds the request timeout by this much.
