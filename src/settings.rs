@@ -450,6 +450,13 @@ impl Settings {
                         "is set but no provider is: set TENANT_URL or ISSUER too",
                     ));
                 }
+                if !cfg!(feature = "demo") {
+                    return Err(bad(
+                        "ISSUER",
+                        "no provider is configured (set TENANT_URL or ISSUER), and this build \
+                         has no demo provider",
+                    ));
+                }
                 check_demo_allowed(demo, public_url.as_ref(), trust_proxy)?;
                 ProviderChoice::Demo {
                     extra_users: parse_demo_users(raw)?,

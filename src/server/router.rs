@@ -4,8 +4,6 @@
 //! on the response and recorded in the request's log span with the method and the path. The
 //! query string is left out of logs: it can carry user codes.
 
-use std::sync::Arc;
-
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
@@ -61,7 +59,7 @@ pub fn router(state: AppState) -> Router {
     if let Some(demo) = &state.demo {
         app = app.nest_service(
             "/demo-idp",
-            Arc::clone(demo).router().layer(CompressionLayer::new()),
+            std::sync::Arc::clone(demo).router().layer(CompressionLayer::new()),
         );
     }
     // Outside the session layer: a scraper gets no cookie and no TV session.
