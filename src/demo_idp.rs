@@ -26,13 +26,13 @@
 
 mod banner;
 mod crypto;
+mod endpoints;
+mod grants;
 mod limit;
-mod oauth;
-mod pages;
 mod phone;
+mod phone_pages;
 mod store;
-mod token;
-mod tokens;
+mod token_endpoint;
 mod users;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -140,14 +140,23 @@ impl DemoIdp {
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/", get(to_device_page))
-            .route("/.well-known/openid-configuration", get(oauth::discovery))
-            .route("/jwks", get(oauth::jwks))
-            .route("/device_authorization", post(oauth::device_authorization))
-            .route("/token", post(token::token))
-            .route("/userinfo", get(oauth::userinfo).post(oauth::userinfo))
-            .route("/revoke", post(oauth::revoke))
+            .route(
+                "/.well-known/openid-configuration",
+                get(endpoints::discovery),
+            )
+            .route("/jwks", get(endpoints::jwks))
+            .route(
+                "/device_authorization",
+                post(endpoints::device_authorization),
+            )
+            .route("/token", post(token_endpoint::token))
+            .route(
+                "/userinfo",
+                get(endpoints::userinfo).post(endpoints::userinfo),
+            )
+            .route("/revoke", post(endpoints::revoke))
             .route("/device", get(phone::show).post(phone::submit))
-            .fallback(oauth::not_found)
+            .fallback(endpoints::not_found)
             .with_state(self)
     }
 

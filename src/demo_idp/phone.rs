@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::crypto::{display_user_code, normalize_user_code};
 use super::limit::{retry_secs, Caller};
-use super::pages::{self, ConsentView, PageCtx};
+use super::phone_pages::{self, ConsentView, PageCtx};
 use super::store::{DecideError, Lookup, MAX_WRONG_PER_ADDRESS, MAX_WRONG_PER_BROWSER};
 use super::DemoIdp;
 
@@ -95,7 +95,7 @@ fn unavailable(idp: &DemoIdp) -> Response {
     let start = format!("{}/device", idp.public_path());
     html(
         StatusCode::SERVICE_UNAVAILABLE,
-        pages::message_page(
+        phone_pages::message_page(
             "Try again",
             "The demo sign-in is not available right now.",
             &start,
@@ -127,7 +127,7 @@ pub async fn show(
     };
     html(
         StatusCode::OK,
-        pages::code_page(&ctx(&idp, &flow), &prefill, None),
+        phone_pages::code_page(&ctx(&idp, &flow), &prefill, None),
         set_cookie,
     )
 }
@@ -143,7 +143,7 @@ pub async fn submit(
     if let Err(wait) = idp.limiter.take(caller) {
         let mut response = html(
             StatusCode::TOO_MANY_REQUESTS,
-            pages::message_page("Too many tries", TOO_MANY_TRIES, &start),
+            phone_pages::message_page("Too many tries", TOO_MANY_TRIES, &start),
             None,
         );
         response
@@ -158,7 +158,7 @@ pub async fn submit(
         let message = "This page needs cookies to keep your sign-in safe. Allow cookies for this site, then start again.";
         return html(
             StatusCode::BAD_REQUEST,
-            pages::message_page("Cookies needed", message, &start),
+            phone_pages::message_page("Cookies needed", message, &start),
             set_cookie,
         );
     }
@@ -172,7 +172,7 @@ pub async fn submit(
         let message = "This form has expired or did not come from this page. Start again.";
         return html(
             StatusCode::FORBIDDEN,
-            pages::message_page("Start again", message, &start),
+            phone_pages::message_page("Start again", message, &start),
             None,
         );
     }
@@ -188,7 +188,7 @@ pub async fn submit(
         "consent" => consent(&idp, &ctx, &flow, &form, &start),
         _ => html(
             StatusCode::BAD_REQUEST,
-            pages::message_page("Start again", "Something went wrong. Start again.", &start),
+            phone_pages::message_page("Start again", "Something went wrong. Start again.", &start),
             None,
         ),
     }
@@ -205,7 +205,7 @@ fn check_code(idp: &DemoIdp, ctx: &PageCtx, flow: &str, address: &str, typed: &s
     let code_page = |status, error: &str| {
         html(
             status,
-            pages::code_page(ctx, &typed_back, Some(error)),
+            phone_pages::code_page(ctx, &typed_back, Some(error)),
             None,
         )
     };
@@ -240,7 +240,7 @@ fn check_code(idp: &DemoIdp, ctx: &PageCtx, flow: &str, address: &str, typed: &s
             };
             html(
                 StatusCode::OK,
-                pages::consent_page(ctx, &view, &idp.users, None, None),
+                phone_pages::consent_page(ctx, &view, &idp.users, None, None),
                 None,
             )
         }
@@ -275,7 +275,11 @@ fn consent(
 ) -> Response {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
     let dead_end = |status, title: &str, message: &str| {
-        html(status, pages::message_page(title, message, start), None)
+        html(
+            status,
+            phone_pages::message_page(title, message, start),
+            None,
+        )
     };
     let code = match normalize_user_code(field("user_code")) {
         Some(code)
@@ -347,7 +351,7 @@ fn consent(
     };
     html(
         StatusCode::BAD_REQUEST,
-        pages::consent_page(ctx, &view, &idp.users, username, Some(error)),
+        phone_pages::consent_page(ctx, &view, &idp.users, username, Some(error)),
         None,
     )
 }
@@ -360,7 +364,7 @@ fn finish(idp: &DemoIdp, code: &str, user: Option<(&str, &str)>, start: &str) ->
     {
         Ok(()) => html(
             StatusCode::OK,
-            pages::result_page(user.is_some(), user.map(|(_, name)| name)),
+            phone_pages::result_page(user.is_some(), user.map(|(_, name)| name)),
             None,
         ),
         Err(e) => decide_failed(start, e),
@@ -376,7 +380,7 @@ fn decide_failed(start: &str, error: DecideError) -> Response {
     };
     html(
         StatusCode::BAD_REQUEST,
-        pages::message_page("Code not usable", message, start),
+        phone_pages::message_page("Code not usable", message, start),
         None,
     )
 }

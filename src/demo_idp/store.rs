@@ -1,12 +1,12 @@
 //! The demo provider's memory: device codes and their RFC 8628 states, the wrong-code
-//! counters of the phone page, and (in [`super::tokens`]) the grants and tokens. Time is
+//! counters of the phone page, and (in [`super::grants`]) the grants and tokens. Time is
 //! passed in, so the rules are tested without waiting. Expired entries are swept at most once
 //! a second, and every map is capped.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::tokens::Tokens;
+use super::grants::Tokens;
 use super::DemoTiming;
 
 /// Most device codes kept at once (live ones and recently expired ones).

@@ -12,13 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::limit::Caller;
-use super::oauth::{
+use super::endpoints::{
     bad_request, check_client, no_store, param, parse_form, rate_limit, required, unavailable,
     OAuthError, DEVICE_CODE_GRANT,
 };
+use super::grants::{Issued, RefreshError};
+use super::limit::Caller;
 use super::store::Poll;
-use super::tokens::{Issued, RefreshError};
 use super::users::{granted_scope, id_token_claims};
 use super::DemoIdp;
 

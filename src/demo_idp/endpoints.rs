@@ -1,4 +1,4 @@
-//! The protocol endpoints other than the token endpoint ([`super::token`]): discovery, JWKS,
+//! The protocol endpoints other than the token endpoint ([`super::token_endpoint`]): discovery, JWKS,
 //! device authorization (RFC 8628 §3.1-3.2), userinfo and revocation (RFC 7009), plus the
 //! shared request checks. Requests are form bodies; answers and errors are RFC 6749 JSON.
 
