@@ -4,19 +4,15 @@
 //! new codes (behind a trusted proxy: the address the proxy saw, not what the client wrote
 //! into `X-Forwarded-For`), and the per-server cap on pairings in progress.
 
-#![cfg(feature = "ssr")]
-
-mod support;
-
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use support::demo_app::{bounded, start, TestApp};
-use support::fleet::Events;
-use support::tv::Tv;
+use crate::support::demo_app::{bounded, start, TestApp};
+use crate::support::fleet::Events;
+use crate::support::tv::Tv;
 
 /// The `name=value` part of the session cookie a response sets.
 fn session_cookie(headers: &HeaderMap) -> Option<String> {

@@ -9,10 +9,6 @@
 //! key opens starts over; bad fleet settings stop start-up naming the key. Each test is
 //! bounded and runs on loopback.
 
-#![cfg(feature = "ssr")]
-
-mod support;
-
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -21,12 +17,12 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::Value;
 
-use support::fleet::{
+use crate::support::fleet::{
     binary, free_port, holds_in_clear, overlapping_polls, provider_stat, slow_downs, store_key,
     Events, FleetSettings, Redis, Replica, StoredKey, TlsFiles,
 };
-use support::tv::user_code;
-use support::{phone, provider_hook, work_dir, LocalIdp, PhoneAction, ALICE};
+use crate::support::tv::user_code;
+use crate::support::{phone, provider_hook, work_dir, LocalIdp, PhoneAction, ALICE};
 
 /// How long a push stream may stay open in these tests.
 const STREAM: Duration = Duration::from_secs(100);

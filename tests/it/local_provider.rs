@@ -2,10 +2,6 @@
 //! client authentication method end to end (sign-in, ID token, refresh, revocation), plus
 //! deny, expiry and `slow_down`. Each test starts its own provider, so they run in parallel.
 
-#![cfg(feature = "ssr")]
-
-mod support;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -26,7 +22,9 @@ use tvsignin::oidc::{
     ClientAuthMethod, ProviderClient, ProviderConfig, ProviderError, ProviderSource,
 };
 
-use support::{phone, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT, POST_CLIENT, PUBLIC_CLIENT};
+use crate::support::{
+    phone, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT, POST_CLIENT, PUBLIC_CLIENT,
+};
 
 type ClientDef = (&'static str, Option<&'static str>, &'static str);
 

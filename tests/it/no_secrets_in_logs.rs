@@ -4,10 +4,6 @@
 //! secret (the user code since issue 13). The password-login tool is checked the same way for
 //! the user's password.
 
-#![cfg(feature = "ssr")]
-
-mod support;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -17,8 +13,8 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
-use support::tv::{user_code, Tv};
-use support::{phone, provider_hook, work_dir, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT};
+use crate::support::tv::{user_code, Tv};
+use crate::support::{phone, provider_hook, work_dir, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT};
 
 /// Every test is over in this time, whatever happens.
 async fn within<T>(secs: u64, test: impl std::future::Future<Output = T>) -> T {
@@ -30,7 +26,7 @@ async fn within<T>(secs: u64, test: impl std::future::Future<Output = T>) -> T {
 /// An empty working directory of the test's own: no Leptos.toml or .env can leak in.
 /// The binary as the fleet tests run it, everything logged and its output captured.
 fn binary(dir: &Path) -> Command {
-    let mut command = support::fleet::binary(dir);
+    let mut command = crate::support::fleet::binary(dir);
     command
         .env("RUST_LOG", "trace")
         .stdout(Stdio::piped())

@@ -3,10 +3,6 @@
 //! against a closed port, with a bad setting and in demo mode. Every run gets a clean
 //! environment and an empty working directory.
 
-#![cfg(feature = "ssr")]
-
-mod support;
-
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -18,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 
-use support::{work_dir, LocalIdp, BASIC_CLIENT, PUBLIC_CLIENT};
+use crate::support::{work_dir, LocalIdp, BASIC_CLIENT, PUBLIC_CLIENT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tvsignin");
 /// No run may take longer than this (everything is on loopback).

@@ -1,8 +1,6 @@
 //! Provider quirks, one test each: the real `ProviderClient` (and `run_polling`) talking HTTP
 //! to a small scripted provider on 127.0.0.1 whose endpoints answer from a per-test script.
 
-#![cfg(feature = "ssr")]
-
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -20,9 +18,7 @@ use tvsignin::oidc::secret::{ClientSecret, DeviceCode};
 use tvsignin::oidc::token::TokenSet;
 use tvsignin::oidc::{ClientAuthMethod, ProviderClient, ProviderError};
 
-mod support;
-
-use support::scripted::{Reply, Scripted, DEVICE, DISCOVERY, ELSEWHERE, TOKEN};
+use crate::support::scripted::{Reply, Scripted, DEVICE, DISCOVERY, ELSEWHERE, TOKEN};
 
 /// Every test runs under this bound, so a client that loops or hangs fails instead of stalling.
 async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {

@@ -4,10 +4,6 @@
 //! refused with 429 while TVs elsewhere pair as usual; connections over the cap are answered
 //! 503 and the server carries on. Every loop is bounded.
 
-#![cfg(feature = "ssr")]
-
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,10 +14,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tvsignin::pairing::store::memory::MemoryStore;
 
-use support::demo_app::{bounded, start, start_with, TestApp};
-use support::fleet::{store_key, Events, Redis};
-use support::tv::Tv;
-use support::work_dir;
+use crate::support::demo_app::{bounded, start, start_with, TestApp};
+use crate::support::fleet::{store_key, Events, Redis};
+use crate::support::tv::Tv;
+use crate::support::work_dir;
 
 /// Requests with made-up cookies, and how many are in flight at once.
 const FLOOD: usize = 10_000;

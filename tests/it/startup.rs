@@ -1,8 +1,6 @@
 //! Start-up of the real binary: bad settings stop it with one line naming the key; an
 //! unreachable provider does not stop it, and readiness says so.
 
-mod support;
-
 use std::process::Stdio;
 use std::time::Duration;
 

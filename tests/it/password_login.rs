@@ -3,8 +3,6 @@
 //! (issue 13: refusals without a body, plain http). Every run gets a clean environment and an
 //! empty working directory, so no Leptos.toml, .env or developer setting leaks in.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -13,8 +11,10 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use support::scripted::{Reply, Scripted, DISCOVERY, TOKEN, USERINFO};
-use support::{provider_hook, work_dir, LocalIdp, ALICE, BASIC_CLIENT, POST_CLIENT, PUBLIC_CLIENT};
+use crate::support::scripted::{Reply, Scripted, DISCOVERY, TOKEN, USERINFO};
+use crate::support::{
+    provider_hook, work_dir, LocalIdp, ALICE, BASIC_CLIENT, POST_CLIENT, PUBLIC_CLIENT,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tvsignin");
 /// No single run may take longer than this (the provider answers in milliseconds).

@@ -2,10 +2,6 @@
 //! with plain HTTP requests, the phone pages through their HTML forms, and the app's own
 //! provider client signing in against it.
 
-#![cfg(feature = "ssr")]
-
-mod support;
-
 use std::time::{Duration, Instant};
 
 use reqwest::header::{
@@ -20,7 +16,7 @@ use tvsignin::oidc::polling::{run_polling, PollOutcome, PollState, TokioTimer};
 use tvsignin::oidc::secret::{AccessToken, IdToken, Password, RefreshToken};
 use tvsignin::oidc::token::TokenSet;
 
-use support::demo_app::{bounded, start, TestApp};
+use crate::support::demo_app::{bounded, start, TestApp};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const CLIENT: &str = "tvsignin-demo";

@@ -5,18 +5,14 @@
 //! nothing of the sign-in, on the push stream or on the status endpoint. Over HTTPS the
 //! cookie is named with the `__Host-` prefix.
 
-#![cfg(feature = "ssr")]
-
-mod support;
-
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use serde_json::Value;
 
-use support::demo_app::{bounded, start, start_with, TestApp};
-use support::fleet::Events;
-use support::tv::{user_code, Tv};
+use crate::support::demo_app::{bounded, start, start_with, TestApp};
+use crate::support::fleet::Events;
+use crate::support::tv::{user_code, Tv};
 
 /// How long a push stream may stay open here, and how long to wait for an event.
 const STREAM: Duration = Duration::from_secs(50);

@@ -7,10 +7,6 @@
 //! - graceful shutdown with a push stream open and a pairing polling;
 //! - a restart mid-pairing: the TV's cookie finds a clean Home, not an error.
 
-#![cfg(feature = "ssr")]
-
-mod support;
-
 use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use support::tv::{user_code, Tv};
+use crate::support::tv::{user_code, Tv};
 use tvsignin::server::start::{build_state, serve};
 use tvsignin::settings::{RawSettings, Settings};
 
