@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -122,6 +123,51 @@ impl Timer for TokioTimer {
     }
 }
 
+/// A virtual clock, for tests: sleeping advances it at once and records the wait, so the loop
+/// runs (against a real provider, even) without sleeping for real.
+#[derive(Debug)]
+pub struct VirtualTimer {
+    start: Instant,
+    elapsed: Mutex<Duration>,
+    sleeps: Mutex<Vec<Duration>>,
+}
+
+impl VirtualTimer {
+    pub fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            elapsed: Mutex::new(Duration::ZERO),
+            sleeps: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every wait asked for so far, in whole seconds.
+    pub fn sleeps(&self) -> Vec<u64> {
+        let sleeps = self.sleeps.lock().unwrap_or_else(|e| e.into_inner());
+        sleeps.iter().map(Duration::as_secs).collect()
+    }
+}
+
+impl Default for VirtualTimer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Timer for VirtualTimer {
+    fn now(&self) -> Instant {
+        self.start + *self.elapsed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        *self.elapsed.lock().unwrap_or_else(|e| e.into_inner()) += duration;
+        self.sleeps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(duration);
+        Box::pin(async {})
+    }
+}
+
 /// Progress the loop reports while it runs (the TV shows it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PollProgress {
@@ -200,7 +246,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
 
     const S: fn(u64) -> Duration = Duration::from_secs;
 
@@ -447,47 +492,11 @@ mod tests {
         }
     }
 
-    /// A virtual clock: sleeping advances it at once and records the wait.
-    struct FakeTimer {
-        start: Instant,
-        elapsed: Mutex<Duration>,
-        sleeps: Mutex<Vec<Duration>>,
-    }
-
-    impl FakeTimer {
-        fn new() -> Self {
-            Self {
-                start: Instant::now(),
-                elapsed: Mutex::new(Duration::ZERO),
-                sleeps: Mutex::new(Vec::new()),
-            }
-        }
-        fn sleeps(&self) -> Vec<u64> {
-            self.sleeps
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|d| d.as_secs())
-                .collect()
-        }
-    }
-
-    impl Timer for FakeTimer {
-        fn now(&self) -> Instant {
-            self.start + *self.elapsed.lock().unwrap()
-        }
-        fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-            *self.elapsed.lock().unwrap() += d;
-            self.sleeps.lock().unwrap().push(d);
-            Box::pin(async {})
-        }
-    }
-
     async fn run(
         script: Vec<Result<&'static str, PollResponse>>,
         expires_in: u64,
     ) -> (PollOutcome<&'static str>, Vec<u64>, usize) {
-        let timer = FakeTimer::new();
+        let timer = VirtualTimer::new();
         let cancel = CancellationToken::new();
         let state = PollState::new(S(5), timer.now(), S(expires_in));
         let script = Mutex::new(script.into_iter());
@@ -545,7 +554,7 @@ mod tests {
 
     #[tokio::test]
     async fn cancellation_stops_before_the_next_poll() {
-        let timer = FakeTimer::new();
+        let timer = VirtualTimer::new();
         let cancel = CancellationToken::new();
         cancel.cancel();
         let outcome: PollOutcome<()> = run_polling(

@@ -3,40 +3,32 @@
 //! against a closed port, with a bad setting and in demo mode. Every run gets a clean
 //! environment and an empty working directory.
 
-use std::net::SocketAddr;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::process::Command;
 
-use crate::support::{work_dir, LocalIdp, BASIC_CLIENT, PUBLIC_CLIENT};
+use crate::support::local_idp::{LocalIdp, BASIC_CLIENT, PUBLIC_CLIENT};
+use crate::support::process::{binary, Run};
+use crate::support::scripted::{Reply, Scripted};
+use crate::support::{free_port, work_dir};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tvsignin");
 /// No run may take longer than this (everything is on loopback).
 const RUN_LIMIT: Duration = Duration::from_secs(30);
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    took: Duration,
+/// How a run of check-config reads: a report line per check.
+trait Report {
+    /// The report line of `check`, if any: (verdict, detail).
+    fn check(&self, check: &str) -> Option<(String, String)>;
+
+    fn verdict(&self, check: &str) -> String;
+
+    /// Every line is "OK", "WARN" or "FAIL", a check name, then the detail; the last says
+    /// how it went.
+    fn assert_well_formed(&self);
 }
 
-impl Run {
-    fn show(&self) -> String {
-        format!(
-            "exit {:?} after {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.took, self.stdout, self.stderr
-        )
-    }
-
-    /// The report line of `check`, if any: (verdict, detail).
+impl Report for Run {
     fn check(&self, check: &str) -> Option<(String, String)> {
         self.stdout.lines().find_map(|line| {
             let (verdict, rest) = line.split_once(' ')?;
@@ -51,8 +43,6 @@ impl Run {
             .0
     }
 
-    /// Every line is "OK", "WARN" or "FAIL", a check name, then the detail; the last says
-    /// how it went.
     fn assert_well_formed(&self) {
         let mut lines: Vec<&str> = self.stdout.lines().filter(|l| !l.is_empty()).collect();
         let summary = lines.pop().unwrap_or_default();
@@ -74,31 +64,13 @@ impl Run {
 
 /// Runs `tvsignin --config /nonexistent check-config` with exactly `env` plus PATH.
 async fn run(test: &str, env: &[(&str, &str)]) -> Run {
-    let dir = work_dir(test);
-    let mut command = Command::new(BIN);
+    let mut command = binary(&work_dir(module_path!(), test));
     command
         .arg("--config")
         .arg("/nonexistent/Leptos.toml")
         .arg("check-config")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let started = Instant::now();
-    let output = tokio::time::timeout(RUN_LIMIT, command.output())
-        .await
-        .expect("tvsignin check-config did not finish within 30 s")
-        .expect("run tvsignin");
-    let run = Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        took: started.elapsed(),
-    };
+        .envs(env.iter().copied());
+    let run = Run::to_end(command, None, RUN_LIMIT).await;
     run.assert_well_formed();
     run
 }
@@ -162,72 +134,70 @@ async fn a_wrong_secret_fails_the_client_check() {
     );
 }
 
-/// A provider that serves only a discovery document, shaped by the first path segment; under
-/// `<variant>/oauth2/` it answers as an IBM Security Verify tenant would.
-async fn scripted_provider() -> (String, tokio::task::JoinHandle<()>) {
-    async fn discovery(State(base): State<String>, Path(variant): Path<String>) -> Json<Value> {
-        let issuer = match variant.as_str() {
-            "wrong-issuer" => format!("{base}/another"),
-            "tenant-ok" => format!("{base}/{variant}/oauth2"),
-            _ => format!("{base}/{variant}"),
-        };
-        let mut doc = json!({
-            "issuer": issuer,
-            "device_authorization_endpoint": format!("{issuer}/device"),
-            "token_endpoint": format!("{issuer}/token"),
-            "userinfo_endpoint": format!("{issuer}/me"),
-            "jwks_uri": format!("{issuer}/jwks"),
-            "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_GRANT],
-        });
-        let map = doc.as_object_mut().unwrap();
-        match variant.as_str() {
-            "no-device-endpoint" => {
-                map.remove("device_authorization_endpoint");
-            }
-            "no-device-grant" => {
-                map.insert(
-                    "grant_types_supported".into(),
-                    json!(["authorization_code", "refresh_token"]),
-                );
-            }
-            "no-jwks" => {
-                map.remove("jwks_uri");
-            }
-            // Never fetched by check-config, so no test sends anything off this machine.
-            "http-jwks" => {
-                map.insert("jwks_uri".into(), json!("http://192.0.2.1/jwks"));
-            }
-            _ => {}
-        }
-        Json(doc)
-    }
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let base = format!("http://{addr}");
-    let app = Router::new()
-        .route(
-            "/{variant}/.well-known/openid-configuration",
-            get(discovery),
-        )
-        .route(
-            "/{variant}/oauth2/.well-known/openid-configuration",
-            get(discovery),
-        )
-        .with_state(base.clone());
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+/// A discovery document shaped by `variant`; under `<variant>/oauth2/` it is served as an IBM
+/// Security Verify tenant would serve it.
+fn discovery(base: &str, variant: &str) -> Value {
+    let issuer = match variant {
+        "wrong-issuer" => format!("{base}/another"),
+        "tenant-ok" => format!("{base}/{variant}/oauth2"),
+        _ => format!("{base}/{variant}"),
+    };
+    let mut doc = json!({
+        "issuer": issuer,
+        "device_authorization_endpoint": format!("{issuer}/device"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/me"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_GRANT],
     });
-    (base, task)
+    let map = doc.as_object_mut().unwrap();
+    match variant {
+        "no-device-endpoint" => {
+            map.remove("device_authorization_endpoint");
+        }
+        "no-device-grant" => {
+            map.insert(
+                "grant_types_supported".into(),
+                json!(["authorization_code", "refresh_token"]),
+            );
+        }
+        "no-jwks" => {
+            map.remove("jwks_uri");
+        }
+        // Never fetched by check-config, so no test sends anything off this machine.
+        "http-jwks" => {
+            map.insert("jwks_uri".into(), json!("http://192.0.2.1/jwks"));
+        }
+        _ => {}
+    }
+    doc
+}
+
+/// A provider that serves only discovery documents: one per variant, at `<variant>/` and at
+/// `<variant>/oauth2/`. Its other endpoints answer 404.
+async fn scripted_provider(variants: &[&str]) -> Scripted {
+    let provider = Scripted::start().await;
+    for variant in variants {
+        let doc = discovery(&provider.base, variant);
+        for under in ["", "/oauth2"] {
+            provider.script(
+                &format!("/{variant}{under}/.well-known/openid-configuration"),
+                vec![Reply::json(200, doc.clone())],
+            );
+        }
+    }
+    provider
 }
 
 #[tokio::test]
 async fn missing_device_support_fails() {
-    let (base, server) = scripted_provider().await;
     let cases = [
         ("no-device-endpoint", "device authorization endpoint"),
         ("no-device-grant", "device grant"),
         ("no-jwks", "jwks_uri"),
     ];
+    let provider = scripted_provider(&cases.map(|(variant, _)| variant)).await;
+    let base = &provider.base;
     for (variant, failing) in cases {
         let issuer = format!("{base}/{variant}");
         let env = [("ISSUER", issuer.as_str()), ("CLIENT_ID", "tv")];
@@ -247,20 +217,20 @@ async fn missing_device_support_fails() {
         // Without a revocation endpoint there is a warning, not a failure.
         assert_eq!(run.verdict("revocation endpoint"), "WARN", "{}", run.show());
     }
-    server.abort();
 }
 
 /// OpenID Connect Discovery §4.3: discovery's issuer must be ISSUER (for IBM Security Verify,
 /// `<TENANT_URL>/oauth2`); otherwise nothing else is tried.
 #[tokio::test]
 async fn an_issuer_other_than_the_settings_fails() {
-    let (base, server) = scripted_provider().await;
     let cases = [
         ("ISSUER", "wrong-issuer", false),
         ("TENANT_URL", "tenant-ok", true),
         // Its discovery names the tenant itself, not <tenant>/oauth2.
         ("TENANT_URL", "tenant-bare", false),
     ];
+    let provider = scripted_provider(&cases.map(|(_, variant, _)| variant)).await;
+    let base = &provider.base;
     for (key, variant, matches) in cases {
         let url = format!("{base}/{variant}");
         let env = [(key, url.as_str()), ("CLIENT_ID", "tv")];
@@ -283,7 +253,6 @@ async fn an_issuer_other_than_the_settings_fails() {
             );
         }
     }
-    server.abort();
 }
 
 /// Every provider URL is https, or plain http to this machine: in the settings (one line
@@ -291,7 +260,8 @@ async fn an_issuer_other_than_the_settings_fails() {
 /// through with a warning.
 #[tokio::test]
 async fn plain_http_to_another_machine_fails() {
-    let (base, server) = scripted_provider().await;
+    let provider = scripted_provider(&["http-jwks", "fine"]).await;
+    let base = &provider.base;
     let issuer = format!("{base}/http-jwks");
     let run_1 = run(
         "http-jwks",
@@ -329,16 +299,11 @@ async fn plain_http_to_another_machine_fails() {
     assert_eq!(run_3.verdict("settings"), "OK", "{}", run_3.show());
     assert_eq!(run_3.verdict("discovery"), "OK", "{}", run_3.show());
     assert_eq!(run_3.verdict("jwks_uri"), "WARN", "{}", run_3.show());
-    server.abort();
 }
 
 #[tokio::test]
 async fn a_closed_port_fails_discovery() {
-    // Bind and drop: the port is free and nothing listens.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
     let env = [("ISSUER", issuer.as_str()), ("CLIENT_ID", "tv")];
     let run = run("closed-port", &env).await;
@@ -374,6 +339,7 @@ async fn a_bad_setting_fails_naming_the_key() {
     }
 }
 
+#[cfg(feature = "demo")]
 #[tokio::test]
 async fn demo_mode_needs_no_network() {
     let run = run("demo", &[]).await;

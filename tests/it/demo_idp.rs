@@ -9,14 +9,15 @@ use reqwest::header::{
 };
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
 use tvsignin::demo_idp::DemoTiming;
-use tvsignin::oidc::polling::{run_polling, PollOutcome, PollState, TokioTimer};
+use tvsignin::oidc::polling::{PollOutcome, TokioTimer};
 use tvsignin::oidc::secret::{AccessToken, IdToken, Password, RefreshToken};
 use tvsignin::oidc::token::TokenSet;
 
-use crate::support::demo_app::{bounded, start, TestApp};
+use crate::support::app::{start, TestApp};
+use crate::support::polling::poll_until_done;
+use crate::support::within;
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const CLIENT: &str = "tvsignin-demo";
@@ -136,7 +137,7 @@ fn error_of(body: &Value) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_and_jwks() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         let response = app
             .http
@@ -211,7 +212,7 @@ async fn discovery_and_jwks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_authorization_shape_and_client_checks() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         assert_eq!(DemoTiming::default().code_ttl, Duration::from_secs(600));
         assert_eq!(DemoTiming::default().interval, Duration::from_secs(5));
@@ -314,7 +315,7 @@ async fn device_authorization_shape_and_client_checks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phone_flow_allow_gives_tokens_userinfo_and_a_verified_id_token() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         let da = app.device_authorization().await;
         let (device_code, user_code) = (da["device_code"].as_str().unwrap(), da["user_code"].as_str().unwrap());
@@ -399,7 +400,7 @@ async fn phone_flow_allow_gives_tokens_userinfo_and_a_verified_id_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_codes_are_limited() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         let da = app.device_authorization().await;
         let user_code = da["user_code"].as_str().unwrap();
@@ -454,7 +455,7 @@ async fn wrong_codes_are_limited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_codes_answer_expired_token() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         app.set_timing(1, 1);
         let da = app.device_authorization().await;
@@ -482,7 +483,7 @@ async fn expired_codes_answer_expired_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_too_fast_gets_slow_down() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         let da = app.device_authorization().await;
         let device_code = da["device_code"].as_str().unwrap();
@@ -505,7 +506,7 @@ async fn polling_too_fast_gets_slow_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deny_gives_access_denied() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         let da = app.device_authorization().await;
         let mut phone = app.phone();
@@ -530,7 +531,7 @@ async fn deny_gives_access_denied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_ends_tokens() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         let (status, tokens) = app.password_grant("alice", "alice-demo").await;
         assert_eq!(status, StatusCode::OK, "{tokens}");
@@ -624,7 +625,7 @@ async fn revocation_ends_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_and_refresh_grants() {
-    bounded(async {
+    within(60, async {
         let app = start(&[("DEMO_USERS", "carol:carol-pw")]).await;
         let (status, tokens) = app.password_grant("alice", "alice-demo").await;
         assert_eq!(status, StatusCode::OK);
@@ -728,7 +729,7 @@ async fn password_and_refresh_grants() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_check_csrf_and_escape_what_they_show() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         let da = app.device_authorization().await;
         let user_code = da["user_code"].as_str().unwrap();
@@ -810,28 +811,21 @@ async fn pages_check_csrf_and_escape_what_they_show() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_apps_own_client_signs_in_end_to_end() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         let provider = app.state.provider.clone();
         let started = Instant::now();
         let da = provider.start_device_authorization().await.unwrap();
         assert_eq!(da.interval, Duration::from_secs(1));
         let link = da.verification_uri_complete.clone().unwrap();
-        let cancel = CancellationToken::new();
-        let polling = run_polling(
-            PollState::new(da.interval, Instant::now(), da.expires_in),
-            &TokioTimer,
-            &cancel,
-            || provider.poll_for_rules(&da.device_code),
-            |_| {},
-        );
+        let polling = poll_until_done(&provider, &da, &TokioTimer);
         let phone = async {
             tokio::time::sleep(Duration::from_millis(300)).await;
             app.phone()
                 .sign_in(&link, "alice", "alice-demo", "allow")
                 .await
         };
-        let (outcome, done) = tokio::join!(polling, phone);
+        let ((outcome, _), done) = tokio::join!(polling, phone);
         assert_eq!(
             done.text("demo-result"),
             "You're signed in on the TV. You can close this page."
@@ -866,7 +860,7 @@ async fn the_apps_own_client_signs_in_end_to_end() {
 /// PAIRING_RATE_LIMIT). Other machines are told apart by the address a trusted proxy names.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_machine_on_the_network_is_rate_limited() {
-    bounded(async {
+    within(60, async {
         let app = start(&[("TRUST_PROXY", "true")]).await;
         let authorize = [("client_id", CLIENT), ("scope", "openid")];
         let lan = Some("192.0.2.7");
@@ -971,7 +965,7 @@ async fn a_machine_on_the_network_is_rate_limited() {
 /// passwords, never those (nor a built-in user's password that DEMO_USERS changed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_users_passwords_are_never_shown() {
-    bounded(async {
+    within(60, async {
         let app = start(&[("DEMO_USERS", "carol:carol-secret-9,bob:bob-changed-7")]).await;
         let da = app.device_authorization().await;
         let mut phone = app.phone();

@@ -7,38 +7,15 @@
 //! - graceful shutdown with a push stream open and a pairing polling;
 //! - a restart mid-pairing: the TV's cookie finds a clean Home, not an error.
 
-use std::collections::VecDeque;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::Router;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
+use crate::support::app::{serve_on, TestApp};
+use crate::support::scripted::{Reply, Scripted, DEVICE, TOKEN, USERINFO};
 use crate::support::tv::{user_code, Tv};
-use tvsignin::server::start::{build_state, serve};
-use tvsignin::settings::{RawSettings, Settings};
-
-/// Every test is over in this time, whatever happens.
-async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), test)
-        .await
-        .unwrap_or_else(|_| panic!("test took longer than {secs} s"))
-}
-
-/// A loopback port that nothing listens on (right now).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
-}
+use crate::support::{free_port, within};
 
 /// Binds 127.0.0.1:`port`, retrying briefly (a port just released can take a moment).
 async fn bind_port(port: u16) -> TcpListener {
@@ -56,242 +33,57 @@ async fn bind_port(port: u16) -> TcpListener {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The scripted provider.
-
-/// One answer of the token endpoint.
-#[derive(Clone, Debug)]
-struct Reply {
-    status: u16,
-    content_type: &'static str,
-    body: String,
-    delay: Duration,
-}
-
-impl Reply {
-    fn json(status: u16, body: Value) -> Self {
-        Self {
-            status,
-            content_type: "application/json",
-            body: body.to_string(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    fn raw(status: u16, content_type: &'static str, body: &str) -> Self {
-        Self {
-            status,
-            content_type,
-            body: body.to_owned(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    fn pending() -> Self {
-        Self::json(400, json!({ "error": "authorization_pending" }))
-    }
-
-    fn tokens() -> Self {
-        Self::json(
-            200,
-            json!({ "access_token": "at-faults", "token_type": "Bearer", "expires_in": 3600 }),
-        )
-    }
-
-    fn after(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-}
-
-/// A token request as the provider saw it.
-#[derive(Clone, Debug)]
-struct TokenRequest {
-    at: Instant,
-    device_code: String,
-}
-
-struct FakeInner {
-    base: String,
-    /// The token endpoint's answers in order; the last one repeats.
-    token_script: Mutex<VecDeque<Reply>>,
-    token_requests: Mutex<Vec<TokenRequest>>,
-    device_requests: Mutex<usize>,
-}
-
-/// Discovery, device authorization (a new code each time, interval 1 s), a scripted token
-/// endpoint, userinfo (Alice) and revocation. Stopped when dropped.
-struct FakeProvider {
-    base: String,
-    inner: Arc<FakeInner>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for FakeProvider {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl FakeProvider {
-    async fn start(token_script: Vec<Reply>) -> Self {
-        Self::serve_on(
-            TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-            token_script,
-        )
-    }
-
-    fn serve_on(listener: TcpListener, token_script: Vec<Reply>) -> Self {
-        assert!(!token_script.is_empty());
-        let base = format!("http://{}", listener.local_addr().expect("local addr"));
-        let inner = Arc::new(FakeInner {
-            base: base.clone(),
-            token_script: Mutex::new(token_script.into()),
-            token_requests: Mutex::default(),
-            device_requests: Mutex::default(),
-        });
-        let app = Router::new().fallback(answer).with_state(inner.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fake provider");
-        });
-        Self { base, inner, task }
-    }
-
-    fn token_requests(&self) -> Vec<TokenRequest> {
-        self.inner.token_requests.lock().unwrap().clone()
-    }
-
-    fn device_requests(&self) -> usize {
-        *self.inner.device_requests.lock().unwrap()
-    }
-}
-
-async fn answer(
-    State(inner): State<Arc<FakeInner>>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let base = &inner.base;
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    match (method, uri.path()) {
-        (Method::GET, "/.well-known/openid-configuration") => axum::Json(json!({
-            "issuer": base,
-            "device_authorization_endpoint": format!("{base}/device_authorization"),
-            "token_endpoint": format!("{base}/token"),
-            "userinfo_endpoint": format!("{base}/userinfo"),
-            "revocation_endpoint": format!("{base}/revoke"),
-            "token_endpoint_auth_methods_supported": ["none"],
-        }))
-        .into_response(),
-        (Method::POST, "/device_authorization") => {
-            let n = {
-                let mut count = inner.device_requests.lock().unwrap();
-                *count += 1;
-                *count
-            };
+/// A provider on `listener` whose device authorization makes a new code each time
+/// (`device-code-<n>`, shown as `CODE-000<n>`, interval 1 s), whose token endpoint answers
+/// `token_script` in order (the last answer repeats), and whose userinfo names Alice.
+fn provider_on(listener: TcpListener, token_script: Vec<Reply>) -> Scripted {
+    let provider = Scripted::serve_on(listener);
+    let base = provider.base.clone();
+    let codes = (1..=9)
+        .map(|n| {
             let user_code = format!("CODE-{n:04}");
-            axum::Json(json!({
-                "device_code": format!("device-code-{n}"),
-                "user_code": user_code,
-                "verification_uri": format!("{base}/activate"),
-                "verification_uri_complete": format!("{base}/activate?user_code={user_code}"),
-                "expires_in": 600,
-                "interval": 1,
-            }))
-            .into_response()
-        }
-        (Method::POST, "/token") => {
-            inner.token_requests.lock().unwrap().push(TokenRequest {
-                at: Instant::now(),
-                device_code: field("device_code").unwrap_or_default(),
-            });
-            let reply = {
-                let mut script = inner.token_script.lock().unwrap();
-                if script.len() > 1 {
-                    script.pop_front().unwrap()
-                } else {
-                    script.front().unwrap().clone()
-                }
-            };
-            if !reply.delay.is_zero() {
-                tokio::time::sleep(reply.delay).await;
-            }
-            (
-                StatusCode::from_u16(reply.status).unwrap(),
-                [("content-type", reply.content_type)],
-                reply.body,
+            Reply::json(
+                200,
+                json!({
+                    "device_code": format!("device-code-{n}"),
+                    "user_code": user_code,
+                    "verification_uri": format!("{base}/activate"),
+                    "verification_uri_complete": format!("{base}/activate?user_code={user_code}"),
+                    "expires_in": 600,
+                    "interval": 1,
+                }),
             )
-                .into_response()
-        }
-        (Method::GET, "/userinfo") => axum::Json(
+        })
+        .collect();
+    provider.script(DEVICE, codes);
+    provider.script(TOKEN, token_script);
+    provider.script(
+        USERINFO,
+        vec![Reply::json(
+            200,
             json!({ "sub": "alice", "name": "Alice Liddell", "ext": { "tenantId": "t-1" } }),
-        )
-        .into_response(),
-        (Method::POST, "/revoke") => StatusCode::OK.into_response(),
-        _ => StatusCode::NOT_FOUND.into_response(),
-    }
+        )],
+    );
+    provider
 }
 
-// ---------------------------------------------------------------------------------------------
-// The app, in-process.
-
-/// The app on a loopback listener; shut down when dropped.
-struct App {
-    base: String,
-    addr: SocketAddr,
-    shutdown: CancellationToken,
-    serve: Option<JoinHandle<()>>,
+/// As [`provider_on`], on a free port.
+async fn start_provider(token_script: Vec<Reply>) -> Scripted {
+    provider_on(
+        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+        token_script,
+    )
 }
 
-impl Drop for App {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+/// The app on `listener` with the provider at `issuer` (client `tv`, public) and `extra`.
+async fn app_on(listener: TcpListener, issuer: &str, extra: &[(&str, &str)]) -> TestApp {
+    let mut settings = vec![("ISSUER", issuer), ("CLIENT_ID", "tv")];
+    settings.extend_from_slice(extra);
+    serve_on(listener, &settings, None).await
 }
 
-impl App {
-    /// Serves on `listener` with the provider at `issuer` (client `tv`, public) and `extra`.
-    fn start(listener: TcpListener, issuer: &str, extra: &[(&str, &str)]) -> Self {
-        let addr = listener.local_addr().expect("local addr");
-        let base = format!("http://{addr}");
-        let mut pairs: Vec<(String, String)> = vec![
-            ("ISSUER".into(), issuer.to_owned()),
-            ("CLIENT_ID".into(), "tv".into()),
-            ("PUBLIC_URL".into(), base.clone()),
-        ];
-        pairs.extend(
-            extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        let settings = Settings::from_raw(&RawSettings::from_pairs(pairs)).expect("settings");
-        let shutdown = CancellationToken::new();
-        let mut state = build_state(settings, addr, shutdown.clone()).expect("state");
-        // No browser bundle is needed: a folder that does not exist keeps start-up quick.
-        state.leptos_options.site_root = "target/faults-tests-no-site".into();
-        let serve = Some(tokio::spawn(serve(listener, state)));
-        Self {
-            base,
-            addr,
-            shutdown,
-            serve,
-        }
-    }
-
-    /// Cancels the shutdown token; the serve future must then finish within `limit`.
-    async fn stop(&mut self, limit: Duration) -> Duration {
-        let started = Instant::now();
-        self.shutdown.cancel();
-        let serve = self.serve.take().expect("still serving");
-        let result = tokio::time::timeout(limit, serve)
-            .await
-            .unwrap_or_else(|_| panic!("the server did not stop within {limit:?} of shutdown"));
-        result.expect("serve task");
-        started.elapsed()
-    }
-
+impl TestApp {
+    /// The HTTP status of `GET <path>` (0 when the app does not answer).
     async fn get_status(&self, path: &str) -> u16 {
         reqwest::Client::new()
             .get(format!("{}{path}", self.base))
@@ -313,11 +105,12 @@ async fn a_provider_down_at_start_up_recovers_by_itself() {
     within(45, async {
         let provider_port = free_port();
         let issuer = format!("http://127.0.0.1:{provider_port}");
-        let mut app = App::start(
+        let mut app = app_on(
             TcpListener::bind("127.0.0.1:0").await.unwrap(),
             &issuer,
             &[],
-        );
+        )
+        .await;
 
         assert_eq!(app.get_status("/healthz").await, 200);
         assert_eq!(
@@ -337,8 +130,7 @@ async fn a_provider_down_at_start_up_recovers_by_itself() {
         assert_eq!(app.get_status("/readyz").await, 503);
 
         // The provider comes up on the port the settings name.
-        let provider =
-            FakeProvider::serve_on(bind_port(provider_port).await, vec![Reply::pending()]);
+        let provider = provider_on(bind_port(provider_port).await, vec![Reply::pending()]);
         let up = Instant::now();
         // Start retries are 2 s doubling, so the next try lands within a few seconds; allow
         // the discovery retry's next step (up to 30 s) as the outer bound.
@@ -351,7 +143,7 @@ async fn a_provider_down_at_start_up_recovers_by_itself() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         eprintln!("pairing recovered {recovered:?} after the provider came up");
-        assert!(provider.device_requests() >= 1);
+        assert!(provider.hits(DEVICE) >= 1);
         app.stop(Duration::from_secs(5)).await;
     })
     .await;
@@ -363,7 +155,7 @@ async fn a_provider_down_at_start_up_recovers_by_itself() {
 #[tokio::test]
 async fn token_endpoint_trouble_mid_pairing_ends_signed_in() {
     within(45, async {
-        let provider = FakeProvider::start(vec![
+        let provider = start_provider(vec![
             Reply::raw(503, "text/html", "<h1>Service Unavailable</h1>"),
             // Far longer than the 1 s timeout: only the timeout ends this one.
             Reply::pending().after(Duration::from_secs(20)),
@@ -376,11 +168,12 @@ async fn token_endpoint_trouble_mid_pairing_ends_signed_in() {
             Reply::tokens(),
         ])
         .await;
-        let mut app = App::start(
+        let mut app = app_on(
             TcpListener::bind("127.0.0.1:0").await.unwrap(),
             &provider.base,
             &[("HTTP_TIMEOUT_SECS", "1")],
-        );
+        )
+        .await;
         let tv = Tv::new(&app.base);
         tv.open_page().await;
         let started = Instant::now();
@@ -438,14 +231,16 @@ async fn token_endpoint_trouble_mid_pairing_ends_signed_in() {
 
         // Five polls, the hang cut off by the timeout, and none after the tokens.
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        let polls = provider.token_requests();
+        let polls = provider.seen(TOKEN);
         assert_eq!(polls.len(), 5, "token requests: {polls:?}");
         let gap = polls[2].at.duration_since(polls[1].at);
         assert!(
             gap < Duration::from_secs(8),
             "the hung request was not cut off at 1 s: {gap:?}"
         );
-        assert!(polls.iter().all(|p| p.device_code == "device-code-1"));
+        assert!(polls
+            .iter()
+            .all(|p| p.field("device_code") == ["device-code-1"]));
         app.stop(Duration::from_secs(5)).await;
     })
     .await;
@@ -456,12 +251,13 @@ async fn token_endpoint_trouble_mid_pairing_ends_signed_in() {
 #[tokio::test]
 async fn graceful_shutdown_ends_streams_and_polling() {
     within(40, async {
-        let provider = FakeProvider::start(vec![Reply::pending()]).await;
-        let mut app = App::start(
+        let provider = start_provider(vec![Reply::pending()]).await;
+        let mut app = app_on(
             TcpListener::bind("127.0.0.1:0").await.unwrap(),
             &provider.base,
             &[],
-        );
+        )
+        .await;
         let tv = Tv::new(&app.base);
         tv.open_page().await;
         tv.call("start").await;
@@ -487,12 +283,12 @@ async fn graceful_shutdown_ends_streams_and_polling() {
 
         tv.wait_for("waiting", Duration::from_secs(10)).await;
         let deadline = Instant::now() + Duration::from_secs(10);
-        while provider.token_requests().len() < 2 {
+        while provider.hits(TOKEN) < 2 {
             assert!(Instant::now() < deadline, "the pairing is not polling");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
-        let before = provider.token_requests().len();
+        let before = provider.hits(TOKEN);
         let took = app.stop(Duration::from_secs(5)).await;
         eprintln!("server stopped {took:?} after shutdown");
         let streamed = tokio::time::timeout(Duration::from_secs(5), reader)
@@ -507,17 +303,13 @@ async fn graceful_shutdown_ends_streams_and_polling() {
 
         // A poll already in flight may still land; after that, silence.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let settled = provider.token_requests().len();
+        let settled = provider.hits(TOKEN);
         assert!(
             settled <= before + 1,
             "polled after shutdown: {before} -> {settled}"
         );
         tokio::time::sleep(Duration::from_secs(3)).await;
-        assert_eq!(
-            provider.token_requests().len(),
-            settled,
-            "the polling task kept going"
-        );
+        assert_eq!(provider.hits(TOKEN), settled, "the polling task kept going");
     })
     .await;
 }
@@ -528,10 +320,10 @@ async fn graceful_shutdown_ends_streams_and_polling() {
 #[tokio::test]
 async fn a_restart_mid_pairing_comes_back_idle() {
     within(40, async {
-        let provider = FakeProvider::start(vec![Reply::pending()]).await;
+        let provider = start_provider(vec![Reply::pending()]).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let mut first = App::start(listener, &provider.base, &[]);
+        let mut first = app_on(listener, &provider.base, &[]).await;
         let tv = Tv::new(&first.base);
         tv.open_page().await;
         tv.call("start").await;
@@ -541,7 +333,7 @@ async fn a_restart_mid_pairing_comes_back_idle() {
         first.stop(Duration::from_secs(5)).await;
         drop(first);
         let stopped = Instant::now();
-        let second = App::start(bind_port(port).await, &provider.base, &[]);
+        let second = app_on(bind_port(port).await, &provider.base, &[]).await;
         assert_eq!(second.addr.port(), port);
 
         let status = tv.status().await;
@@ -560,17 +352,19 @@ async fn a_restart_mid_pairing_comes_back_idle() {
         assert_ne!(new, old, "a new code");
         // Let the new pairing poll a little; the old device code must not be polled again.
         tokio::time::sleep(Duration::from_millis(2500)).await;
-        let polls = provider.token_requests();
+        let polls = provider.seen(TOKEN);
         let old_after = polls
             .iter()
-            .filter(|p| p.device_code == "device-code-1" && p.at > stopped)
+            .filter(|p| p.field("device_code") == ["device-code-1"] && p.at > stopped)
             .count();
         assert_eq!(
             old_after, 0,
             "the old pairing kept polling after the restart"
         );
         assert!(
-            polls.iter().any(|p| p.device_code == "device-code-2"),
+            polls
+                .iter()
+                .any(|p| p.field("device_code") == ["device-code-2"]),
             "the new pairing polls"
         );
     })
@@ -583,14 +377,15 @@ async fn a_restart_mid_pairing_comes_back_idle() {
 #[tokio::test]
 async fn a_provider_naming_another_issuer_is_not_used() {
     within(30, async {
-        let provider = FakeProvider::start(vec![Reply::pending()]).await;
+        let provider = start_provider(vec![Reply::pending()]).await;
         // The same server under another name: its discovery names http://127.0.0.1:<port>.
         let issuer = provider.base.replace("127.0.0.1", "localhost");
-        let app = App::start(
+        let app = app_on(
             TcpListener::bind("127.0.0.1:0").await.unwrap(),
             &issuer,
             &[],
-        );
+        )
+        .await;
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(10);
         let (status, body) = loop {
@@ -621,7 +416,7 @@ async fn a_provider_naming_another_issuer_is_not_used() {
         tv.call("start").await;
         let shown = tv.wait_for("unreachable", Duration::from_secs(10)).await;
         assert!(shown["pairing"].is_null(), "{shown}");
-        assert_eq!(provider.device_requests(), 0, "no code asked of it");
+        assert_eq!(provider.hits(DEVICE), 0, "no code asked of it");
     })
     .await;
 }

@@ -9,7 +9,6 @@
 //! key opens starts over; bad fleet settings stop start-up naming the key. Each test is
 //! bounded and runs on loopback.
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -17,22 +16,19 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::Value;
 
-use crate::support::fleet::{
-    binary, free_port, holds_in_clear, overlapping_polls, provider_stat, slow_downs, store_key,
-    Events, FleetSettings, Redis, Replica, StoredKey, TlsFiles,
+use crate::support::events::Events;
+use crate::support::fleet::{holds_in_clear, store_key, FleetSettings, Replica};
+use crate::support::local_idp::{
+    overlapping_polls, phone, provider_hook, provider_stat, slow_downs, userinfo, LocalIdp,
+    PhoneAction, ALICE,
 };
+use crate::support::process::binary;
+use crate::support::redis::{Redis, StoredKey, TlsFiles};
 use crate::support::tv::user_code;
-use crate::support::{phone, provider_hook, work_dir, LocalIdp, PhoneAction, ALICE};
+use crate::support::{free_port, within, work_dir};
 
 /// How long a push stream may stay open in these tests.
 const STREAM: Duration = Duration::from_secs(100);
-
-/// Every test is over in this time, whatever happens.
-async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), test)
-        .await
-        .unwrap_or_else(|_| panic!("test took longer than {secs} s"))
-}
 
 /// The local provider, asking for a 1 s polling interval and answering `slow_down` to a
 /// device code polled again sooner than that: two replicas polling one pairing show up in
@@ -41,12 +37,12 @@ async fn provider() -> LocalIdp {
     LocalIdp::start(&[("IDP_INTERVAL", "1"), ("IDP_SLOW_DOWN", "1")]).await
 }
 
-/// The local provider, a `redis-server` of the test's own in `work_dir(name)`, and the
+/// The local provider, a `redis-server` of the test's own in a working directory `name`, and the
 /// settings its replicas share. Bind every part to a name (`_redis` will do): dropping the
 /// provider or Redis handle stops that process.
 async fn fleet_for(name: &str) -> (LocalIdp, PathBuf, Redis, FleetSettings) {
     let idp = provider().await;
-    let dir = work_dir(name);
+    let dir = work_dir(module_path!(), name);
     let redis = Redis::start(&dir).await;
     let fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
     (idp, dir, redis, fleet)
@@ -63,9 +59,9 @@ async fn alice_access_token(idp: &LocalIdp) -> String {
 }
 
 /// Waits until userinfo refuses `token` (it was revoked); panics after 5 s.
-async fn assert_revoked_soon(userinfo: &str, token: &str) {
+async fn assert_revoked_soon(issuer: &str, token: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while userinfo_status(userinfo, token).await != 401 {
+    while userinfo(issuer, token).await.0 != 401 {
         assert!(
             Instant::now() < deadline,
             "the access token still works 5 s after sign-out"
@@ -119,31 +115,6 @@ async fn assert_no_slow_down(idp: &LocalIdp) {
         "a device code was polled sooner than its interval after its previous poll: \
          two replicas polled one pairing at once, or an adopter ignored the interval"
     );
-}
-
-async fn userinfo_endpoint(issuer: &str) -> String {
-    let discovery: Value = reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
-        .await
-        .expect("discovery")
-        .json()
-        .await
-        .expect("discovery JSON");
-    discovery["userinfo_endpoint"]
-        .as_str()
-        .expect("userinfo_endpoint")
-        .to_owned()
-}
-
-/// The provider's HTTP status for userinfo with `token`: 200 while it works, 401 once revoked.
-async fn userinfo_status(endpoint: &str, token: &str) -> u16 {
-    reqwest::Client::new()
-        .get(endpoint)
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("userinfo")
-        .status()
-        .as_u16()
 }
 
 #[tokio::test]
@@ -373,8 +344,7 @@ async fn a_restart_loses_neither_a_pairing_nor_a_sign_in() {
         assert_no_slow_down(&idp).await;
         let profile = signed_in["profile"].clone();
         let access_token = alice_access_token(&idp).await;
-        let userinfo = userinfo_endpoint(&idp.issuer).await;
-        assert_eq!(userinfo_status(&userinfo, &access_token).await, 200);
+        assert_eq!(userinfo(&idp.issuer, &access_token).await.0, 200);
 
         // Restart again, gracefully this time: still signed in, as the same person.
         drop(events);
@@ -393,7 +363,7 @@ async fn a_restart_loses_neither_a_pairing_nor_a_sign_in() {
         let out = tv.call("sign_out").await;
         assert_eq!(out["state"], "idle", "sign_out: {out}");
         assert_eq!(tv.status().await["state"], "idle");
-        assert_revoked_soon(&userinfo, &access_token).await;
+        assert_revoked_soon(&idp.issuer, &access_token).await;
     })
     .await;
 }
@@ -595,7 +565,7 @@ async fn run_to_end(
 async fn replicas_share_a_redis_that_speaks_only_tls_and_check_its_certificate() {
     within(120, async {
         let idp = provider().await;
-        let dir = work_dir("tls_redis");
+        let dir = work_dir(module_path!(), "tls_redis");
         let tls = TlsFiles::generate(&dir, "redis");
         let redis = Redis::start_tls(&dir, &tls).await;
         assert!(redis.url.starts_with("rediss://"), "{}", redis.url);
@@ -711,10 +681,9 @@ async fn a_new_store_key_with_the_old_one_as_previous_signs_nobody_out() {
         let tv = tv.on(&third.base);
         let now = tv.status().await;
         assert_eq!(now["state"], "signed-in", "with the new key alone: {now}");
-        let userinfo = userinfo_endpoint(&idp.issuer).await;
-        assert_eq!(userinfo_status(&userinfo, &access_token).await, 200);
+        assert_eq!(userinfo(&idp.issuer, &access_token).await.0, 200);
         assert_eq!(tv.call("sign_out").await["state"], "idle");
-        assert_revoked_soon(&userinfo, &access_token).await;
+        assert_revoked_soon(&idp.issuer, &access_token).await;
     })
     .await;
 }
@@ -813,7 +782,7 @@ async fn bad_fleet_settings_stop_start_up_naming_the_key() {
                 "REDIS_CA_FILE",
             ),
         ];
-        let dir = work_dir("bad_settings");
+        let dir = work_dir(module_path!(), "bad_settings");
         for (what, settings, named) in cases {
             let (success, code, stderr) = run_to_end(&dir, settings, Duration::from_secs(20)).await;
             assert!(!success, "{what}: exit {code:?}\n{stderr}");
@@ -836,7 +805,7 @@ async fn an_unreachable_redis_stops_start_up_naming_redis_url() {
         let redis_url = format!("redis://127.0.0.1:{}/", free_port());
         let started = Instant::now();
         let (success, code, stderr) = run_to_end(
-            &work_dir("unreachable_redis"),
+            &work_dir(module_path!(), "unreachable_redis"),
             &[("REDIS_URL", &redis_url), ("STORE_KEY", &key)],
             Duration::from_secs(20),
         )
@@ -925,7 +894,7 @@ async fn a_device_code_is_never_polled_twice_at_once_across_a_hand_over_or_a_tak
         // Each poll takes 9 s at the provider, longer than a take-over used to take.
         const DELAY: Duration = Duration::from_secs(9);
         let idp = slow_provider(DELAY, &[]).await;
-        let dir = work_dir("no_overlapping_polls");
+        let dir = work_dir(module_path!(), "no_overlapping_polls");
         let redis = Redis::start(&dir).await;
         let mut fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
         // The replicas wait up to 11 s for a provider answer, so a 9 s poll succeeds.
@@ -1119,7 +1088,7 @@ async fn a_refresh_under_way_when_its_replica_stops_is_stored_before_the_hand_ov
         // used one presented again revokes the whole grant).
         const DELAY: Duration = Duration::from_secs(6);
         let idp = slow_provider(DELAY, &[("IDP_ACCESS_TOKEN_TTL", "20")]).await;
-        let dir = work_dir("refresh_hand_over");
+        let dir = work_dir(module_path!(), "refresh_hand_over");
         let redis = Redis::start(&dir).await;
         let mut fleet = FleetSettings::new(&idp.issuer, &redis, &dir);
         fleet.http_timeout_secs = 8;
@@ -1147,9 +1116,8 @@ async fn a_refresh_under_way_when_its_replica_stops_is_stored_before_the_hand_ov
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let access_token = alice_access_token(&idp).await;
-        let userinfo = userinfo_endpoint(&idp.issuer).await;
         assert_eq!(
-            userinfo_status(&userinfo, &access_token).await,
+            userinfo(&idp.issuer, &access_token).await.0,
             200,
             "the newest access token is dead: a used refresh token was sent again, and \
              the provider revoked the grant"
@@ -1157,7 +1125,7 @@ async fn a_refresh_under_way_when_its_replica_stops_is_stored_before_the_hand_ov
         let tv = tv.on(&b.base);
         assert_eq!(tv.status().await["state"], "signed-in");
         assert_eq!(tv.call("sign_out").await["state"], "idle");
-        assert_revoked_soon(&userinfo, &access_token).await;
+        assert_revoked_soon(&idp.issuer, &access_token).await;
     })
     .await;
 }
@@ -1171,7 +1139,7 @@ async fn a_replica_whose_sessions_were_adopted_can_no_longer_write_them() {
     use tvsignin::settings::RedisSettings;
 
     within(30, async {
-        let dir = work_dir("fencing");
+        let dir = work_dir(module_path!(), "fencing");
         let redis = Redis::start(&dir).await;
         let settings = RedisSettings {
             url: url::Url::parse(&redis.url).expect("the Redis URL"),

@@ -7,33 +7,25 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::Value;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use tvsignin::oidc::device::DeviceAuthorization;
-use tvsignin::oidc::polling::{
-    run_polling, PollOutcome, PollProgress, PollState, Timer, TokioTimer,
-};
+use tvsignin::oidc::polling::{PollOutcome, PollProgress, Timer, TokioTimer};
 use tvsignin::oidc::secret::{ClientSecret, IdToken};
-use tvsignin::oidc::token::TokenSet;
 use tvsignin::oidc::{
     ClientAuthMethod, ProviderClient, ProviderConfig, ProviderError, ProviderSource,
 };
 
-use crate::support::{
+use crate::support::local_idp::{
     phone, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT, POST_CLIENT, PUBLIC_CLIENT,
 };
+use crate::support::polling::{approved, poll_until_done, poll_watching};
+use crate::support::within;
 
 type ClientDef = (&'static str, Option<&'static str>, &'static str);
-
-/// Every test runs under this bound, so a hang fails instead of stalling the suite.
-async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), test)
-        .await
-        .expect("test took too long")
-}
 
 /// A client of `idp`; `auth: None` leaves the method to discovery.
 fn client_for(
@@ -50,75 +42,14 @@ fn client_for(
     ProviderClient::new(config).expect("client")
 }
 
-/// Runs the real polling loop with the client's `poll_for_rules`.
-async fn poll_until_done(
-    client: &ProviderClient,
-    device: &DeviceAuthorization,
-    timer: &dyn Timer,
-    mut on_progress: impl FnMut(&PollProgress),
-) -> (PollOutcome<TokenSet>, Vec<PollProgress>) {
-    let cancel = CancellationToken::new();
-    let state = PollState::new(device.interval, timer.now(), device.expires_in);
-    let code = &device.device_code;
-    let mut progress = Vec::new();
-    let outcome = run_polling(
-        state,
-        timer,
-        &cancel,
-        move || client.poll_for_rules(code),
-        |p| {
-            on_progress(&p);
-            progress.push(p);
-        },
-    )
-    .await;
-    (outcome, progress)
-}
-
-fn approved(outcome: PollOutcome<TokenSet>) -> TokenSet {
-    match outcome {
-        PollOutcome::Approved(tokens) => tokens,
-        other => panic!("expected Approved, got {other:?}"),
-    }
-}
-
-const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-fn b64url_decode(text: &str) -> Vec<u8> {
-    let (mut bits, mut count, mut out) = (0u32, 0u32, Vec::new());
-    for c in text.bytes() {
-        let value = B64URL.iter().position(|&a| a == c).expect("not base64url") as u32;
-        bits = (bits << 6) | value;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    out
-}
-
-fn b64url_encode(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
-        let n = (b(0) << 16) | (b(1) << 8) | b(2);
-        for i in 0..=chunk.len() {
-            out.push(B64URL[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
 /// The ID token with its payload rewritten (signature kept): a forgery.
 fn forge(token: &IdToken, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> IdToken {
     let parts: Vec<&str> = token.expose().split('.').collect();
     assert_eq!(parts.len(), 3, "a JWS has three parts");
     let mut payload: serde_json::Map<String, Value> =
-        serde_json::from_slice(&b64url_decode(parts[1])).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     edit(&mut payload);
-    let payload = b64url_encode(&serde_json::to_vec(&payload).unwrap());
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap());
     IdToken::new(format!("{}.{payload}.{}", parts[0], parts[2]))
 }
 
@@ -155,7 +86,7 @@ async fn full_flow(
     };
     let (user, password) = ALICE;
     let ((outcome, progress), (exit, output)) = tokio::join!(
-        poll_until_done(&client, &d, &TokioTimer, |_| {}),
+        poll_until_done(&client, &d, &TokioTimer),
         phone(&uri, &d.user_code, user, password, PhoneAction::Allow),
     );
     assert_eq!(exit, 0, "phone: {output}");
@@ -311,7 +242,7 @@ async fn denying_on_the_phone_ends_polling_as_denied() {
         let uri = d.verification_uri_complete.clone().unwrap();
         let (user, password) = ALICE;
         let ((outcome, _), (exit, output)) = tokio::join!(
-            poll_until_done(&client, &d, &TokioTimer, |_| {}),
+            poll_until_done(&client, &d, &TokioTimer),
             phone(&uri, &d.user_code, user, password, PhoneAction::Deny),
         );
         assert_eq!(exit, 0, "phone: {output}");
@@ -328,7 +259,7 @@ async fn an_unused_code_expires() {
         let d = client.start_device_authorization().await.unwrap();
         assert_eq!(d.expires_in, Duration::from_secs(3));
         let started = Instant::now();
-        let (outcome, progress) = poll_until_done(&client, &d, &TokioTimer, |_| {}).await;
+        let (outcome, progress) = poll_until_done(&client, &d, &TokioTimer).await;
         let elapsed = started.elapsed();
         assert!(matches!(outcome, PollOutcome::Expired), "{outcome:?}");
         assert!(!progress.is_empty(), "it was polled while still valid");
@@ -393,7 +324,7 @@ async fn slow_down_adds_five_seconds_and_the_pairing_still_completes() {
             phone(&uri, &d.user_code, user, password, PhoneAction::Allow).await
         };
         let ((outcome, progress), (exit, output)) = tokio::join!(
-            poll_until_done(&client, &d, &timer, on_progress),
+            poll_watching(&client, &d, &timer, on_progress),
             phone_after_slow_down
         );
         assert_eq!(exit, 0, "phone: {output}");

@@ -6,23 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::demo_app::{bounded, start, TestApp};
-use crate::support::fleet::Events;
-use crate::support::tv::Tv;
-
-/// The `name=value` part of the session cookie a response sets.
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("tvsignin_session="))
-        .map(|v| v.split(';').next().unwrap().to_owned())
-}
+use crate::support::app::{start, TestApp};
+use crate::support::events::Events;
+use crate::support::tv::{session_cookie, Tv};
+use crate::support::within;
 
 impl TestApp {
     /// Calls a server function as the TV page does; (HTTP status, the TV status as JSON).
@@ -107,7 +97,7 @@ const THROTTLED_SERVER: &str = r#"tvsignin_pairings_throttled_total{limit="serve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_follow_a_pairing_to_a_sign_in() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         let before = app.metrics().await;
         assert_eq!(count(&before, STARTED), 0.0, "{before}");
@@ -196,7 +186,7 @@ async fn metrics_follow_a_pairing_to_a_sign_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn responses_carry_a_request_id() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         let response = app
             .http
@@ -231,7 +221,7 @@ async fn responses_carry_a_request_id() {
 
 #[tokio::test]
 async fn pages_are_compressed_and_the_push_stream_never_is() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         let get = |path: &str, encodings: &str| {
             app.http
@@ -279,7 +269,7 @@ async fn pages_are_compressed_and_the_push_stream_never_is() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_codes_are_limited_per_client_address() {
-    bounded(async {
+    within(60, async {
         let app = start(&[("PAIRING_RATE_LIMIT", "2")]).await;
         // Each call without a cookie is a new TV session: only the address limit applies.
         for _ in 0..2 {
@@ -312,7 +302,7 @@ async fn new_codes_are_limited_per_client_address() {
 /// each time), is still one client.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy_the_address_the_proxy_saw_counts() {
-    bounded(async {
+    within(60, async {
         let app = start(&[("PAIRING_RATE_LIMIT", "2"), ("TRUST_PROXY", "true")]).await;
         for (n, spoofed) in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "junk"]
             .into_iter()
@@ -342,7 +332,7 @@ async fn behind_a_trusted_proxy_the_address_the_proxy_saw_counts() {
 /// the right: the outer proxy wrote it, the inner one wrote the outer one's address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_two_trusted_proxies_the_second_entry_from_the_right_counts() {
-    bounded(async {
+    within(60, async {
         let app = start(&[
             ("PAIRING_RATE_LIMIT", "1"),
             ("TRUST_PROXY", "true"),
@@ -383,7 +373,7 @@ async fn with_two_trusted_proxies_the_second_entry_from_the_right_counts() {
 /// place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pairings_in_progress_are_capped_per_server() {
-    bounded(async {
+    within(60, async {
         let app = start(&[("MAX_PAIRINGS", "2")]).await;
         let tvs: Vec<Tv> = (2..=4)
             .map(|n| Tv::from_address(&app.base, format!("127.0.0.{n}").parse().unwrap()))
@@ -422,7 +412,7 @@ async fn pairings_in_progress_are_capped_per_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_tv_is_still_limited_by_its_session() {
-    bounded(async {
+    within(60, async {
         let app = start(&[("PAIRING_RATE_LIMIT", "2"), ("TRUST_PROXY", "true")]).await;
         let tv = Tv::new(&app.base);
         tv.open_page().await;

@@ -13,24 +13,16 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
+use crate::support::local_idp::{phone, provider_hook, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT};
+use crate::support::process::Run;
 use crate::support::tv::{user_code, Tv};
-use crate::support::{phone, provider_hook, work_dir, LocalIdp, PhoneAction, ALICE, BASIC_CLIENT};
+use crate::support::{free_port, within, work_dir};
 
-/// Every test is over in this time, whatever happens.
-async fn within<T>(secs: u64, test: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), test)
-        .await
-        .unwrap_or_else(|_| panic!("test took longer than {secs} s"))
-}
-
-/// An empty working directory of the test's own: no Leptos.toml or .env can leak in.
-/// The binary as the fleet tests run it, everything logged and its output captured.
+/// The binary, everything logged, in an empty working directory of the test's own (no
+/// Leptos.toml or .env can leak in).
 fn binary(dir: &Path) -> Command {
-    let mut command = crate::support::fleet::binary(dir);
-    command
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = crate::support::process::binary(dir);
+    command.env("RUST_LOG", "trace");
     command
 }
 
@@ -59,7 +51,11 @@ struct Server {
 
 impl Server {
     fn spawn(mut command: Command) -> Self {
-        let mut child = command.spawn().expect("start tvsignin");
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tvsignin");
         let output = Arc::new(Mutex::new(Vec::new()));
         let readers = vec![
             collect(child.stdout.take().expect("stdout"), output.clone()),
@@ -112,14 +108,10 @@ async fn a_whole_sign_in_logged_at_trace_leaks_no_secret() {
         let idp = LocalIdp::start(&[("IDP_INTERVAL", "1")]).await;
         let (client_id, secret, method) = BASIC_CLIENT;
         let client_secret = secret.expect("a confidential client");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
 
-        let dir = work_dir("sign_in");
+        let dir = work_dir(module_path!(), "sign_in");
         let mut command = binary(&dir);
         command
             .env("ISSUER", &idp.issuer)
@@ -242,7 +234,7 @@ async fn password_login_logged_at_trace_never_shows_the_password() {
         let wrong = "Wr0ng-passw0rd-7c1e";
 
         for (name, attempt) in [("right", password), ("wrong", wrong)] {
-            let mut command = binary(&work_dir(&format!("password_{name}")));
+            let mut command = binary(&work_dir(module_path!(), &format!("password_{name}")));
             command
                 .arg("password-login")
                 .env("ISSUER", &idp.issuer)
@@ -251,19 +243,12 @@ async fn password_login_logged_at_trace_never_shows_the_password() {
                 .env("CLIENT_AUTH_METHOD", method)
                 .env("TEST_USERNAME", user)
                 .env("TEST_PASSWORD", attempt);
-            let output = tokio::time::timeout(Duration::from_secs(30), command.output())
-                .await
-                .expect("password-login took longer than 30 s")
-                .expect("run password-login");
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let all = format!("{stdout}\n{stderr}");
-            let show = format!(
-                "exit {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-                output.status.code()
-            );
+            let run = Run::to_end(command, None, Duration::from_secs(30)).await;
+            let (stdout, stderr) = (&run.stdout, &run.stderr);
+            let all = run.all();
+            let show = run.show();
             if name == "right" {
-                assert_eq!(output.status.code(), Some(0), "{show}");
+                assert_eq!(run.code, Some(0), "{show}");
                 assert!(stdout.contains("Signed in as Alice Liddell"), "{show}");
                 // Alice's tenant claim is `wonderland-tenant`: that is the only place her
                 // password's letters may show.
@@ -273,7 +258,7 @@ async fn password_login_logged_at_trace_never_shows_the_password() {
                     "the password is in the output:\n{show}"
                 );
             } else {
-                assert_eq!(output.status.code(), Some(1), "{show}");
+                assert_eq!(run.code, Some(1), "{show}");
                 assert!(stderr.contains("invalid_grant"), "{show}");
                 assert!(
                     !all.contains(attempt),

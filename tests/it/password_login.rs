@@ -8,15 +8,14 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
 
-use crate::support::scripted::{Reply, Scripted, DISCOVERY, TOKEN, USERINFO};
-use crate::support::{
-    provider_hook, work_dir, LocalIdp, ALICE, BASIC_CLIENT, POST_CLIENT, PUBLIC_CLIENT,
+use crate::support::local_idp::{
+    provider_hook, userinfo, LocalIdp, ALICE, BASIC_CLIENT, POST_CLIENT, PUBLIC_CLIENT,
 };
+use crate::support::process::{binary, Run, BIN};
+use crate::support::scripted::{Reply, Scripted, DISCOVERY, TOKEN, USERINFO};
+use crate::support::work_dir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tvsignin");
 /// No single run may take longer than this (the provider answers in milliseconds).
 const RUN_LIMIT: Duration = Duration::from_secs(30);
 const BAD_CREDENTIALS: &str = "invalid_grant: The user name or password is invalid.";
@@ -44,64 +43,18 @@ fn with(mut env: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, 
     env
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-
-    fn show(&self) -> String {
-        format!(
-            "exit {:?} after {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.took, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs `tvsignin password-login ARGS` with exactly `env` (nothing inherited) in an empty
-/// directory. `stdin`: `None` = no input at all; `Some(text)` = that text, then end of input.
+/// Runs `tvsignin password-login ARGS` with `env` and nothing inherited (see `binary`) in an
+/// empty directory. `stdin`: `None` = no input at all; `Some(text)` = that text, then end of input.
 async fn run(test: &str, env: &[(String, String)], args: &[&str], stdin: Option<&str>) -> Run {
-    let dir = work_dir(test);
-    let mut command = Command::new(BIN);
+    let dir = work_dir(module_path!(), test);
+    let mut command = binary(&dir);
     command
         .arg("--config")
         .arg(dir.join("absent-Leptos.toml"))
         .arg("password-login")
         .args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .current_dir(&dir)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let started = Instant::now();
-    let mut child = command.spawn().expect("start tvsignin");
-    if let Some(text) = stdin {
-        let mut pipe = child.stdin.take().expect("stdin pipe");
-        pipe.write_all(text.as_bytes()).await.expect("write stdin");
-        drop(pipe);
-    }
-    let output = tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
-        .await
-        .expect("tvsignin password-login did not finish within 30 s")
-        .expect("wait for tvsignin");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        took: started.elapsed(),
-    }
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    Run::to_end(command, stdin, RUN_LIMIT).await
 }
 
 /// The table row whose first cell is `claim`, as its cells.
@@ -287,19 +240,6 @@ async fn json_prints_the_claims_as_one_object() {
         "{}",
         run.show()
     );
-}
-
-/// The userinfo answer for an access token, straight from the provider.
-async fn userinfo(issuer: &str, access_token: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .get(format!("{issuer}/me"))
-        .bearer_auth(access_token)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .expect("userinfo request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]
@@ -600,19 +540,16 @@ async fn without_a_terminal_or_credentials_it_fails_fast() {
     ];
     for (name, env, args, expected) in cases {
         // Standard input is a pipe that stays open and silent: reading it would hang.
-        let dir = work_dir(name);
-        let mut child = Command::new(BIN)
+        let dir = work_dir(module_path!(), name);
+        let mut child = binary(&dir)
             .arg("--config")
             .arg(dir.join("absent.toml"))
             .arg("password-login")
             .args(args)
-            .env_clear()
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
             .spawn()
             .expect("start tvsignin");
         let _open_stdin = child.stdin.take();
@@ -655,19 +592,11 @@ async fn bad_settings_exit_2() {
 
 /// With no provider configured, the command signs in at the demo provider of the tvsignin
 /// server the settings describe (here one started in this test, in demo mode).
+#[cfg(feature = "demo")]
 #[tokio::test]
 async fn without_a_provider_it_uses_the_demo_provider_of_the_server() {
-    use tvsignin::settings::{RawSettings, Settings};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bound = listener.local_addr().unwrap();
-    let public = format!("http://127.0.0.1:{}", bound.port());
-    let settings =
-        Settings::from_raw(&RawSettings::from_pairs([("PUBLIC_URL", public.as_str())])).unwrap();
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let mut state =
-        tvsignin::server::start::build_state(settings, bound, shutdown.clone()).unwrap();
-    state.leptos_options.site_root = "target/password-login-tests-no-site".into();
-    tokio::spawn(tvsignin::server::start::serve(listener, state));
+    let app = crate::support::app::start_with(&[], None).await;
+    let bound = app.addr;
 
     let env = with(
         vec![],
@@ -700,7 +629,6 @@ async fn without_a_provider_it_uses_the_demo_provider_of_the_server() {
     );
     let refused = run("demo-wrong", &wrong, &[], None).await;
     assert_eq!(refused.code, Some(1), "{}", refused.show());
-    shutdown.cancel();
 }
 
 // ---- A real terminal: tmux on a private socket -------------------------------------------
@@ -818,7 +746,7 @@ fn terminal_command(dir: &std::path::Path, env: &[(String, String)], args: &[&st
 #[tokio::test]
 async fn interactive_prompts_never_show_the_password() {
     let idp = LocalIdp::start(&[]).await;
-    let dir = work_dir("terminal");
+    let dir = work_dir(module_path!(), "terminal");
     let (user, password) = ALICE;
     let tmux = Tmux::new("signin");
     tmux.start(&terminal_command(
@@ -881,7 +809,7 @@ async fn interactive_wrong_password_and_ctrl_c_leave_the_terminal_usable() {
     let env = client_env(&idp.issuer, BASIC_CLIENT);
     let wrong = "Typed-Wrong-9921";
 
-    let dir = work_dir("terminal-wrong");
+    let dir = work_dir(module_path!(), "terminal-wrong");
     let tmux = Tmux::new("wrong");
     tmux.start(&terminal_command(&dir, &env, &["--username", "alice"]));
     tmux.wait_for("Password: ").await;
@@ -897,7 +825,7 @@ async fn interactive_wrong_password_and_ctrl_c_leave_the_terminal_usable() {
     drop(tmux);
 
     // Ctrl-C halfway through the password: exit 130, and the terminal echoes again.
-    let dir = work_dir("terminal-ctrl-c");
+    let dir = work_dir(module_path!(), "terminal-ctrl-c");
     let tmux = Tmux::new("ctrlc");
     tmux.start(&terminal_command(&dir, &env, &["--username", "alice"]));
     tmux.wait_for("Password: ").await;

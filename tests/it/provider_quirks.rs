@@ -1,92 +1,19 @@
 //! Provider quirks, one test each: the real `ProviderClient` (and `run_polling`) talking HTTP
 //! to a small scripted provider on 127.0.0.1 whose endpoints answer from a per-test script.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
-use tvsignin::oidc::device::DeviceAuthorization;
 use tvsignin::oidc::error::ErrorCode;
-use tvsignin::oidc::polling::{
-    run_polling, PollOutcome, PollProgress, PollResponse, PollState, Timer, TokioTimer,
-};
+use tvsignin::oidc::polling::{PollOutcome, PollProgress, PollResponse, TokioTimer, VirtualTimer};
 use tvsignin::oidc::secret::{ClientSecret, DeviceCode};
-use tvsignin::oidc::token::TokenSet;
-use tvsignin::oidc::{ClientAuthMethod, ProviderClient, ProviderError};
+use tvsignin::oidc::{ClientAuthMethod, ProviderError};
 
+use crate::support::polling::{approved, poll_until_done};
 use crate::support::scripted::{Reply, Scripted, DEVICE, DISCOVERY, ELSEWHERE, TOKEN};
-
-/// Every test runs under this bound, so a client that loops or hangs fails instead of stalling.
-async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), test)
-        .await
-        .expect("test took too long")
-}
-
-/// A virtual clock (as in polling.rs's unit tests): sleeping advances it at once and records
-/// the wait, so the loop runs against real HTTP without sleeping for real.
-struct FakeTimer {
-    start: Instant,
-    elapsed: Mutex<Duration>,
-    sleeps: Mutex<Vec<Duration>>,
-}
-
-impl FakeTimer {
-    fn new() -> Self {
-        Self {
-            start: Instant::now(),
-            elapsed: Mutex::new(Duration::ZERO),
-            sleeps: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn sleeps(&self) -> Vec<u64> {
-        self.sleeps
-            .lock()
-            .unwrap()
-            .iter()
-            .map(Duration::as_secs)
-            .collect()
-    }
-}
-
-impl Timer for FakeTimer {
-    fn now(&self) -> Instant {
-        self.start + *self.elapsed.lock().unwrap()
-    }
-
-    fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        *self.elapsed.lock().unwrap() += d;
-        self.sleeps.lock().unwrap().push(d);
-        Box::pin(async {})
-    }
-}
-
-/// Runs the real polling loop with the real client's `poll_for_rules`; returns the outcome and
-/// every progress report.
-async fn poll_until_done(
-    client: &ProviderClient,
-    device: &DeviceAuthorization,
-    timer: &dyn Timer,
-) -> (PollOutcome<TokenSet>, Vec<PollProgress>) {
-    let cancel = CancellationToken::new();
-    let state = PollState::new(device.interval, timer.now(), device.expires_in);
-    let code = &device.device_code;
-    let mut progress = Vec::new();
-    let outcome = run_polling(
-        state,
-        timer,
-        &cancel,
-        move || client.poll_for_rules(code),
-        |p| progress.push(p),
-    )
-    .await;
-    (outcome, progress)
-}
+use crate::support::within;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -110,30 +37,6 @@ fn trouble_waits(progress: &[PollProgress]) -> Vec<u64> {
             PollProgress::Pending { .. } => None,
         })
         .collect()
-}
-
-fn approved(outcome: PollOutcome<TokenSet>) -> TokenSet {
-    match outcome {
-        PollOutcome::Approved(tokens) => tokens,
-        other => panic!("expected Approved, got {other:?}"),
-    }
-}
-
-/// Decodes standard base64 (for the Basic header); test-only, so panics on bad input.
-fn base64_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let (mut bits, mut count, mut out) = (0u32, 0u32, Vec::new());
-    for c in text.bytes().filter(|&c| c != b'=') {
-        let value = ALPHABET.iter().position(|&a| a == c).expect("not base64") as u32;
-        bits = (bits << 6) | value;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    out
 }
 
 fn form_decode(text: &str) -> String {
@@ -182,7 +85,7 @@ async fn a_missing_interval_means_five_seconds() {
         let d = client.start_device_authorization().await.unwrap();
         assert_eq!(d.interval, secs(5));
         // And the loop really waits those 5 s before its first poll (on a virtual clock).
-        let timer = FakeTimer::new();
+        let timer = VirtualTimer::new();
         let (outcome, _) = poll_until_done(&client, &d, &timer).await;
         approved(outcome);
         assert_eq!(timer.sleeps(), vec![5]);
@@ -286,7 +189,7 @@ async fn oauth_errors_are_decided_on_the_error_field_whatever_the_status() {
         );
         let before = idp.hits(TOKEN);
         let d = client.start_device_authorization().await.unwrap();
-        let timer = FakeTimer::new();
+        let timer = VirtualTimer::new();
         let (outcome, progress) = poll_until_done(&client, &d, &timer).await;
         assert!(matches!(outcome, PollOutcome::Denied), "{outcome:?}");
         assert_eq!(pending_intervals(&progress), vec![1, 6]);
@@ -317,7 +220,7 @@ async fn slow_down_twice_grows_the_interval_5_10_15() {
         );
         let client = idp.client(|_| {});
         let d = client.start_device_authorization().await.unwrap();
-        let timer = FakeTimer::new();
+        let timer = VirtualTimer::new();
         let (outcome, progress) = poll_until_done(&client, &d, &timer).await;
         assert_eq!(approved(outcome).access_token.expose(), "at-1");
         assert_eq!(pending_intervals(&progress), vec![10, 15, 15]);
@@ -341,7 +244,7 @@ async fn server_errors_back_off_then_succeed() {
         );
         let client = idp.client(|_| {});
         let d = client.start_device_authorization().await.unwrap();
-        let timer = FakeTimer::new();
+        let timer = VirtualTimer::new();
         let (outcome, progress) = poll_until_done(&client, &d, &timer).await;
         assert_eq!(approved(outcome).access_token.expose(), "at-1");
         // Interval 1 s: trouble doubles it, then doubles the back-off.
@@ -380,7 +283,7 @@ async fn a_timeout_is_transient_then_polling_succeeds() {
             );
         }
 
-        let timer = FakeTimer::new();
+        let timer = VirtualTimer::new();
         let (outcome, progress) = poll_until_done(&client, &d, &timer).await;
         assert_eq!(approved(outcome).access_token.expose(), "at-1");
         assert_eq!(trouble_waits(&progress), vec![2]);
@@ -407,7 +310,7 @@ async fn malformed_json_is_transient() {
         assert!(err.is_transient());
 
         let d = client.start_device_authorization().await.unwrap();
-        let timer = FakeTimer::new();
+        let timer = VirtualTimer::new();
         let (outcome, progress) = poll_until_done(&client, &d, &timer).await;
         approved(outcome);
         assert_eq!(
@@ -501,7 +404,7 @@ async fn an_expired_code_is_not_polled() {
             vec![Reply::json(200, json!({ "device_code": "dc", "user_code": "U", "verification_uri": "https://e/d", "expires_in": 3, "interval": 1 }))],
         );
         let d = client.start_device_authorization().await.unwrap();
-        let timer = FakeTimer::new();
+        let timer = VirtualTimer::new();
         let (outcome, _) = poll_until_done(&client, &d, &timer).await;
         assert!(matches!(outcome, PollOutcome::Expired), "{outcome:?}");
         assert_eq!(idp.hits(TOKEN), 2);
@@ -597,9 +500,12 @@ async fn client_secret_basic_sends_the_secret_in_the_header_only() {
                 .authorization
                 .as_deref()
                 .expect("an Authorization header");
-            let decoded =
-                String::from_utf8(base64_decode(header.strip_prefix("Basic ").expect("Basic")))
-                    .unwrap();
+            let decoded = String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(header.strip_prefix("Basic ").expect("Basic"))
+                    .expect("base64"),
+            )
+            .unwrap();
             let (id, secret) = decoded.split_once(':').expect("id:secret");
             assert_eq!(
                 (form_decode(id).as_str(), form_decode(secret).as_str()),

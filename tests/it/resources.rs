@@ -14,10 +14,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tvsignin::pairing::store::memory::MemoryStore;
 
-use crate::support::demo_app::{bounded, start, start_with, TestApp};
-use crate::support::fleet::{store_key, Events, Redis};
+use crate::support::app::{start, start_with, TestApp};
+use crate::support::events::Events;
+use crate::support::fleet::store_key;
+use crate::support::redis::Redis;
 use crate::support::tv::Tv;
-use crate::support::work_dir;
+use crate::support::{within, work_dir};
 
 /// Requests with made-up cookies, and how many are in flight at once.
 const FLOOD: usize = 10_000;
@@ -92,7 +94,7 @@ async fn assert_held_in_memory(app: &TestApp, sessions: usize, addresses: usize)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_requests_with_made_up_cookies_leave_memory_flat() {
-    bounded(async {
+    within(60, async {
         let store = Arc::new(MemoryStore::new());
         let app = start_with(&[], Some(store.clone())).await;
         // A real TV pairing meanwhile, watching its stream: the only session stored.
@@ -128,8 +130,8 @@ async fn redis_memory(redis: &Redis) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_requests_with_made_up_cookies_leave_redis_flat() {
-    bounded(async {
-        let dir = work_dir("redis_flat");
+    within(60, async {
+        let dir = work_dir(module_path!(), "redis_flat");
         let redis = Redis::start(&dir).await;
         let key = store_key();
         // A real provider's settings (it need not answer for these requests).
@@ -160,7 +162,7 @@ async fn ten_thousand_requests_with_made_up_cookies_leave_redis_flat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_over_the_per_address_cap_are_refused_while_other_tvs_keep_working() {
-    bounded(async {
+    within(60, async {
         let app = start(&[("MAX_PUSH_STREAMS_PER_ADDRESS", "3")]).await;
         // One address holds as many streams as it may (each with a session of its own).
         let crowd = reqwest::Client::builder()
@@ -254,7 +256,7 @@ async fn ask(stream: &mut TcpStream) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_cap_are_answered_503_and_the_server_carries_on() {
-    bounded(async {
+    within(60, async {
         let app = start(&[("MAX_CONNECTIONS", "8")]).await;
         let addr: SocketAddr = app.addr;
         // Connections are served until the cap (the test's own pooled ones count too).

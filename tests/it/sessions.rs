@@ -7,30 +7,16 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, SET_COOKIE};
 use serde_json::Value;
 
-use crate::support::demo_app::{bounded, start, start_with, TestApp};
-use crate::support::fleet::Events;
-use crate::support::tv::{user_code, Tv};
+use crate::support::app::{start, start_with, TestApp};
+use crate::support::events::Events;
+use crate::support::tv::{session_cookie, user_code, Tv};
+use crate::support::within;
 
 /// How long a push stream may stay open here, and how long to wait for an event.
 const STREAM: Duration = Duration::from_secs(50);
 const WAIT: Duration = Duration::from_secs(20);
-
-/// The session cookie a response sets: (name, value, attributes), if any.
-fn session_cookie(headers: &HeaderMap) -> Option<(String, String, String)> {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.contains("tvsignin_session="))
-        .map(|v| {
-            let (pair, attributes) = v.split_once(';').unwrap_or((v, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            (name.to_owned(), value.to_owned(), attributes.to_owned())
-        })
-}
 
 /// Sends `method path` with `cookie` (a `name=value` pair) as a same-origin page would.
 async fn send(app: &TestApp, method: &str, path: &str, cookie: &str) -> reqwest::Response {
@@ -67,7 +53,7 @@ async fn read_to_end(mut stream: reqwest::Response) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cookie_the_server_did_not_issue_is_replaced() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         let issued = session_cookie(
             app.http
@@ -115,7 +101,7 @@ async fn a_cookie_the_server_did_not_issue_is_replaced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_sign_in_the_planted_id_sees_nothing() {
-    bounded(async {
+    within(60, async {
         let app = start(&[]).await;
         // The attacker gets an id from the server, keeps a copy, and plants it on the TV.
         let attacker = Tv::new(&app.base);
@@ -224,7 +210,7 @@ async fn after_sign_in_the_planted_id_sees_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_https_the_cookie_is_host_prefixed_and_others_are_ignored() {
-    bounded(async {
+    within(60, async {
         // A real provider's settings (it need not answer for these requests).
         let app = start_with(
             &[

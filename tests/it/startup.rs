@@ -7,31 +7,21 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tvsignin"));
-    let scratch = std::env::temp_dir().join(format!("tvsignin-startup-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).expect("scratch dir");
-    command
-        .current_dir(scratch)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TVSIGNIN_CONFIG", "/nonexistent/Leptos.toml")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
+use crate::support::process::Run;
+use crate::support::{free_port, work_dir};
+
+/// The binary with a clean environment, in an empty working directory of `test`'s own.
+fn binary(test: &str) -> Command {
+    crate::support::process::binary(&work_dir(module_path!(), test))
 }
 
-async fn run_to_end(mut command: Command) -> (i32, String) {
-    let output = tokio::time::timeout(Duration::from_secs(20), command.output())
-        .await
-        .expect("the binary should stop by itself on bad settings")
-        .expect("run the binary");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+/// Runs `command` until it stops by itself (20 s at most): its exit code, and all it wrote.
+async fn run_to_end(command: Command) -> (i32, String) {
+    let run = Run::to_end(command, None, Duration::from_secs(20)).await;
+    (
+        run.code.unwrap_or(-1),
+        format!("{}{}", run.stdout, run.stderr),
+    )
 }
 
 #[tokio::test]
@@ -43,7 +33,7 @@ async fn a_malformed_setting_stops_start_up_naming_the_key() {
         ("IDLE_SIGN_OUT_SECS", "soon", "IDLE_SIGN_OUT_SECS"),
     ];
     for (key, value, named) in cases {
-        let mut command = binary();
+        let mut command = binary("malformed");
         command.env(key, value).env("CLIENT_ID", "tv");
         if key != "TENANT_URL" && key != "ISSUER" {
             command.env("ISSUER", "https://idp.example");
@@ -61,11 +51,10 @@ async fn a_malformed_setting_stops_start_up_naming_the_key() {
 
 #[tokio::test]
 async fn an_unknown_key_in_the_settings_file_is_named() {
-    let dir = std::env::temp_dir().join(format!("tvsignin-toml-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = work_dir(module_path!(), "settings-file");
     let file = dir.join("Leptos.toml");
     std::fs::write(&file, "[provider]\nISUER = \"https://idp.example\"\n").unwrap();
-    let mut command = binary();
+    let mut command = crate::support::process::binary(&dir);
     command.env("TVSIGNIN_CONFIG", &file);
     let (code, text) = run_to_end(command).await;
     assert_eq!(code, 2, "{text}");
@@ -75,18 +64,14 @@ async fn an_unknown_key_in_the_settings_file_is_named() {
 #[tokio::test]
 async fn an_unreachable_provider_does_not_stop_the_server() {
     // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = closed.local_addr().unwrap();
-    drop(closed);
-    let app = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let app_addr = app.local_addr().unwrap();
-    drop(app);
+    let dead = format!("127.0.0.1:{}", free_port());
+    let app_addr = format!("127.0.0.1:{}", free_port());
 
-    let mut command = binary();
+    let mut command = binary("unreachable-provider");
     command
         .env("ISSUER", format!("http://{dead}"))
         .env("CLIENT_ID", "tv")
-        .env("LISTEN_ADDR", app_addr.to_string())
+        .env("LISTEN_ADDR", &app_addr)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("start the server");
@@ -138,22 +123,17 @@ async fn an_unreachable_provider_does_not_stop_the_server() {
     child.kill().await.ok();
 }
 
-/// A loopback port that nothing listens on (right now).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
-}
-
 /// With no provider configured, an https PUBLIC_URL or TRUST_PROXY marks a production server
 /// (its `.env` may have gone missing): the demo provider is refused, with one line naming the
 /// missing key and DEMO=true as the way to want it anyway.
+#[cfg(feature = "demo")]
 #[tokio::test]
 async fn demo_mode_is_refused_on_a_production_server() {
     for (key, value) in [
         ("PUBLIC_URL", "https://kiosk.example"),
         ("TRUST_PROXY", "true"),
     ] {
-        let mut command = binary();
+        let mut command = binary("demo-refused");
         command
             .env(key, value)
             .env("LISTEN_ADDR", format!("127.0.0.1:{}", free_port()));
@@ -170,13 +150,12 @@ async fn demo_mode_is_refused_on_a_production_server() {
 }
 
 /// Demo mode says so loudly: a framed block of warnings before anything else.
+#[cfg(feature = "demo")]
 #[tokio::test]
 async fn demo_mode_starts_with_a_loud_banner() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-
     let port = free_port();
     let public = format!("http://127.0.0.1:{port}/");
-    let mut command = binary();
+    let mut command = binary("demo-banner");
     command
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("PUBLIC_URL", &public)
@@ -231,10 +210,8 @@ fn open_file_limits(pid: &str) -> (u64, u64) {
 async fn the_open_file_limit_is_raised_to_the_hard_limit_at_start() {
     let (_, hard) = open_file_limits("self");
     assert!(hard > 256, "the hard open-file limit here is only {hard}");
-    let app = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let app_addr = app.local_addr().unwrap();
-    drop(app);
-    let server = binary();
+    let app_addr = format!("127.0.0.1:{}", free_port());
+    let server = binary("open-files");
     let mut command = Command::new("prlimit");
     command
         .arg(format!("--nofile=256:{hard}"))
@@ -250,7 +227,7 @@ async fn the_open_file_limit_is_raised_to_the_hard_limit_at_start() {
         .env("TVSIGNIN_CONFIG", "/nonexistent/Leptos.toml")
         .env("ISSUER", "http://127.0.0.1:9")
         .env("CLIENT_ID", "tv")
-        .env("LISTEN_ADDR", app_addr.to_string())
+        .env("LISTEN_ADDR", &app_addr)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -114,6 +114,8 @@ impl Reply {
 /// A request as the provider saw it.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    /// When it arrived.
+    pub at: Instant,
     pub authorization: Option<String>,
     pub form: Vec<(String, String)>,
 }
@@ -153,6 +155,11 @@ impl Scripted {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
+        Self::serve_on(listener)
+    }
+
+    /// The provider on `listener` (a port chosen beforehand, say).
+    pub fn serve_on(listener: tokio::net::TcpListener) -> Self {
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let inner = Arc::new(Inner {
             base: base.clone(),
@@ -247,6 +254,7 @@ async fn answer(
     inner.seen.lock().unwrap().push((
         path.clone(),
         Seen {
+            at: Instant::now(),
             authorization,
             form,
         },

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use reqwest::header::{HeaderMap, SET_COOKIE};
 use serde_json::Value;
 
 /// A TV browser: keeps the session cookie the app sets, and calls the server functions as
@@ -23,6 +24,7 @@ impl Tv {
 
     /// A TV whose connections come from `local` (any 127.x.y.z address is this machine), so
     /// the server sees another client address.
+    #[cfg(feature = "demo")]
     pub fn from_address(base: &str, local: std::net::IpAddr) -> Self {
         Self::with_client(base, Self::client(Some(local)))
     }
@@ -69,13 +71,8 @@ impl Tv {
     }
 
     fn keep_cookie(&self, response: &reqwest::Response) {
-        for value in response.headers().get_all("set-cookie") {
-            let value = value.to_str().expect("cookie text");
-            let pair = value.split(';').next().unwrap_or_default().trim();
-            if pair.starts_with("tvsignin_session=") || pair.starts_with("__Host-tvsignin_session=")
-            {
-                *self.cookie.lock().unwrap() = Some(pair.to_owned());
-            }
+        if let Some((name, value, _)) = session_cookie(response.headers()) {
+            *self.cookie.lock().unwrap() = Some(format!("{name}={value}"));
         }
     }
 
@@ -93,6 +90,7 @@ impl Tv {
     }
 
     /// Sends this cookie (`name=value`) from now on, as if someone had planted it.
+    #[cfg(feature = "demo")]
     pub fn set_cookie(&self, pair: &str) {
         *self.cookie.lock().unwrap() = Some(pair.to_owned());
     }
@@ -193,4 +191,19 @@ pub fn user_code(status: &Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no pairing in {status}"))
         .to_owned()
+}
+
+/// The session cookie a response sets, plain or `__Host-` prefixed: (name, value,
+/// attributes), if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<(String, String, String)> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.contains("tvsignin_session="))
+        .map(|v| {
+            let (pair, attributes) = v.split_once(';').unwrap_or((v, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            (name.to_owned(), value.to_owned(), attributes.to_owned())
+        })
 }
