@@ -7,83 +7,9 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::{TvSnapshot, TvStatus};
 
+// The server side of these functions lives with the rest of the HTTP edge.
 #[cfg(feature = "ssr")]
-mod backend {
-    use leptos::prelude::*;
-
-    use crate::error::AppError;
-    use crate::model::TvStatus;
-    use crate::server::session::{SessionId, SessionMove};
-    use crate::server::AppState;
-
-    /// The calling browser's session and the app state.
-    pub fn context() -> Result<(AppState, SessionId), AppError> {
-        let state = expect_context::<AppState>();
-        let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
-        let session = parts
-            .extensions
-            .get::<SessionId>()
-            .cloned()
-            .ok_or(AppError::NoSession)?;
-        Ok((state, session))
-    }
-
-    /// A status as the TV gets it (QR code drawn in), or a store failure: logged here, a
-    /// plain sentence for the TV.
-    pub fn sent(
-        result: Result<TvStatus, crate::pairing::store::StoreError>,
-    ) -> Result<TvStatus, AppError> {
-        result.map(crate::qr::with_qr).map_err(|error| {
-            tracing::error!(%error, "the session store failed");
-            AppError::Internal
-        })
-    }
-
-    /// As [`sent`], for an action that may have moved the session to a new id: the session
-    /// layer then sets the new id's cookie on this response.
-    pub fn acted(
-        result: Result<crate::pairing::Acted, crate::pairing::store::StoreError>,
-    ) -> Result<TvStatus, AppError> {
-        sent(result.map(|acted| {
-            if let Some(new) = acted.moved_to {
-                if let Some(moved) = use_context::<http::request::Parts>()
-                    .and_then(|parts| parts.extensions.get::<SessionMove>().cloned())
-                {
-                    moved.moved_to(new);
-                }
-            }
-            acted.status
-        }))
-    }
-
-    /// The caller's address for the per-address limit on new codes.
-    pub fn client_address(state: &AppState) -> Option<std::net::IpAddr> {
-        let parts = use_context::<http::request::Parts>()?;
-        crate::limits::client_address(&parts, state.settings.trusted_proxy_hops())
-    }
-
-    /// For the actions (buttons): as [`context`], and a plain form post (no WebAssembly) is
-    /// sent back to the TV page afterwards. leptos_axum would redirect to the Referer, but
-    /// the pages' `Referrer-Policy: no-referrer` means browsers send none.
-    pub fn action_context() -> Result<(AppState, SessionId), AppError> {
-        let context = context()?;
-        back_to_page_if_form_post();
-        Ok(context)
-    }
-
-    fn back_to_page_if_form_post() {
-        let is_form = use_context::<http::request::Parts>().is_some_and(|parts| {
-            parts
-                .headers
-                .get(http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("text/html"))
-        });
-        if is_form {
-            leptos_axum::redirect("/");
-        }
-    }
-}
+use crate::server::server_fns as backend;
 
 /// The TV's status and facts about the kiosk, for the first render.
 #[server(endpoint = "status")]
