@@ -11,6 +11,7 @@
 
 mod support;
 
+mod architecture;
 mod check_config;
 #[cfg(feature = "demo")]
 mod demo_idp;
