@@ -21,8 +21,8 @@ scripts/setup.sh test
 run cargo fmt --check
 run cargo clippy --features ssr --all-targets -- -D warnings
 run cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
-# A production build without the demo provider.
-run cargo clippy --lib --no-default-features --features ssr -- -D warnings
+# A production build without the demo provider (and the tests that need none).
+run cargo clippy --no-default-features --features ssr --all-targets -- -D warnings
 run cargo build --lib --features hydrate --target wasm32-unknown-unknown
 run cargo test --features ssr
 run node end2end/idp/selftest.mjs
