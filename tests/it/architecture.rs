@@ -55,7 +55,7 @@ struct Reference {
     written: String,
 }
 
-/// What the sources say: every module there is, and every module reference.
+/// What the sources say: every reference from one of the crate's modules to another.
 struct Crate {
     references: Vec<Reference>,
 }
