@@ -15,6 +15,7 @@ pub mod router;
 pub mod session;
 pub mod settings;
 pub mod shutdown;
+pub mod site;
 pub mod start;
 pub mod state;
 pub mod store;

@@ -43,6 +43,7 @@ async fn a_malformed_setting_stops_start_up_naming_the_key() {
         ("ISSUER", "https://idp.example/?x=1", "ISSUER"),
         ("LISTEN_ADDR", "everywhere", "LISTEN_ADDR"),
         ("IDLE_SIGN_OUT_SECS", "soon", "IDLE_SIGN_OUT_SECS"),
+        ("SITE_DIR", "/nonexistent/site", "SITE_DIR"),
     ];
     for (key, value, named) in cases {
         let mut command = binary();
@@ -59,6 +60,18 @@ async fn a_malformed_setting_stops_start_up_naming_the_key() {
             "{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn version_says_what_is_installed() {
+    let mut command = binary();
+    command.arg("--version");
+    let (code, text) = run_to_end(command).await;
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        text.trim(),
+        format!("tvsignin {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
@@ -35,6 +35,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("ALLOW_HTTP_PROVIDER", "true: allow plain http:// provider URLs to other machines, for a lab (default false: https, or http to this machine only)"),
     ("LISTEN_ADDR", "address:port to listen on (default 127.0.0.1:3000; 0.0.0.0:3000 in demo mode without PUBLIC_URL)"),
     ("PUBLIC_URL", "the URL phones and TVs use to reach this server (demo provider links, QR)"),
+    ("SITE_DIR", "the browser files, a directory holding pkg/ (default: /usr/share/tvsignin/site for the installed binary, target/site for a build)"),
     ("IDLE_SIGN_OUT_SECS", "signed-in TVs sign out after this long without use (default 600)"),
     ("SIGN_OUT_WARNING_SECS", "how long the TV warns before that (default 60)"),
     ("EXPIRED_RETURN_HOME_SECS", "an expired or declined code returns to Home after this long (default 180)"),
@@ -216,6 +217,8 @@ pub struct Settings {
     pub max_connections: Option<usize>,
     /// `None`: sessions are kept in memory.
     pub redis: Option<RedisSettings>,
+    /// The browser files (`SITE_DIR`); `None`: found from the binary (see `site`).
+    pub site_dir: Option<PathBuf>,
 }
 
 /// The shared session store (`REDIS_URL`, `REDIS_CA_FILE`, `STORE_KEY`, `STORE_KEY_PREVIOUS`).
@@ -574,6 +577,12 @@ impl Settings {
             max_push_streams_per_address: parse_count(raw, "MAX_PUSH_STREAMS_PER_ADDRESS", 100)?,
             max_connections,
             redis,
+            site_dir: raw
+                .get("SITE_DIR")
+                .map(|dir| {
+                    super::site::check_site_dir(dir).map_err(|problem| bad("SITE_DIR", problem))
+                })
+                .transpose()?,
         })
     }
 
