@@ -75,6 +75,20 @@ async fn version_says_what_is_installed() {
 }
 
 #[tokio::test]
+async fn the_packaged_settings_file_refuses_to_start_without_a_provider() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/deb/tvsignin.toml");
+    let mut command = binary();
+    command.env("TVSIGNIN_CONFIG", file);
+    let (code, text) = run_to_end(command).await;
+    assert_eq!(code, 2, "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("bad setting ISSUER: no provider is configured and DEMO=false"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn an_unknown_key_in_the_settings_file_is_named() {
     let dir = std::env::temp_dir().join(format!("tvsignin-toml-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
