@@ -12,7 +12,7 @@
 #     directory), runs end2end/tests/installed.spec.ts against it in Chromium (the page
 #     hydrates, a TV pairs to signed-in) and stops it with SIGTERM;
 #  6. the same under a real systemd: boots this machine's own root in a throw-away container
-#     (systemd-nspawn; the root read-only under a tmpfs overlay, a private network), starts
+#     (systemd-nspawn; its writes go to a tmpfs overlay, a private network), starts
 #     the unit with `systemctl`, checks its sandbox, runs the same spec, kills it to see it
 #     restarted, stops it, and sees that bad settings stop it for good;
 #  7. `dpkg -r` removes the program and keeps the operator's settings; `dpkg -P` removes

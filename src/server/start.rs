@@ -305,7 +305,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let site = std::path::Path::new(&*state.leptos_options.site_root);
     if !site.join("pkg").is_dir() {
         tracing::warn!(
-            "no browser files in {} (no pkg/ there): TVs get the live fallback only; set SITE_DIR",
+            "no browser files in {} (no pkg/ there): the TV page has no styles and no WebAssembly; set SITE_DIR",
             site.display()
         );
     }
