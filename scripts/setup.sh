@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing tvsignin needs, skipping whatever is already present.
-# Usage: scripts/setup.sh [build|test]   (build: what command 1 needs; test: also what command 2 needs)
+# Usage: scripts/setup.sh [build|package|test]
+#   build: what command 1 needs; package: also cargo-deb (scripts/package.sh);
+#   test: all of that and what command 2 needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +10,7 @@ MODE="${1:-build}"
 CARGO_LEPTOS_VERSION="0.3.11"
 # cargo-leptos 0.3.11's lockfile needs Rust >= 1.96; it is built with that toolchain only.
 CARGO_LEPTOS_TOOLCHAIN="1.96.0"
+CARGO_DEB_VERSION="3.8.0"
 # Must equal the `wasm-bindgen` pin in Cargo.toml exactly.
 WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' Cargo.toml)"
 
@@ -55,6 +58,15 @@ else
   npm ci --no-audit --no-fund
 fi
 
+if [ "$MODE" = "package" ] || [ "$MODE" = "test" ]; then
+  if cargo deb --version 2>/dev/null | grep -q "$CARGO_DEB_VERSION"; then
+    step "cargo-deb $CARGO_DEB_VERSION: present"
+  else
+    step "cargo install cargo-deb --version $CARGO_DEB_VERSION --locked (about 1.5 minutes on 2 cores)"
+    cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+  fi
+fi
+
 if [ "$MODE" = "test" ]; then
   missing=()
   have chromium || missing+=(chromium)
@@ -66,13 +78,17 @@ if [ "$MODE" = "test" ]; then
   have xvfb-run || missing+=(xvfb xauth)
   /usr/bin/python3 -c 'import PyQt5.QtWebEngineWidgets' 2>/dev/null || missing+=(python3-pyqt5.qtwebengine)
   /usr/bin/python3 -c 'import PyQt5.QtWebKitWidgets' 2>/dev/null || missing+=(python3-pyqt5.qtwebkit)
+  # The package check (scripts/package-test.sh): systemd-analyze, and systemd-nspawn to run
+  # the unit under a real systemd.
+  have systemd-analyze || missing+=(systemd)
+  have systemd-nspawn || missing+=(systemd-container)
   if [ ${#missing[@]} -gt 0 ]; then
     step "apt-get install ${missing[*]}"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
   else
-    step "chromium, tmux, redis-server, xvfb, QtWebEngine, QtWebKit: present"
+    step "chromium, tmux, redis-server, xvfb, QtWebEngine, QtWebKit, systemd tools: present"
   fi
   if [ -d end2end/node_modules/@playwright/test ] && [ end2end/package-lock.json -ot end2end/node_modules/.package-lock.json ]; then
     step "end2end npm packages: present"

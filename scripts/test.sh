@@ -2,7 +2,8 @@
 # Command 2: installs what the tests need, then runs every check and test:
 # rustfmt, clippy (both builds, warnings denied), the browser build, Rust unit and integration
 # tests, the local provider's self-test, the release build and its check against the oldest TV
-# engine, and the Playwright suite (including two old engines) against the release build.
+# engine, the Playwright suite (including two old engines) against the release build, and the
+# Debian package's check (scripts/package-test.sh: installs the package here, then purges it).
 set -euo pipefail
 # A one-off build gains nothing from incremental caches, and they cost gigabytes of disk.
 export CARGO_INCREMENTAL=0
@@ -31,5 +32,7 @@ run scripts/build.sh
 run cargo run --quiet --features ssr --example wasm_mvp -- target/site/pkg
 run node end2end/engines/glue-syntax.mjs target/site/pkg
 (cd end2end && run npx playwright test)
+# The same release build, packaged, installed, run under systemd, removed (about a minute).
+run scripts/package-test.sh --no-build
 
 printf '\nAll checks and tests passed in %ss.\n' "$((SECONDS - started))"

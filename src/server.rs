@@ -12,6 +12,7 @@ pub mod router;
 pub mod server_fns;
 pub mod session;
 pub mod shutdown;
+pub mod site;
 pub mod start;
 pub mod state;
 pub mod tiers;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
@@ -35,6 +35,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("ALLOW_HTTP_PROVIDER", "true: allow plain http:// provider URLs to other machines, for a lab (default false: https, or http to this machine only)"),
     ("LISTEN_ADDR", "address:port to listen on (default 127.0.0.1:3000; 0.0.0.0:3000 in demo mode without PUBLIC_URL)"),
     ("PUBLIC_URL", "the URL phones and TVs use to reach this server (demo provider links, QR)"),
+    ("SITE_DIR", "the browser files, a directory holding pkg/ (default: /usr/share/tvsignin/site for the installed binary, target/site for a build)"),
     ("IDLE_SIGN_OUT_SECS", "signed-in TVs sign out after this long without use (default 600)"),
     ("SIGN_OUT_WARNING_SECS", "how long the TV warns before that (default 60)"),
     ("EXPIRED_RETURN_HOME_SECS", "an expired or declined code returns to Home after this long (default 180)"),
@@ -216,6 +217,8 @@ pub struct Settings {
     pub max_connections: Option<usize>,
     /// `None`: sessions are kept in memory.
     pub redis: Option<RedisSettings>,
+    /// The browser files (`SITE_DIR`); `None`: found from the binary (see `site`).
+    pub site_dir: Option<PathBuf>,
 }
 
 /// The shared session store (`REDIS_URL`, `REDIS_CA_FILE`, `STORE_KEY`, `STORE_KEY_PREVIOUS`).
@@ -581,6 +584,10 @@ impl Settings {
             max_push_streams_per_address: parse_count(raw, "MAX_PUSH_STREAMS_PER_ADDRESS", 100)?,
             max_connections,
             redis,
+            site_dir: raw
+                .get("SITE_DIR")
+                .map(|dir| check_site_dir(dir).map_err(|problem| bad("SITE_DIR", problem)))
+                .transpose()?,
         })
     }
 
@@ -674,6 +681,20 @@ fn parse_demo_users(raw: &RawSettings) -> Result<Vec<(String, String)>, Settings
             Ok((name.to_owned(), password.to_owned()))
         })
         .collect()
+}
+
+/// Checks a `SITE_DIR` value: a directory holding the bundle's `pkg/`.
+fn check_site_dir(value: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::path::PathBuf::from(value);
+    match std::fs::metadata(&path) {
+        Err(error) => Err(format!("cannot use {value:?}: {error}")),
+        Ok(meta) if !meta.is_dir() => Err(format!("{value:?} is not a directory")),
+        Ok(_) if !path.join("pkg").is_dir() => Err(format!(
+            "{value:?} has no pkg/ directory: it must be the site cargo-leptos builds \
+             (target/site), or /usr/share/tvsignin/site where the package installs it"
+        )),
+        Ok(_) => Ok(path),
+    }
 }
 
 #[cfg(test)]
@@ -1062,5 +1083,27 @@ mod tests {
         );
         let err = read_toml("[provider]\nISUER = \"x\"\n", &mut out).unwrap_err();
         assert!(err.contains("ISUER"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_site_dir_is_explained() {
+        let dir = std::env::temp_dir().join(format!("tvsignin-site-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let site = dir.join("site");
+        std::fs::create_dir_all(&site).unwrap();
+        let problem = check_site_dir(&site.to_string_lossy()).unwrap_err();
+        assert!(problem.contains("has no pkg/ directory"), "{problem}");
+        let file = site.join("favicon.ico");
+        std::fs::write(&file, b"").unwrap();
+        let problem = check_site_dir(&file.to_string_lossy()).unwrap_err();
+        assert!(problem.contains("is not a directory"), "{problem}");
+        let problem = check_site_dir("/nonexistent/site").unwrap_err();
+        assert!(
+            problem.contains("cannot use \"/nonexistent/site\""),
+            "{problem}"
+        );
+        std::fs::create_dir_all(site.join("pkg")).unwrap();
+        assert_eq!(check_site_dir(&site.to_string_lossy()).unwrap(), site);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -14,6 +14,7 @@ use url::Url;
 use super::listener::ConnectionLimit;
 use super::session::SessionSigner;
 use super::shutdown::wait_for_signal;
+use super::site::SiteFiles;
 use super::state::{AppState, DemoProvider};
 use crate::limits::streams::StreamLimiter;
 use crate::model::KioskInfo;
@@ -44,21 +45,21 @@ pub enum StartError {
     },
 }
 
-/// Leptos' own options: where the compiled site is and whether its files carry hashes
-/// (cargo-leptos leaves `hash.txt` next to the binary when they do).
-pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
-    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".to_owned());
-    let hash_files = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt").exists()))
-        .unwrap_or(false);
-    LeptosOptions::builder()
+/// Leptos' own options: where the compiled site is (`SITE_DIR`, else found from the binary,
+/// see [`SiteFiles`]) and whether its files carry hashes (when a `hash.txt` lists them).
+pub fn leptos_options(addr: SocketAddr, site_dir: Option<&std::path::Path>) -> LeptosOptions {
+    let site = SiteFiles::locate(site_dir);
+    let mut options = LeptosOptions::builder()
         .output_name("tvsignin")
-        .site_root(site_root)
+        .site_root(site.root.to_string_lossy().into_owned())
         .site_pkg_dir("pkg")
         .site_addr(addr)
-        .hash_files(hash_files)
-        .build()
+        .hash_files(site.hash_file.is_some())
+        .build();
+    if let Some(hash_file) = site.hash_file {
+        options.hash_file = hash_file.to_string_lossy().into_owned().into();
+    }
+    options
 }
 
 /// The address phones on the LAN can reach, found by asking the OS which interface it
@@ -222,7 +223,7 @@ pub fn build_state_with_store(
         store,
         shutdown.clone(),
     );
-    let leptos_options = leptos_options(bound);
+    let leptos_options = leptos_options(bound, settings.site_dir.as_deref());
     Ok(AppState {
         tv_scripts: super::tiers::TvScripts::new(&leptos_options),
         leptos_options,
@@ -326,6 +327,13 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
             );
         }
         tracing::info!("phones open {}demo-idp/device", public);
+    }
+    let site = std::path::Path::new(&*state.leptos_options.site_root);
+    if !site.join("pkg").is_dir() {
+        tracing::warn!(
+            "no browser files in {} (no pkg/ there): the TV page has no styles and no WebAssembly; set SITE_DIR",
+            site.display()
+        );
     }
     tracing::info!("open {public} on the TV (listening on {bound})");
     tokio::spawn(wait_for_signal(shutdown.clone()));

@@ -30,8 +30,8 @@ pub struct TvScripts {
 }
 
 impl TvScripts {
-    /// Finds the WebAssembly bundle's file names as Leptos does (content hashes from
-    /// `hash.txt` next to the binary, when cargo-leptos hashed them).
+    /// Finds the WebAssembly bundle's file names as Leptos does (content hashes from the
+    /// options' `hash_file`, when cargo-leptos hashed them; see `site`).
     pub fn new(options: &LeptosOptions) -> Self {
         let (js, wasm) = bundle_names(options);
         let digest = ring::digest::digest(&ring::digest::SHA256, FALLBACK_JS.as_bytes());

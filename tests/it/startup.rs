@@ -31,6 +31,7 @@ async fn a_malformed_setting_stops_start_up_naming_the_key() {
         ("ISSUER", "https://idp.example/?x=1", "ISSUER"),
         ("LISTEN_ADDR", "everywhere", "LISTEN_ADDR"),
         ("IDLE_SIGN_OUT_SECS", "soon", "IDLE_SIGN_OUT_SECS"),
+        ("SITE_DIR", "/nonexistent/site", "SITE_DIR"),
     ];
     for (key, value, named) in cases {
         let mut command = binary("malformed");
@@ -47,6 +48,32 @@ async fn a_malformed_setting_stops_start_up_naming_the_key() {
             "{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn version_says_what_is_installed() {
+    let mut command = binary("version");
+    command.arg("--version");
+    let (code, text) = run_to_end(command).await;
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        text.trim(),
+        format!("tvsignin {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test]
+async fn the_packaged_settings_file_refuses_to_start_without_a_provider() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/deb/tvsignin.toml");
+    let mut command = binary("packaged-settings");
+    command.env("TVSIGNIN_CONFIG", file);
+    let (code, text) = run_to_end(command).await;
+    assert_eq!(code, 2, "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("bad setting ISSUER: no provider is configured and DEMO=false"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
