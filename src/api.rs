@@ -18,6 +18,7 @@ pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
     Ok(TvSnapshot {
         status: backend::sent(state.hub.status(&session).await)?,
         kiosk: state.kiosk.clone(),
+        texts: backend::page_texts(),
     })
 }
 

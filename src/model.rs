@@ -115,11 +115,16 @@ impl TvStatus {
     }
 }
 
-/// Whether the page runs against the built-in demo provider (shown as a "Demo" badge).
+/// Whether the page runs against the built-in demo provider (shown as a "Demo" badge), and
+/// whose screen it is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KioskInfo {
     pub demo: bool,
     pub provider_name: String,
+    /// The operator's name (`ORG_NAME`), in the header, the title and the phishing warning.
+    pub org_name: Option<String>,
+    /// Whether the operator's logo (`LOGO_FILE`) is shown in the header.
+    pub has_logo: bool,
 }
 
 /// What the TV page loads first: its status plus facts about the kiosk.
@@ -127,6 +132,8 @@ pub struct KioskInfo {
 pub struct TvSnapshot {
     pub status: TvStatus,
     pub kiosk: KioskInfo,
+    /// The words of the screens, in this TV's language only.
+    pub texts: crate::i18n::PageTexts,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crate::api::SignOut;
 use crate::components::claims_table::ClaimsTable;
 use crate::components::countdown::format_mm_ss;
 use crate::hooks::use_countdown::use_countdown;
+use crate::i18n::use_messages;
 use crate::model::Profile;
 
 #[component]
@@ -17,13 +18,16 @@ pub fn SignedInPanel(
     sign_out: ServerAction<SignOut>,
 ) -> impl IntoView {
     let left = use_countdown(sign_out_at_ms);
+    let t = use_messages();
+    let (warn_before, warn_after) = t.tr_around("idle-warning", "time");
+    let welcome = t.tr_with("welcome", &[("name", profile.display_name.into())]);
     let warning = move || {
         let secs = left.get();
         (secs <= warn_secs).then(|| view! {
             <p class="idle-warning" role="alert" data-testid="idle-warning">
-                "Signing out in "
+                {warn_before.clone()}
                 <time data-testid="idle-countdown" data-deadline-ms=sign_out_at_ms>{format_mm_ss(secs)}</time>
-                ". Press any key to stay signed in."
+                {warn_after.clone()}
             </p>
         })
     };
@@ -31,12 +35,12 @@ pub fn SignedInPanel(
         // When the warning starts, for the live fallback script (which asks the server for
         // the screen with the warning then).
         <section class="signed-in" data-warn-at-ms=sign_out_at_ms.saturating_sub(warn_secs * 1_000)>
-            <h1 data-testid="welcome">"Welcome, " {profile.display_name}</h1>
+            <h1 data-testid="welcome">{welcome}</h1>
             {warning}
             <ClaimsTable claims=profile.claims />
             <div class="actions">
                 <ActionForm action=sign_out>
-                    <button type="submit" class="primary" data-testid="sign-out" data-autofocus="">"Sign out"</button>
+                    <button type="submit" class="primary" data-testid="sign-out" data-autofocus="">{t.tr("button-sign-out")}</button>
                 </ActionForm>
             </div>
         </section>

@@ -6,6 +6,7 @@
 
 use leptos::prelude::*;
 
+pub use super::screens::page_texts;
 use super::session::{SessionId, SessionMove};
 use super::AppState;
 use crate::error::AppError;

@@ -208,6 +208,8 @@ pub fn build_state_with_store(
         } else {
             host_of(&config.source)
         },
+        org_name: settings.screens.org_name.clone(),
+        has_logo: settings.screens.logo.is_some(),
     };
     let provider = Arc::new(ProviderClient::new(config)?);
     // Every replica must accept every replica's session ids: with Redis the key comes from

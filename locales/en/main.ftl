@@ -1,0 +1,44 @@
+# The TV page, in English. Every other language has the same messages; a test compares them.
+# { $time } is a countdown such as 4:59; { $seconds } a whole number of seconds.
+
+page-title = Sign in
+page-title-org = Sign in · { $org }
+app-name = tvsignin
+demo-badge = Demo
+
+home-title = Sign in on this TV
+home-lead = Use your phone to sign in with your { $provider } account.
+button-sign-in = Sign in
+button-new-code = New code
+button-cancel = Cancel
+button-sign-out = Sign out
+
+step-scan = On your phone, scan the QR code, or go to
+step-enter = and enter this code:
+user-code-label = Code: { $spoken }
+qr-label = QR code of the sign-in link
+code-expires = Code expires in { $time }
+phishing-warning = This signs this TV in to your account. Only continue if you are in front of this TV.
+phishing-warning-org = This signs this TV in to your { $org } account. Only continue if you are in front of this TV.
+
+outcome-starting = Getting a code…
+outcome-denied = Sign-in was declined on the phone.
+outcome-expired = This code expired. Get a new one to try again.
+outcome-throttled = Too many new codes in a short time. Try again in a moment.
+outcome-unreachable = Can't reach the sign-in service, retrying…
+
+status-idle = Press Sign in to start.
+status-starting = Getting a code…
+status-waiting = Waiting for you to sign in on your phone…
+status-denied = Sign-in was declined.
+status-expired = This code expired.
+status-unreachable = Can't reach the sign-in service, retrying…
+status-throttled = Too many new codes. Try again in { $seconds ->
+    [one] { $seconds } second
+   *[other] { $seconds } seconds
+}.
+status-signed-in = Signed in.
+
+welcome = Welcome, { $name }
+claims-caption = Your profile
+idle-warning = Signing out in { $time }. Press any key to stay signed in.
