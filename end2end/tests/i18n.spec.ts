@@ -1,0 +1,211 @@
+// Every screen in every language: the words come from locales/<lang>/main.ftl, nothing English
+// is left where a translation exists, axe-core finds nothing serious at 720p, 1080p and 4K, and
+// nothing overflows (long German words, Japanese glyphs). Also: LANGUAGE overrides the browser,
+// the brand settings show, and the pages without JavaScript are localised too.
+import { test, expect, type Browser, type Page } from '@playwright/test';
+import { startStack, startIdp, startApp, type Stack } from '../support/stack';
+import { phoneSignIn, decodeQr } from '../support/phone';
+import { watchPage } from '../support/watch';
+import { LANGUAGES, type Language, messages, messageStart, expectNoEnglish, checkEverySize } from '../support/screens';
+
+const ALICE = { user: 'alice', password: 'wonderland' };
+const LOCALES: Record<Language, string> = { en: 'en-GB', de: 'de-DE', fr: 'fr-FR', es: 'es-ES', ja: 'ja-JP' };
+
+async function openTv(browser: Browser, stack: Stack, lang: Language, javaScriptEnabled = true) {
+  const context = await browser.newContext({ locale: LOCALES[lang], viewport: { width: 1920, height: 1080 }, javaScriptEnabled });
+  const page = await context.newPage();
+  const watch = watchPage(page);
+  await page.goto(stack.appUrl + '/');
+  if (javaScriptEnabled) await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('html')).toHaveAttribute('lang', lang);
+  return { context, page, watch };
+}
+
+async function expectStatus(page: Page, lang: Language, state: string, id: string) {
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', state, { timeout: 20_000 });
+  await expect(page.getByTestId('status')).toHaveText(messages(lang)[id]);
+}
+
+test.describe('each language, through every screen', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    // The idle warning shows from the first second signed in.
+    stack = await startStack({ app: { IDLE_SIGN_OUT_SECS: '120', SIGN_OUT_WARNING_SECS: '119' } });
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  for (const lang of LANGUAGES) {
+    test(`${lang}: home, waiting, declined, signed in with the idle warning`, async ({ browser }) => {
+      test.setTimeout(180_000);
+      const t = messages(lang);
+      const { context, page, watch } = await openTv(browser, stack, lang);
+      await expect(page).toHaveTitle(t['page-title']);
+
+      await expectStatus(page, lang, 'idle', 'status-idle');
+      await expect(page.getByTestId('sign-in')).toHaveText(t['button-sign-in']);
+      await expectNoEnglish(page, lang);
+      await checkEverySize(page, `${lang} home`);
+
+      await page.getByTestId('sign-in').click();
+      await expectStatus(page, lang, 'waiting', 'status-waiting');
+      await expect(page.getByTestId('phishing-warning')).toHaveText(t['phishing-warning']);
+      await expect(page.getByTestId('countdown')).toContainText(messageStart(lang, 'code-expires').trim());
+      await expect(page.getByTestId('cancel')).toHaveText(t['button-cancel']);
+      await expectNoEnglish(page, lang);
+      await checkEverySize(page, `${lang} waiting`);
+
+      await phoneSignIn(browser, decodeQr(await page.getByTestId('qr').screenshot()), { ...ALICE, action: 'deny' });
+      await expectStatus(page, lang, 'denied', 'status-denied');
+      await expect(page.getByTestId('new-code')).toHaveText(t['button-new-code']);
+      await expectNoEnglish(page, lang);
+      await checkEverySize(page, `${lang} declined`);
+
+      await page.getByTestId('new-code').click();
+      await expectStatus(page, lang, 'waiting', 'status-waiting');
+      await phoneSignIn(browser, decodeQr(await page.getByTestId('qr').screenshot()), ALICE);
+      await expectStatus(page, lang, 'signed-in', 'status-signed-in');
+      await expect(page.getByTestId('welcome')).toContainText('Alice Liddell');
+      await expect(page.getByTestId('idle-warning')).toBeVisible();
+      await expect(page.getByTestId('idle-warning')).toContainText(messageStart(lang, 'idle-warning').trim());
+      await expect(page.getByTestId('sign-out')).toHaveText(t['button-sign-out']);
+      await expect(page.locator('caption')).toHaveText(t['claims-caption']);
+      await expectNoEnglish(page, lang);
+      await checkEverySize(page, `${lang} signed in`);
+
+      await page.getByTestId('sign-out').click();
+      await expectStatus(page, lang, 'idle', 'status-idle');
+      expect(watch.consoleErrors).toEqual([]);
+      await context.close();
+    });
+  }
+});
+
+test.describe('each language, when the code expires', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    stack = await startStack({ idp: { IDP_DEVICE_CODE_TTL: '3' }, app: { EXPIRED_RETURN_HOME_SECS: '600' } });
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('the expired screen', async ({ browser }) => {
+    for (const lang of LANGUAGES) {
+      const { context, page } = await openTv(browser, stack, lang);
+      await page.getByTestId('sign-in').click();
+      await expectStatus(page, lang, 'expired', 'status-expired');
+      await expect(page.locator('.outcome')).toHaveText(messages(lang)['outcome-expired']);
+      await expectNoEnglish(page, lang);
+      await checkEverySize(page, `${lang} expired`);
+      await context.close();
+    }
+  });
+});
+
+test.describe('each language, when new codes come too fast', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    stack = await startStack({ app: { PAIRING_RATE_LIMIT: '1' } });
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('the throttled screen, with its plural', async ({ browser }) => {
+    for (const lang of LANGUAGES) {
+      const { context, page } = await openTv(browser, stack, lang);
+      await page.getByTestId('sign-in').click();
+      // The limit is per address too: after the first language every first try is refused.
+      for (let tries = 0; tries < 3; tries++) {
+        const state = await page.getByTestId('status').getAttribute('data-state');
+        if (state === 'throttled') break;
+        if (state === 'waiting') await page.getByTestId('new-code').click();
+        await page.waitForTimeout(500);
+      }
+      await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'throttled');
+      await expect(page.getByTestId('status')).toContainText(messageStart(lang, 'status-throttled').trim());
+      await expect(page.locator('.outcome')).toHaveText(messages(lang)['outcome-throttled']);
+      await expectNoEnglish(page, lang);
+      await checkEverySize(page, `${lang} throttled`);
+      await context.close();
+    }
+  });
+});
+
+test.describe('each language, when the provider cannot be reached', () => {
+  test('the unreachable screen', async ({ browser }) => {
+    const idp = await startIdp({ IDP_INTERVAL: '1' });
+    const app = await startApp({ ISSUER: idp.issuer, CLIENT_ID: 'tv-public' });
+    try {
+      await expect.poll(async () => (await fetch(app.appUrl + '/readyz')).status).toBe(200);
+      idp.child.kill('SIGTERM');
+      const stack = { appUrl: app.appUrl, logs: [], stop: async () => {} };
+      for (const lang of LANGUAGES) {
+        const { context, page } = await openTv(browser, stack, lang);
+        await page.getByTestId('sign-in').click();
+        await expectStatus(page, lang, 'unreachable', 'status-unreachable');
+        await expectNoEnglish(page, lang);
+        await checkEverySize(page, `${lang} unreachable`);
+        await page.getByTestId('cancel').click();
+        await context.close();
+      }
+    } finally {
+      idp.child.kill('SIGKILL');
+      app.child.kill('SIGTERM');
+    }
+  });
+});
+
+test.describe('with LANGUAGE and the brand set', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    stack = await startStack({ app: { LANGUAGE: 'de', ORG_NAME: 'Acme Hotels', ACCENT_COLOR: '#0a5cad' } });
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('LANGUAGE overrides the browser, and the brand shows in the header, title, warning and colour', async ({ browser }) => {
+    const context = await browser.newContext({ locale: 'ja-JP' });
+    const page = await context.newPage();
+    await page.goto(stack.appUrl + '/');
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    await expect(page.locator('html')).toHaveAttribute('lang', 'de');
+    await expect(page.getByTestId('sign-in')).toHaveText(messages('de')['button-sign-in']);
+    await expect(page).toHaveTitle('Anmelden · Acme Hotels');
+    await expect(page.getByTestId('brand-name')).toHaveText('Acme Hotels');
+    await expect(page.getByTestId('sign-in')).toHaveCSS('background-color', 'rgb(10, 92, 173)');
+    await page.getByTestId('sign-in').click();
+    await expect(page.getByTestId('phishing-warning')).toContainText('Acme Hotels-Konto');
+    await checkEverySize(page, 'branded waiting');
+    await context.close();
+  });
+});
+
+test.describe('without JavaScript', () => {
+  let stack: Stack;
+  test.beforeAll(async () => {
+    stack = await startStack();
+  });
+  test.afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('the server-rendered pages are in the browser language too', async ({ browser }) => {
+    for (const lang of ['fr', 'ja'] as const) {
+      const t = messages(lang);
+      const { context, page } = await openTv(browser, stack, lang, false);
+      await expect(page.getByTestId('sign-in')).toHaveText(t['button-sign-in']);
+      await expect(page.getByTestId('status')).toHaveText(t['status-idle']);
+      await page.getByTestId('sign-in').click();
+      await expectStatus(page, lang, 'waiting', 'status-waiting');
+      await expect(page.getByTestId('phishing-warning')).toHaveText(t['phishing-warning']);
+      await expectNoEnglish(page, lang);
+      await page.getByTestId('cancel').click();
+      await expectStatus(page, lang, 'idle', 'status-idle');
+      await context.close();
+    }
+  });
+});
