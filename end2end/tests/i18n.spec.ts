@@ -167,7 +167,7 @@ test.describe('with LANGUAGE and the brand set', () => {
     await stack?.stop();
   });
 
-  test('LANGUAGE overrides the browser, and the brand shows in the header, title, warning and colour', async ({ browser }) => {
+  test('LANGUAGE overrides the browser, and the brand shows in the header, title, warning and colour', async ({ browser }, testInfo) => {
     const context = await browser.newContext({ locale: 'ja-JP' });
     const page = await context.newPage();
     await page.goto(stack.appUrl + '/');
@@ -179,6 +179,8 @@ test.describe('with LANGUAGE and the brand set', () => {
     await expect(page.getByTestId('sign-in')).toHaveCSS('background-color', 'rgb(10, 92, 173)');
     await page.getByTestId('sign-in').click();
     await expect(page.getByTestId('phishing-warning')).toContainText('Acme Hotels-Konto');
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await page.screenshot({ path: testInfo.outputPath('branded-de-1080p.png') });
     await checkEverySize(page, 'branded waiting');
     await context.close();
   });

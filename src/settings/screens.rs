@@ -51,17 +51,26 @@ impl ScreenSettings {
 
     /// The stylesheet served as `/brand.css` (a file of this server's, so the page's policy
     /// `style-src 'self'` allows it): the accent colour, with a text colour that contrasts
-    /// with it. Empty without a colour.
+    /// with it, and the accent as text on the page's dark background only where it can be
+    /// read there (WCAG AA, 4.5:1), else the page's own text colour. Empty without a colour.
     pub fn stylesheet(&self) -> String {
         let Some(accent) = &self.accent_color else {
             return String::new();
         };
-        let text = if relative_luminance(accent) > 0.179 {
+        let luminance = relative_luminance(accent);
+        let on_accent = if luminance > 0.179 {
             "#101418"
         } else {
             "#ffffff"
         };
-        format!(":root {{ --accent: {accent}; --accent-fg: {text}; }}\n")
+        let as_text = if contrast(luminance, relative_luminance(PAGE_BACKGROUND)) >= 4.5 {
+            accent.as_str()
+        } else {
+            PAGE_TEXT
+        };
+        format!(
+            ":root {{ --accent: {accent}; --accent-fg: {on_accent}; --accent-text: {as_text}; }}\n"
+        )
     }
 }
 
@@ -87,6 +96,15 @@ fn check_color(value: &str) -> Result<String, String> {
         hex.to_owned()
     };
     Ok(format!("#{}", full.to_ascii_lowercase()))
+}
+
+/// The page's background and text colours (`style/main.css`).
+const PAGE_BACKGROUND: &str = "#0d1117";
+const PAGE_TEXT: &str = "#f5f7fa";
+
+/// WCAG contrast ratio of two relative luminances.
+fn contrast(a: f64, b: f64) -> f64 {
+    (a.max(b) + 0.05) / (a.min(b) + 0.05)
 }
 
 /// WCAG relative luminance of a `#rrggbb` colour.
@@ -168,10 +186,14 @@ mod tests {
         assert_eq!(s.logo.as_ref().unwrap().content_type, "image/svg+xml");
         assert!(s.stylesheet().contains("--accent: #00aa77;"));
         // A dark accent gets white text, a light one dark text.
+        // A dark accent gets white text, a light one dark text; as text on the dark page,
+        // only the light one is used as it is.
         let dark = screens(&[("ACCENT_COLOR", "#003366")]).unwrap();
         assert!(dark.stylesheet().contains("--accent-fg: #ffffff"));
+        assert!(dark.stylesheet().contains("--accent-text: #f5f7fa"));
         let light = screens(&[("ACCENT_COLOR", "#ffd166")]).unwrap();
         assert!(light.stylesheet().contains("--accent-fg: #101418"));
+        assert!(light.stylesheet().contains("--accent-text: #ffd166"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
