@@ -73,9 +73,6 @@ test.describe('each language, through every screen', () => {
       await expect(page.locator('caption')).toHaveText(t['claims-caption']);
       await expectNoEnglish(page, lang);
       await checkEverySize(page, `${lang} signed in`);
-
-      await page.getByTestId('sign-out').click();
-      await expectStatus(page, lang, 'idle', 'status-idle');
       expect(watch.consoleErrors).toEqual([]);
       await context.close();
     });

@@ -33,10 +33,10 @@ status-waiting = Waiting for you to sign in on your phone…
 status-denied = Sign-in was declined.
 status-expired = This code expired.
 status-unreachable = Can't reach the sign-in service, retrying…
-status-throttled = Too many new codes. Try again in { $seconds ->
+status-throttled = Too many new codes. Try again in a moment ({ $seconds ->
     [one] { $seconds } second
    *[other] { $seconds } seconds
-}.
+}).
 status-signed-in = Signed in.
 
 welcome = Welcome, { $name }

@@ -184,8 +184,8 @@ mod tests {
         let say = |lang: &str, n: u64| {
             Messages::new(&page_texts(lang)).tr_with("status-throttled", &[("seconds", n.into())])
         };
-        assert!(say("en", 1).contains("1 second."), "{}", say("en", 1));
-        assert!(say("en", 30).contains("30 seconds."));
+        assert!(say("en", 1).contains("(1 second)."), "{}", say("en", 1));
+        assert!(say("en", 30).contains("(30 seconds)."));
         assert!(say("de", 1).contains("1 Sekunde "));
         assert!(say("de", 2).contains("2 Sekunden "));
         // French counts 0 and 1 as one.

@@ -27,7 +27,9 @@ pub fn language() -> &'static str {
     });
     if forced.is_none() {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.append_header(header::VARY, HeaderValue::from_static("Accept-Language"));
+            // Set, not appended: the page and its first status both ask. The compression
+            // layer adds its own `Vary` later.
+            response.insert_header(header::VARY, HeaderValue::from_static("Accept-Language"));
         }
     }
     negotiate::pick(forced, accept)
