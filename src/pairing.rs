@@ -28,6 +28,7 @@
 //! every replica, with a `rotated` event so the TV's page reconnects under the new cookie.
 
 mod code_tag;
+pub mod identity;
 mod in_flight;
 mod session_id;
 mod slots;
@@ -704,6 +705,7 @@ impl Hub {
         record.status = TvStatus::Idle;
         record.device = None;
         record.return_home_at_ms = None;
+        record.identity = None;
         record.tokens.take()
     }
 

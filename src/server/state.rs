@@ -38,6 +38,8 @@ pub struct AppState {
     pub sessions: Arc<super::session::SessionSigner>,
     /// Open push streams per client address.
     pub push_streams: crate::limits::streams::StreamLimiter,
+    /// The forward-auth check for the app behind the front door.
+    pub forward_auth: Arc<super::forward_auth::ForwardAuth>,
 }
 
 impl AppState {

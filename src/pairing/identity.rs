@@ -1,0 +1,166 @@
+//! Who signed in, for the forward-auth check that hands the person to the app behind the
+//! proxy: the few claims kept in the sealed session record at sign-in ([`Identity`]; never
+//! sent to the TV, whose screen shows only `SHOW_CLAIMS`), and the hub's read of a signed-in
+//! session for that check ([`Hub::signed_in_session`]).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::store::StoreError;
+use super::{Hub, SessionId};
+use crate::model::TvStatus;
+use crate::oidc::client::SignedInUser;
+use crate::oidc::secret::AccessToken;
+use crate::settings::front_door::IdentityClaims;
+
+/// The claims the forward-auth check passes on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub sub: String,
+    /// The display name (see `UserInfo::display_name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// From the claim `FORWARD_AUTH_GROUPS_CLAIM` names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+}
+
+impl Identity {
+    /// What is kept of a person who just signed in.
+    pub fn of(user: &SignedInUser, claims: &IdentityClaims) -> Self {
+        let text = |name: &str| {
+            user.raw
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Self {
+            sub: user.sub.clone(),
+            name: Some(user.display_name.clone()).filter(|n| !n.is_empty()),
+            email: text("email"),
+            preferred_username: text("preferred_username"),
+            groups: groups(&user.raw, &claims.groups),
+        }
+    }
+}
+
+/// The groups under a dotted claim name: a list of names, or one name.
+fn groups(claims: &Map<String, Value>, dotted: &str) -> Vec<String> {
+    let mut parts = dotted.split('.');
+    let first = parts.next().and_then(|name| claims.get(name));
+    let found = parts.fold(first, |value, name| value.and_then(|v| v.get(name)));
+    let name = |value: &Value| match value {
+        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    match found {
+        Some(Value::Array(list)) => list.iter().filter_map(name).collect(),
+        Some(one) => name(one).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// A signed-in session as the forward-auth check sees it.
+#[derive(Clone, Debug)]
+pub struct SignedInSession {
+    pub identity: Identity,
+    pub access_token: AccessToken,
+    /// When the access token expires, in Unix ms, if the provider said.
+    pub access_expires_at_ms: Option<u64>,
+    /// The idle sign-out, in Unix ms.
+    pub sign_out_at_ms: u64,
+}
+
+impl Hub {
+    /// The session, if it is signed in (with its identity and tokens). Reading it does not
+    /// count as the TV looking at its screen.
+    pub async fn signed_in_session(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<SignedInSession>, StoreError> {
+        let Some(stored) = self.inner.store.load(id).await? else {
+            return Ok(None);
+        };
+        let record = stored.record;
+        let TvStatus::SignedIn { sign_out_at_ms, .. } = record.status else {
+            return Ok(None);
+        };
+        let (Some(identity), Some(tokens)) = (record.identity, record.tokens) else {
+            return Ok(None);
+        };
+        Ok(Some(SignedInSession {
+            identity,
+            access_expires_at_ms: tokens
+                .expires_in
+                .map(|life| record.tokens_at_ms + life.as_millis() as u64),
+            access_token: tokens.access_token,
+            sign_out_at_ms,
+        }))
+    }
+
+    /// How long a signed-in TV stays signed in without use (`IDLE_SIGN_OUT_SECS`).
+    pub fn idle_sign_out(&self) -> Duration {
+        self.inner.kiosk.idle_sign_out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn user(raw: Value) -> SignedInUser {
+        let Value::Object(raw) = raw else { panic!() };
+        SignedInUser {
+            sub: raw["sub"].as_str().unwrap().to_owned(),
+            display_name: "Alice Liddell".into(),
+            claims: Vec::new(),
+            raw,
+        }
+    }
+
+    #[test]
+    fn identity_keeps_the_claims_the_check_needs() {
+        let alice = user(json!({
+            "sub": "alice", "email": "alice@example.test", "preferred_username": " alice ",
+            "groups": ["staff", "kiosk-admins", 7, {"x": 1}, " "],
+            "realm_access": {"roles": ["viewer"]}, "team": "design",
+            "phone_number": "+44 20 7946 0958",
+        }));
+        let default = Identity::of(&alice, &IdentityClaims::default());
+        assert_eq!(
+            default,
+            Identity {
+                sub: "alice".into(),
+                name: Some("Alice Liddell".into()),
+                email: Some("alice@example.test".into()),
+                preferred_username: Some("alice".into()),
+                groups: vec!["staff".into(), "kiosk-admins".into(), "7".into()],
+            }
+        );
+        let claims = |groups: &str| IdentityClaims {
+            groups: groups.into(),
+        };
+        assert_eq!(
+            Identity::of(&alice, &claims("realm_access.roles")).groups,
+            ["viewer"]
+        );
+        assert_eq!(Identity::of(&alice, &claims("team")).groups, ["design"]);
+        assert!(Identity::of(&alice, &claims("realm_access.none"))
+            .groups
+            .is_empty());
+        assert!(Identity::of(&alice, &claims("email.x")).groups.is_empty());
+        let bare = Identity::of(&user(json!({"sub": "bob"})), &IdentityClaims::default());
+        assert_eq!((bare.email, bare.groups.len()), (None, 0));
+    }
+}
