@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use axum_extra::extract::CookieJar;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 use url::Url;
 
 use super::session::{is_https, COOKIE_NAME, SECURE_COOKIE_NAME};
@@ -368,6 +368,8 @@ async fn jwks(State(state): State<AppState>) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
     use crate::oidc::error::{ErrorCode, OAuthError};
     use crate::oidc::secret::AccessToken;

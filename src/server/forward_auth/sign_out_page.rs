@@ -19,7 +19,10 @@ const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
 pub(super) async fn show(State(state): State<AppState>, request: Request) -> Response {
     let who = match session_of(&state, &request) {
         Some(id) => match state.hub.signed_in_session(&id).await {
-            Ok(session) => session.map(|s| s.identity.name.unwrap_or(s.identity.sub)),
+            Ok(session) => session.map(|s| {
+                let name = s.identity.name.unwrap_or(s.identity.sub);
+                format!("Signed in as {name}")
+            }),
             Err(error) => {
                 tracing::warn!(%error, "sign-out page: cannot read the session");
                 None
@@ -35,9 +38,9 @@ pub(super) async fn show(State(state): State<AppState>, request: Request) -> Res
     let home = base.home();
     let app = front_door.app.as_ref().map(|app| app.url.clone());
     let body = match who {
-        Some(name) => view! {
+        Some(signed_in_as) => view! {
             <h1>"Sign out of this TV?"</h1>
-            <p class="lead" data-testid="signed-in-as">"Signed in as " {name}</p>
+            <p class="lead" data-testid="signed-in-as">{signed_in_as}</p>
             <div class="actions">
                 <form method="post" action=action>
                     <button type="submit" class="primary" data-testid="sign-out" autofocus>"Sign out"</button>
