@@ -197,6 +197,18 @@ async fn the_check_names_who_signed_in_and_nothing_else() {
         tv.open_page().await;
         let idle_cookie = tv.cookie().unwrap();
         assert_refused(&check(&app, None, &[]).await, "no cookie");
+        // For proxies that hand the refusal to the browser: a redirect to the sign-in screen.
+        let redirected = app
+            .http
+            .get(format!("{}/auth?redirect=1", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(redirected.status(), StatusCode::FOUND);
+        assert_eq!(
+            header(&redirected, "location").as_deref(),
+            Some("/tvsignin/")
+        );
         assert_refused(&check(&app, Some(&idle_cookie), &[]).await, "a TV at Home");
 
         sign_in_on_demo(&app, &tv, "alice").await;

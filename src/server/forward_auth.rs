@@ -166,6 +166,8 @@ impl ForwardAuth {
                 tracing::info!(%error, "forward auth: the provider no longer accepts the session's token");
                 false
             }
+            // No userinfo endpoint: nothing to ask. The token's expiry still ends access.
+            Err(ProviderError::Unsupported(_)) => true,
             Err(error) => {
                 // An outage at the provider: the last answer stands until the next recheck.
                 tracing::warn!(%error, kind = error.kind(), "forward auth: cannot recheck the session's token at the provider");
@@ -274,40 +276,71 @@ pub(super) fn session_of(state: &AppState, request: &Request) -> Option<SessionI
 
 /// `<prefix>/auth`.
 async fn check(State(state): State<AppState>, request: Request) -> Response {
-    let Some(id) = session_of(&state, &request) else {
-        return not_signed_in();
+    let redirect = asks_for_redirect(&request);
+    let session = session_of(&state, &request);
+    drop(request);
+    match decide(&state, session).await {
+        Ok(headers) => (StatusCode::OK, no_store(), headers).into_response(),
+        // Proxies that hand a refusal to the browser as it is (Traefik, Caddy) ask for a
+        // redirect to the sign-in screen instead; nginx's auth_request needs the 401.
+        Err(None) if redirect => (
+            StatusCode::FOUND,
+            no_store(),
+            [(header::LOCATION, state.settings.front_door.base_path.home())],
+            "Not signed in.",
+        )
+            .into_response(),
+        Err(None) => not_signed_in(),
+        Err(Some(unavailable)) => unavailable,
+    }
+}
+
+/// Whether the check's URL carries `?redirect`.
+fn asks_for_redirect(request: &Request) -> bool {
+    request.uri().query().is_some_and(|query| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("redirect"))
+    })
+}
+
+/// The identity headers for the session a request's cookie names, if it is signed in;
+/// `Err(None)` when it is not, `Err(Some(answer))` when that cannot be told now.
+async fn decide(state: &AppState, id: Option<SessionId>) -> Result<HeaderMap, Option<Response>> {
+    let Some(id) = id else {
+        return Err(None);
     };
     let session = match state.hub.signed_in_session(&id).await {
         Ok(Some(session)) => session,
-        Ok(None) => return not_signed_in(),
+        Ok(None) => return Err(None),
         Err(error) => {
             tracing::error!(%error, "forward auth: the session store failed");
-            return (
+            let busy = (
                 StatusCode::SERVICE_UNAVAILABLE,
                 no_store(),
                 "Try again in a moment.",
-            )
-                .into_response();
+            );
+            return Err(Some(busy.into_response()));
         }
     };
     let auth = &state.forward_auth;
     let now = now_ms();
     if session.sign_out_at_ms <= now {
         // The idle sign-out is due; the session's task is ending it this moment.
-        return not_signed_in();
+        return Err(None);
     }
     let expired = session.access_expires_at_ms.is_some_and(|at| at <= now);
-    if expired || !auth.still_accepted(&state, &id, &session).await {
+    if expired || !auth.still_accepted(state, &id, &session).await {
         if expired {
             tracing::info!(
                 "forward auth: the session's access token expired and was not refreshed"
             );
         }
-        end(&state, &id).await;
-        return not_signed_in();
+        end(state, &id).await;
+        return Err(None);
     }
-    note_use(&state, &id, &session).await;
-    (StatusCode::OK, no_store(), auth.headers(&session)).into_response()
+    note_use(state, &id, &session).await;
+    Ok(auth.headers(&session))
 }
 
 /// Signs the TV out, so its screen offers Sign in again instead of sending it back to an

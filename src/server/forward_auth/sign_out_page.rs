@@ -17,7 +17,9 @@ const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub(super) async fn show(State(state): State<AppState>, request: Request) -> Response {
-    let who = match session_of(&state, &request) {
+    let session = session_of(&state, &request);
+    drop(request);
+    let who = match session {
         Some(id) => match state.hub.signed_in_session(&id).await {
             Ok(session) => session.map(|s| {
                 let name = s.identity.name.unwrap_or(s.identity.sub);
