@@ -86,6 +86,11 @@ async fn sign_in_on_demo(app: &TestApp, tv: &Tv, user: &str) -> Value {
         .as_str()
         .expect("a complete verification link")
         .to_owned();
+    // The demo provider's link (the QR code's target) is under the prefix too.
+    assert!(
+        link.starts_with(&format!("{}/demo-idp/device?", app.base)),
+        "{link}"
+    );
     let done = app
         .phone()
         .sign_in(&link, user, &format!("{user}-demo"), "allow")
@@ -135,6 +140,12 @@ async fn under_a_prefix_every_url_carries_it() {
         );
         assert_eq!(status("/healthz").await.0, StatusCode::OK);
         assert_eq!(status("/tvsignin/healthz").await.0, StatusCode::OK);
+
+        // The session cookie stays the whole host's, so it reaches the app's forward-auth check.
+        let first = http.get(format!("{}/", app.base)).send().await.unwrap();
+        let cookie = header(&first, "set-cookie").expect("a session cookie");
+        assert!(cookie.starts_with("tvsignin_session="), "{cookie}");
+        assert!(cookie.split("; ").any(|part| part == "Path=/"), "{cookie}");
 
         let tv = Tv::new(&app.base);
         let page = tv.page().await;
