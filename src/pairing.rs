@@ -28,8 +28,10 @@
 //! every replica, with a `rotated` event so the TV's page reconnects under the new cookie.
 
 mod code_tag;
+pub mod identity;
 mod in_flight;
 mod session_id;
+pub mod signed_in;
 mod slots;
 pub mod store;
 mod task;
@@ -704,6 +706,7 @@ impl Hub {
         record.status = TvStatus::Idle;
         record.device = None;
         record.return_home_at_ms = None;
+        record.identity = None;
         record.tokens.take()
     }
 

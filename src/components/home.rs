@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::StartPairing;
+use crate::components::post_form::PostForm;
 
 #[component]
 pub fn Home(start: ServerAction<StartPairing>, provider: String) -> impl IntoView {
@@ -10,11 +11,11 @@ pub fn Home(start: ServerAction<StartPairing>, provider: String) -> impl IntoVie
         <section class="home">
             <h1>"Sign in on this TV"</h1>
             <p class="lead">"Use your phone to sign in with your " {provider} " account."</p>
-            <ActionForm action=start>
+            <PostForm action=start>
                 <button type="submit" class="primary" data-testid="sign-in" data-autofocus="" autofocus>
                     "Sign in"
                 </button>
-            </ActionForm>
+            </PostForm>
         </section>
     }
 }

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::{CancelPairing, NewCode};
 use crate::components::countdown::Countdown;
+use crate::components::post_form::PostForm;
 use crate::components::qr_code::QrCode;
 use crate::components::user_code::UserCode;
 use crate::model::TvStatus;
@@ -57,13 +58,13 @@ pub fn PairingPanel(
             {outcome.map(|text| view! { <p class="lead outcome">{text}</p> })}
             <div class="actions">
                 {show_new_code.then(|| view! {
-                    <ActionForm action=renew>
+                    <PostForm action=renew>
                         <button type="submit" class="primary" data-testid="new-code" data-autofocus="">"New code"</button>
-                    </ActionForm>
+                    </PostForm>
                 })}
-                <ActionForm action=cancel>
+                <PostForm action=cancel>
                     <button type="submit" class="secondary" data-testid="cancel" data-autofocus=(!show_new_code).then_some("")>"Cancel"</button>
-                </ActionForm>
+                </PostForm>
             </div>
         </section>
     }

@@ -59,6 +59,8 @@ pub struct SessionRecord {
     pub return_home_at_ms: Option<u64>,
     /// New codes in the last minute (the per-session rate limit), Unix ms.
     pub recent_starts_ms: Vec<u64>,
+    /// Forward auth: who signed in (set with `tokens`; see `pairing::identity`).
+    pub identity: Option<super::identity::Identity>,
 }
 
 impl Default for SessionRecord {
@@ -71,6 +73,7 @@ impl Default for SessionRecord {
             tokens_at_ms: 0,
             return_home_at_ms: None,
             recent_starts_ms: Vec::new(),
+            identity: None,
         }
     }
 }

@@ -436,6 +436,8 @@ async fn signed_in(
         }
     };
     tracing::info!(sub = %user.sub, "signed in");
+    // Forward auth: the claims the check passes on (see `identity`).
+    let identity = super::identity::Identity::of(&user, &hub.inner.kiosk.identity_claims);
     // Only what SHOW_CLAIMS names is stored and sent: the TV is a shared screen.
     let profile = Profile {
         display_name: user.display_name,
@@ -460,6 +462,7 @@ async fn signed_in(
             record.device = None;
             record.tokens = Some(tokens.clone());
             record.tokens_at_ms = now_ms();
+            record.identity = Some(identity.clone());
             true
         })
         .await;
