@@ -33,6 +33,23 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// Wall-clock time, in Unix milliseconds: what records hold, and what the in-memory store
+/// times TTLs, last-seen times and leases by. Injected, so tests can run the pairing core in
+/// tokio's paused time; a server uses [`WallClock`].
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> u64;
+}
+
+/// The system's clock ([`now_ms`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WallClock;
+
+impl Clock for WallClock {
+    fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+}
+
 /// The device authorization a pairing polls with; only the owning replica's task reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceGrant {
