@@ -37,7 +37,11 @@ pub struct Calls {
 }
 
 impl Calls {
-    pub fn new(store: Arc<dyn SessionStore>, provider: Arc<dyn Provider>, metrics: Metrics) -> Self {
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        provider: Arc<dyn Provider>,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             gate: Arc::new(RwLock::new(())),
             store,

@@ -55,7 +55,10 @@ impl Upkeep {
         match self.records.reload(id).await {
             Ok(Some(stored)) => {
                 let record = stored.record;
-                let spread = record.device.as_ref().map_or(Duration::ZERO, |d| d.interval);
+                let spread = record
+                    .device
+                    .as_ref()
+                    .map_or(Duration::ZERO, |d| d.interval);
                 // An adopted pairing runs on, even on a full server.
                 let slot = record
                     .status

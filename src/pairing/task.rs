@@ -160,7 +160,10 @@ impl Task {
     }
 
     /// Keeps the in-flight guard of an answer that brought tokens.
-    fn hold<E>(&mut self, sent: Option<(Result<TokenSet, E>, InFlight)>) -> Option<Result<TokenSet, E>> {
+    fn hold<E>(
+        &mut self,
+        sent: Option<(Result<TokenSet, E>, InFlight)>,
+    ) -> Option<Result<TokenSet, E>> {
         let (answer, in_flight) = sent?;
         if answer.is_ok() {
             self.in_flight = Some(in_flight);

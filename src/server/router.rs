@@ -59,7 +59,9 @@ pub fn router(state: AppState) -> Router {
     if let Some(demo) = &state.demo {
         app = app.nest_service(
             "/demo-idp",
-            std::sync::Arc::clone(demo).router().layer(CompressionLayer::new()),
+            std::sync::Arc::clone(demo)
+                .router()
+                .layer(CompressionLayer::new()),
         );
     }
     // Outside the session layer: a scraper gets no cookie and no TV session.
