@@ -1,1 +1,1 @@
-//! x
+//! Table tests for the lifecycle rules (to come).
