@@ -1,9 +1,28 @@
 //! The pairing sessions behind the TVs. Each TV browser (one session cookie) has one
-//! [`SessionRecord`] in the [`SessionStore`] (memory or Redis): its status, and the secrets
-//! that never leave the server (device code, tokens). The [`Hub`] changes records for the
-//! server functions, pushes every change to the push streams this replica holds, and runs
-//! one task per session it owns (see `task`): start a device authorization, poll by the
-//! rules in `oidc::polling`, fetch the profile, wait out the idle sign-out.
+//! [`SessionRecord`](store::SessionRecord) in the [`SessionStore`] (memory or Redis): its
+//! status, and the secrets that never leave the server (device code, tokens). The [`Hub`]
+//! changes records for the server functions, pushes every change to the push streams this
+//! replica holds, and runs one task per session it owns: start a device authorization, poll
+//! by the rules in `oidc::polling`, fetch the profile, wait out the idle sign-out.
+//!
+//! Where each part lives (each module imports only its own children and leaf siblings,
+//! never the hub):
+//! - `lifecycle`: what a session's task does next, as a pure state machine: the record and
+//!   an event in, a step out (write this change under this lease, call the provider, sleep
+//!   until then, revoke these tokens, report this, stop);
+//! - `task`: the driver that performs those steps and nothing else;
+//! - `records`: the one write path (compare-and-set, retried; fenced by the owner epoch for
+//!   tasks; optionally moving the record to a fresh id);
+//! - `sessions`: this replica's view (the status each push stream shows, the task it runs);
+//! - `admission`: the limits on new codes; `slots`: the `MAX_PAIRINGS` places;
+//! - `loops`: lease renewal and adoption, presence marking, other replicas' changes;
+//! - `provider`: the provider as the core sees it ([`Provider`]); `in_flight`: the polls and
+//!   refreshes sent under a lease;
+//! - `store`: the records and where they are kept.
+//!
+//! Time comes from outside: a [`Timer`] for sleeps and the instants the polling rules count
+//! by, a [`Clock`] for the wall-clock times records hold. A server uses tokio's timer and
+//! the system clock; the tests run the whole core in tokio's paused time.
 //!
 //! A waiting TV costs one push stream and one task asleep on a timer, not a thread. With
 //! Redis, a replica's leases are renewed every second; sessions of a replica that stops
@@ -15,9 +34,9 @@
 //! replicas never have requests for one session at the provider at once.
 //!
 //! New codes are rate-limited twice, both at `PAIRING_RATE_LIMIT` per minute: per TV session
-//! (kept in the record) and per client address ([`AddressLimiter`], a keyed `governor`
-//! limiter in `limits`, per replica), so a client cannot dodge the first by dropping its
-//! cookie; and a server runs at most `MAX_PAIRINGS` pairings at once ([`PairingSlots`]).
+//! (kept in the record) and per client address ([`AddressLimiter`](crate::limits::AddressLimiter),
+//! a keyed `governor` limiter, per replica), so a client cannot dodge the first by dropping
+//! its cookie; and a server runs at most `MAX_PAIRINGS` pairings at once (see `admission`).
 //!
 //! Logs never carry a user code, only its tag (see `code_tag`).
 //!
