@@ -7,7 +7,8 @@
 //!
 //! - Starting: ask for a code; while the provider cannot be reached, show that, retry with a
 //!   doubling wait, and stop once no TV watches.
-//! - Waiting: poll by the RFC 8628 rules ([`poll_step`]), first checking that a TV still
+//! - Waiting (`waiting`): poll by the RFC 8628 rules
+//!   ([`poll_step`](crate::oidc::polling::poll_step)), first checking that a TV still
 //!   watches; show trouble and recovery, store a `slow_down` interval; end on the answer.
 //! - Approved: fetch who signed in, then show them (or revoke the tokens if that fails, or
 //!   if the session moved on meanwhile).
@@ -31,7 +32,8 @@ use crate::oidc::secret::RefreshToken;
 use crate::oidc::token::TokenSet;
 use crate::settings::KioskSettings;
 
-pub use self::change::{abandoned, refresh_due_ms, reset, Change, Written};
+use self::change::{abandoned, refresh_due_ms};
+pub use self::change::{reset, Change, Written};
 pub use self::step::{Action, Event, Now, Report, Step};
 
 /// Retry delays when the provider cannot start a pairing.
