@@ -51,7 +51,7 @@ mod code_tag;
 mod in_flight;
 mod lifecycle;
 mod loops;
-pub mod provider;
+mod provider;
 mod records;
 mod session_id;
 mod sessions;
