@@ -27,7 +27,7 @@ impl Hub {
         &self,
         id: &SessionId,
     ) -> Result<Option<SignedInSession>, StoreError> {
-        let Some(stored) = self.inner.store.load(id).await? else {
+        let Some(stored) = self.inner.records.load(id).await? else {
             return Ok(None);
         };
         let record = stored.record;
@@ -37,6 +37,7 @@ impl Hub {
         let (Some(identity), Some(tokens)) = (record.identity, record.tokens) else {
             return Ok(None);
         };
+        let identity = *identity;
         Ok(Some(SignedInSession {
             identity,
             access_expires_at_ms: tokens

@@ -51,7 +51,7 @@ struct Sealed {
     recent_starts_ms: Vec<u64>,
     /// Forward auth: who signed in (see `pairing::identity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    identity: Option<crate::pairing::identity::Identity>,
+    identity: Option<Box<crate::pairing::identity::Identity>>,
 }
 
 fn corrupt(error: &dyn std::fmt::Display) -> StoreError {
@@ -239,12 +239,12 @@ mod tests {
             tokens_at_ms: 7,
             return_home_at_ms: None,
             recent_starts_ms: vec![1, 2],
-            identity: Some(crate::pairing::identity::Identity {
+            identity: Some(Box::new(crate::pairing::identity::Identity {
                 sub: "alice".into(),
                 email: Some("identity-email@example.test".into()),
                 groups: vec!["identity-group".into()],
                 ..Default::default()
-            }),
+            })),
         }
     }
 
