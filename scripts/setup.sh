@@ -73,6 +73,8 @@ if [ "$MODE" = "test" ]; then
   have tmux || missing+=(tmux)
   # The fleet tests and the load benchmark run a real Redis (the package brings redis-cli).
   have redis-server || missing+=(redis-server)
+  # nginx in front of tvsignin and an app, with auth_request (end2end/tests/forward-auth.spec.ts).
+  [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   # Two real old browser engines for the TV tiers (end2end/tests/old-engines.spec.ts), headless
   # under Xvfb; they are bound to Debian's own Python.
   have xvfb-run || missing+=(xvfb xauth)
@@ -90,7 +92,7 @@ if [ "$MODE" = "test" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
   else
-    step "chromium, tmux, redis-server, xvfb, QtWebEngine, QtWebKit, systemd tools, CJK fonts: present"
+    step "chromium, tmux, redis-server, nginx, xvfb, QtWebEngine, QtWebKit, systemd tools, CJK fonts: present"
   fi
   if [ -d end2end/node_modules/@playwright/test ] && [ end2end/package-lock.json -ot end2end/node_modules/.package-lock.json ]; then
     step "end2end npm packages: present"

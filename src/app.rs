@@ -5,10 +5,12 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment};
 
+use crate::base_path::{use_base_path, BasePathMeta};
 use crate::pages::tv::TvPage;
 
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let root = use_base_path().as_str().to_owned();
     view! {
         <!DOCTYPE html>
         <html lang=page_language()>
@@ -16,8 +18,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="dark" />
-                <HashedStylesheet options id="leptos" />
+                <HashedStylesheet options id="leptos" root />
                 {brand_stylesheet()}
+                <BasePathMeta />
                 {boot_script()}
                 <MetaTags />
             </head>
@@ -63,8 +66,18 @@ fn brand_stylesheet() -> impl IntoView {}
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let base = use_base_path();
+    provide_context(base.clone());
+    // Under a prefix (`BASE_PATH`) the browser's path starts with it, so its routes are
+    // matched after it; the server routes the path the prefix was taken off (see
+    // `server::base_path`), so the same route renders on both sides.
+    let router_base = if cfg!(feature = "hydrate") {
+        base.as_str().to_owned()
+    } else {
+        String::new()
+    };
     view! {
-        <Router>
+        <Router base=router_base>
             <Routes fallback=|| view! { <p class="not-found">"404"</p> }>
                 // Async: the whole page, code and QR included, is in the first HTML response,
                 // which also makes it work without WebAssembly.

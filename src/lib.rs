@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 pub mod api;
 pub mod app;
+pub mod base_path;
 pub mod components;
 pub mod error;
 pub mod hooks;
@@ -13,6 +14,8 @@ pub mod i18n;
 pub mod model;
 pub mod pages;
 
+#[cfg(feature = "ssr")]
+pub mod assertion;
 #[cfg(feature = "ssr")]
 pub mod cli;
 #[cfg(all(feature = "ssr", feature = "demo"))]
@@ -39,6 +42,12 @@ pub mod settings;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    // Server functions have fixed paths (`/api/...`); under a prefix they are reached there.
+    let base = base_path::from_document();
+    if !base.is_root() {
+        let prefix: &'static str = Box::leak(base.as_str().into());
+        let _ = leptos::server_fn::client::try_set_server_url(prefix);
+    }
     leptos::mount::hydrate_body(app::App);
     if let Some(body) = web_sys::window()
         .and_then(|w| w.document())

@@ -33,9 +33,8 @@ use std::sync::Arc;
 use metrics::{Counter, Gauge, Key, KeyName, Label, Level, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
-use crate::oidc::client::PollObserver;
 use crate::oidc::error::{ErrorCode, ProviderError};
-use crate::oidc::token::TokenSet;
+use crate::oidc::polling::{self, PollResponse};
 
 pub const PAIRINGS_STARTED: &str = "tvsignin_pairings_started_total";
 pub const PAIRINGS_FINISHED: &str = "tvsignin_pairings_finished_total";
@@ -150,10 +149,12 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// The label value for one poll's answer.
-fn poll_outcome(answer: &Result<TokenSet, ProviderError>) -> &'static str {
+/// The label value for one poll's answer: tokens, the provider's OAuth code, `trouble`
+/// when the polling rules back off (their split: [`polling::response_to`]), else the kind
+/// of unusable answer.
+fn poll_outcome(answer: Result<(), &ProviderError>) -> &'static str {
     match answer {
-        Ok(_) => "tokens",
+        Ok(()) => "tokens",
         Err(ProviderError::OAuth(e)) => match &e.code {
             ErrorCode::AuthorizationPending => "pending",
             ErrorCode::SlowDown => "slow_down",
@@ -168,9 +169,10 @@ fn poll_outcome(answer: &Result<TokenSet, ProviderError>) -> &'static str {
             // Provider-defined codes are not used as label values: their number is unbounded.
             ErrorCode::Other(_) => "other_oauth_error",
         },
-        // The same split as `ProviderClient::poll_for_rules`: these back off and retry.
-        Err(e) if e.is_transient() || matches!(e, ProviderError::TooLarge { .. }) => "trouble",
-        Err(e) => e.kind(),
+        Err(e) => match polling::response_to(e) {
+            PollResponse::Trouble => "trouble",
+            _ => e.kind(),
+        },
     }
 }
 
@@ -339,6 +341,30 @@ impl Metrics {
         self.counter(PROVIDER_ERRORS, labels).increment(1);
     }
 
+    /// The pairing core sent a device-code poll and got `answer` (tokens, or the error).
+    pub fn token_poll(&self, answer: Result<(), &ProviderError>) {
+        let outcome = poll_outcome(answer);
+        self.counter(
+            TOKEN_POLLS,
+            vec![Label::from_static_parts("outcome", outcome)],
+        )
+        .increment(1);
+        if let Err(error) = answer {
+            let expected = matches!(
+                error.oauth().map(|e| &e.code),
+                Some(
+                    ErrorCode::AuthorizationPending
+                        | ErrorCode::SlowDown
+                        | ErrorCode::AccessDenied
+                        | ErrorCode::ExpiredToken
+                )
+            );
+            if !expected {
+                self.provider_error("token_poll", error);
+            }
+        }
+    }
+
     /// The open push streams gauge (incremented and decremented by the pairing hub's
     /// `ViewerGuard`).
     pub fn push_connections(&self) -> Gauge {
@@ -375,31 +401,6 @@ impl Metrics {
     /// The current values, in the Prometheus text format.
     pub fn render(&self) -> String {
         self.inner.handle.render()
-    }
-}
-
-impl PollObserver for Metrics {
-    fn token_poll(&self, answer: &Result<TokenSet, ProviderError>) {
-        let outcome = poll_outcome(answer);
-        self.counter(
-            TOKEN_POLLS,
-            vec![Label::from_static_parts("outcome", outcome)],
-        )
-        .increment(1);
-        if let Err(error) = answer {
-            let expected = matches!(
-                error.oauth().map(|e| &e.code),
-                Some(
-                    ErrorCode::AuthorizationPending
-                        | ErrorCode::SlowDown
-                        | ErrorCode::AccessDenied
-                        | ErrorCode::ExpiredToken
-                )
-            );
-            if !expected {
-                self.provider_error("token_poll", error);
-            }
-        }
     }
 }
 
@@ -456,22 +457,24 @@ mod tests {
     fn poll_outcomes_and_errors() {
         let m = Metrics::new();
         let oauth = |code: &str| {
-            Err(ProviderError::OAuth(OAuthError {
+            ProviderError::OAuth(OAuthError {
                 code: ErrorCode::parse(code),
                 description: None,
-            }))
+            })
         };
-        m.token_poll(&oauth("authorization_pending"));
-        m.token_poll(&oauth("slow_down"));
-        m.token_poll(&oauth("invalid_grant"));
-        m.token_poll(&oauth("made_up_by_the_provider"));
-        m.token_poll(&Err(ProviderError::Timeout {
+        m.token_poll(Err(&oauth("authorization_pending")));
+        m.token_poll(Err(&oauth("slow_down")));
+        m.token_poll(Err(&oauth("invalid_grant")));
+        m.token_poll(Err(&oauth("made_up_by_the_provider")));
+        m.token_poll(Err(&ProviderError::Timeout {
             endpoint: "token_endpoint".into(),
         }));
-        m.token_poll(&Err(ProviderError::Unsupported("x".into())));
+        m.token_poll(Err(&ProviderError::Unsupported("x".into())));
+        m.token_poll(Ok(()));
         let text = m.render();
         for (series, n) in [
             (r#"tvsignin_token_polls_total{outcome="pending"}"#, 1.0),
+            (r#"tvsignin_token_polls_total{outcome="tokens"}"#, 1.0),
             (r#"tvsignin_token_polls_total{outcome="slow_down"}"#, 1.0),
             (
                 r#"tvsignin_token_polls_total{outcome="invalid_grant"}"#,

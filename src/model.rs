@@ -116,7 +116,7 @@ impl TvStatus {
 }
 
 /// Whether the page runs against the built-in demo provider (shown as a "Demo" badge), and
-/// whose screen it is.
+/// whose screen it is, and where a signed-in TV continues to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KioskInfo {
     pub demo: bool,
@@ -125,6 +125,17 @@ pub struct KioskInfo {
     pub org_name: Option<String>,
     /// Whether the operator's logo (`LOGO_FILE`) is shown in the header.
     pub has_logo: bool,
+    /// `APP_URL`: the signed-in screen goes there by itself.
+    pub app: Option<AppLink>,
+}
+
+/// The app a signed-in TV continues to (`APP_URL`), after `continue_secs` on the signed-in
+/// screen (`APP_CONTINUE_SECS`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppLink {
+    /// An absolute http(s) URL, or a path on the host the TV is on.
+    pub url: String,
+    pub continue_secs: u64,
 }
 
 /// What the TV page loads first: its status plus facts about the kiosk.

@@ -3,6 +3,8 @@
 //! listener, start-up and graceful shutdown. Decisions about pairings live in `crate::pairing`.
 
 pub mod assets;
+pub mod base_path;
+pub mod forward_auth;
 pub mod guard;
 pub mod listener;
 pub mod metrics_endpoint;

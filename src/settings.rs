@@ -2,6 +2,8 @@
 //! in the working directory, then the environment (last wins). The same key names work in all
 //! three. A bad value stops start-up with one line naming the key.
 
+pub mod front_door;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -62,6 +64,17 @@ pub const KEYS: &[(&str, &str)] = &[
     ("DEMO_CODE_TTL_SECS", "demo provider only: how long a device code lives (default 600)"),
     ("DEMO_INTERVAL_SECS", "demo provider only: the polling interval it asks for (default 5)"),
     ("DEMO_USERS", "demo provider only: extra users, name:password pairs separated by commas"),
+    ("BASE_PATH", "serve under this path prefix, e.g. /tvsignin (default: PUBLIC_URL's path, else /)"),
+    ("APP_URL", "where a signed-in TV continues to by itself (an http(s) URL, or a path on this host)"),
+    ("APP_CONTINUE_SECS", "seconds the signed-in screen shows before going to APP_URL (default 5)"),
+    ("FORWARD_AUTH_USER_CLAIM", "what X-Auth-Request-User carries: sub, preferred_username or email (default sub)"),
+    ("FORWARD_AUTH_GROUPS_CLAIM", "the claim X-Auth-Request-Groups comes from, dotted for nested ones (default groups)"),
+    ("FORWARD_AUTH_ACCESS_TOKEN", "true: the forward-auth check also answers X-Auth-Request-Access-Token (default false)"),
+    ("FORWARD_AUTH_RECHECK_SECS", "the forward-auth check asks the provider's userinfo whether a session's token still works at most this often (default 60)"),
+    ("FORWARD_AUTH_JWT", "true: the forward-auth check also answers X-Auth-Request-Jwt, a signed assertion (default false)"),
+    ("FORWARD_AUTH_JWT_KEY_FILE", "PEM file of the PKCS#8 P-256 key that signs the assertion (default: a key made at start; required with REDIS_URL)"),
+    ("FORWARD_AUTH_JWT_TTL_SECS", "how long an assertion is valid (default 60)"),
+    ("FORWARD_AUTH_JWT_AUDIENCE", "the assertion's aud claim (default: none)"),
 ];
 
 /// A setting that cannot be used.
@@ -204,6 +217,8 @@ pub struct KioskSettings {
     pub show_claims: ClaimSelection,
     /// Pairings in progress on this server at once (`MAX_PAIRINGS`).
     pub max_pairings: usize,
+    /// Claims kept at sign-in for the forward-auth check (see `front_door`).
+    pub identity_claims: front_door::IdentityClaims,
 }
 
 /// Everything the app is configured with.
@@ -228,6 +243,8 @@ pub struct Settings {
     pub site_dir: Option<PathBuf>,
     /// The screens' language and brand.
     pub screens: ScreenSettings,
+    /// `BASE_PATH`, `APP_URL` and the forward-auth check.
+    pub front_door: front_door::FrontDoorSettings,
 }
 
 /// The shared session store (`REDIS_URL`, `REDIS_CA_FILE`, `STORE_KEY`, `STORE_KEY_PREVIOUS`).
@@ -571,6 +588,7 @@ impl Settings {
             Some(_) => Some(parse_count(raw, "MAX_CONNECTIONS", 1)?),
         };
         let redis = parse_redis(raw, matches!(provider, ProviderChoice::Demo { .. }))?;
+        let front_door = front_door::parse(raw, public_url.as_ref(), redis.is_some())?;
         Ok(Self {
             provider,
             kiosk: KioskSettings {
@@ -585,6 +603,7 @@ impl Settings {
                         .map_err(|problem| bad("SHOW_CLAIMS", problem))?,
                 },
                 max_pairings: parse_count(raw, "MAX_PAIRINGS", 1000)?,
+                identity_claims: front_door.identity_claims.clone(),
             },
             listen_addr,
             public_url,
@@ -598,6 +617,7 @@ impl Settings {
                 .map(|dir| check_site_dir(dir).map_err(|problem| bad("SITE_DIR", problem)))
                 .transpose()?,
             screens: ScreenSettings::parse(raw)?,
+            front_door,
         })
     }
 

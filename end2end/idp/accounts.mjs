@@ -26,6 +26,9 @@ const USERS = {
         postal_code: 'OX1 4AU',
         country: 'GB',
       },
+      // Released only with the `groups` scope (what an app behind the TV's front door
+      // authorises by). Bob has none.
+      groups: ['staff', 'kiosk-admins'],
     },
   },
   bob: {

@@ -327,6 +327,19 @@ async function main() {
       expect(all.phone_number === '+44 20 7946 0958' && all.address?.locality === 'Oxford', show(all));
     });
 
+    await check('groups come with the groups scope; revoke-grants ends the grant and its tokens', async () => {
+      const res = await post(meta.token_endpoint, 'tv-public', {
+        grant_type: 'password', username: 'alice', password: 'wonderland', scope: `${SCOPE} groups`,
+      });
+      expect(res.status === 200, `${res.status} ${show(res.json)}`);
+      const info = await getJson(meta.userinfo_endpoint, res.json.access_token);
+      expect(show(info.json.groups) === show(['staff', 'kiosk-admins']), show(info.json));
+      const revoked = await fetch(`${primary.issuer}/__test/revoke-grants?sub=alice`, { method: 'POST' });
+      expect(revoked.ok && (await revoked.json()).revoked > 0, `revoke-grants: ${revoked.status}`);
+      expect((await getJson(meta.userinfo_endpoint, res.json.access_token)).status === 401, 'userinfo after revoke-grants');
+      expectError(await post(meta.token_endpoint, 'tv-public', { grant_type: 'refresh_token', refresh_token: res.json.refresh_token }), 400, 'invalid_grant');
+    });
+
     await check('password grant with a wrong password is invalid_grant with the exact description', async () => {
       const res = await post(meta.token_endpoint, 'tv-basic', { grant_type: 'password', username: 'alice', password: 'nope', scope: SCOPE });
       expectError(res, 400, 'invalid_grant');

@@ -50,7 +50,7 @@ const SLOW_DOWN_GAP = envSeconds('IDP_SLOW_DOWN_GAP', INTERVAL, { min: 1 });
 // by default.
 const TOKEN_DELAY_MS = envSeconds('IDP_TOKEN_DELAY_MS', 0);
 
-const SCOPES = ['openid', 'profile', 'email', 'phone', 'address', 'offline_access'];
+const SCOPES = ['openid', 'profile', 'email', 'phone', 'address', 'groups', 'offline_access'];
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const GRANT_TYPES = [DEVICE_GRANT, 'refresh_token', 'password'];
 
@@ -78,6 +78,7 @@ function configuration() {
       email: ['email', 'email_verified'],
       phone: ['phone_number', 'phone_number_verified'],
       address: ['address'],
+      groups: ['groups'],
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
@@ -157,7 +158,13 @@ if (SLOW_DOWN) provider.use(slowDown(SLOW_DOWN_GAP, stats));
 // Test hook: the last access token issued to each account, so an end-to-end test can prove
 // that the TV's sign-out revoked it (the TV's browser never sees the token). Loopback only.
 const lastAccessToken = new Map();
-provider.on('access_token.saved', (token) => lastAccessToken.set(token.accountId, token.jti));
+// ...and every grant an account holds, so a test can revoke them as an administrator would.
+const grantsOf = new Map();
+provider.on('access_token.saved', (token) => {
+  lastAccessToken.set(token.accountId, token.jti);
+  if (!grantsOf.has(token.accountId)) grantsOf.set(token.accountId, new Set());
+  grantsOf.get(token.accountId).add(token.grantId);
+});
 // ...and the last refresh token, so a test can prove it is not kept in clear text.
 const lastRefreshToken = new Map();
 provider.on('refresh_token.saved', (token) => lastRefreshToken.set(token.accountId, token.jti));
@@ -172,6 +179,17 @@ provider.use(async (ctx, next) => {
     ctx.body = { refresh_token: lastRefreshToken.get(String(ctx.query.sub)) ?? null };
   } else if (ctx.path === '/__test/device-code') {
     ctx.body = { device_code: deviceCodes.get(normalise(ctx.query.user_code)) ?? null };
+  } else if (ctx.path === '/__test/revoke-grants' && ctx.method === 'POST') {
+    // An administrator ends everything the account granted: its grants and their tokens.
+    const sub = String(ctx.query.sub);
+    const grants = [...(grantsOf.get(sub) ?? [])];
+    for (const grantId of grants) {
+      await provider.AccessToken.revokeByGrantId(grantId);
+      await provider.RefreshToken.revokeByGrantId(grantId);
+      await provider.Grant.adapter.destroy(grantId);
+    }
+    grantsOf.delete(sub);
+    ctx.body = { revoked: grants.length };
   } else if (ctx.path === '/__test/stats') {
     ctx.body = {
       slow_downs: stats.slowDowns,

@@ -41,3 +41,18 @@ status-signed-in = Angemeldet.
 welcome = Willkommen, { $name }
 claims-caption = Ihr Profil
 idle-warning = Abmeldung in { $time }. Drücken Sie eine beliebige Taste, um angemeldet zu bleiben.
+
+# Der angemeldete Bildschirm mit einer App, zu der es weitergeht (APP_URL).
+button-continue = Weiter
+continue-note = { $seconds ->
+    [0] Weiter zur App…
+    [one] In einer Sekunde geht es weiter zur App…
+   *[other] In { $seconds } Sekunden geht es weiter zur App…
+}
+
+# Die Seite, auf die eine App verlinkt, um den Fernseher abzumelden.
+sign-out-page-title = Abmelden
+sign-out-question = Diesen Fernseher abmelden?
+signed-in-as = Angemeldet als { $name }
+button-back-to-app = Zurück zur App
+not-signed-in = Dieser Fernseher ist nicht angemeldet

@@ -42,3 +42,18 @@ status-signed-in = Signed in.
 welcome = Welcome, { $name }
 claims-caption = Your profile
 idle-warning = Signing out in { $time }. Press any key to stay signed in.
+
+# The signed-in screen with an app to go to (APP_URL).
+button-continue = Continue
+continue-note = { $seconds ->
+    [0] Taking you to the app…
+    [one] Taking you to the app in a second…
+   *[other] Taking you to the app in { $seconds } seconds…
+}
+
+# The page an app links to so the TV can be signed out.
+sign-out-page-title = Sign out
+sign-out-question = Sign out of this TV?
+signed-in-as = Signed in as { $name }
+button-back-to-app = Back to the app
+not-signed-in = This TV is not signed in

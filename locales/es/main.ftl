@@ -41,3 +41,18 @@ status-signed-in = Sesión iniciada.
 welcome = Te damos la bienvenida, { $name }
 claims-caption = Tu perfil
 idle-warning = La sesión se cerrará en { $time }. Pulsa cualquier tecla para seguir conectado.
+
+# La pantalla con la sesión iniciada, con una aplicación a la que ir (APP_URL).
+button-continue = Continuar
+continue-note = { $seconds ->
+    [0] Te llevamos a la aplicación…
+    [one] Te llevamos a la aplicación en un segundo…
+   *[other] Te llevamos a la aplicación en { $seconds } segundos…
+}
+
+# La página a la que enlaza una aplicación para cerrar la sesión del televisor.
+sign-out-page-title = Cerrar sesión
+sign-out-question = ¿Cerrar la sesión de este televisor?
+signed-in-as = Sesión iniciada como { $name }
+button-back-to-app = Volver a la aplicación
+not-signed-in = Este televisor no tiene la sesión iniciada

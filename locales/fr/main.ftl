@@ -41,3 +41,18 @@ status-signed-in = Connecté.
 welcome = Bienvenue, { $name }
 claims-caption = Votre profil
 idle-warning = Déconnexion dans { $time }. Appuyez sur une touche pour rester connecté.
+
+# L'écran connecté, avec une application où aller ensuite (APP_URL).
+button-continue = Continuer
+continue-note = { $seconds ->
+    [0] Redirection vers l'application…
+    [one] Redirection vers l'application dans { $seconds } seconde…
+   *[other] Redirection vers l'application dans { $seconds } secondes…
+}
+
+# La page vers laquelle une application renvoie pour déconnecter le téléviseur.
+sign-out-page-title = Se déconnecter
+sign-out-question = Déconnecter ce téléviseur ?
+signed-in-as = Connecté en tant que { $name }
+button-back-to-app = Retour à l'application
+not-signed-in = Ce téléviseur n'est pas connecté

@@ -38,3 +38,17 @@ status-signed-in = サインインしました。
 welcome = ようこそ、{ $name } さん
 claims-caption = プロフィール
 idle-warning = あと { $time } でサインアウトします。サインインしたままにするには、いずれかのキーを押してください。
+
+# アプリへ進むサインイン済み画面（APP_URL）。
+button-continue = 続ける
+continue-note = { $seconds ->
+    [0] アプリに移動しています…
+   *[other] { $seconds } 秒後にアプリに移動します…
+}
+
+# アプリがこのテレビをサインアウトさせるためにリンクするページ。
+sign-out-page-title = サインアウト
+sign-out-question = このテレビをサインアウトしますか？
+signed-in-as = { $name } としてサインイン中
+button-back-to-app = アプリに戻る
+not-signed-in = このテレビはサインインしていません

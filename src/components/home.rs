@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::StartPairing;
+use crate::components::post_form::PostForm;
 use crate::i18n::use_messages;
 
 #[component]
@@ -12,11 +13,11 @@ pub fn Home(start: ServerAction<StartPairing>, provider: String) -> impl IntoVie
         <section class="home">
             <h1>{t.tr("home-title")}</h1>
             <p class="lead">{t.tr_with("home-lead", &[("provider", provider.into())])}</p>
-            <ActionForm action=start>
+            <PostForm action=start>
                 <button type="submit" class="primary" data-testid="sign-in" data-autofocus="" autofocus>
                     {t.tr("button-sign-in")}
                 </button>
-            </ActionForm>
+            </PostForm>
         </section>
     }
 }

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::{CancelPairing, NewCode};
 use crate::components::countdown::Countdown;
+use crate::components::post_form::PostForm;
 use crate::components::qr_code::QrCode;
 use crate::components::user_code::UserCode;
 use crate::i18n::use_messages;
@@ -64,13 +65,13 @@ pub fn PairingPanel(
             {outcome.map(|text| view! { <p class="lead outcome">{text}</p> })}
             <div class="actions">
                 {show_new_code.then(|| view! {
-                    <ActionForm action=renew>
+                    <PostForm action=renew>
                         <button type="submit" class="primary" data-testid="new-code" data-autofocus="">{new_code}</button>
-                    </ActionForm>
+                    </PostForm>
                 })}
-                <ActionForm action=cancel>
+                <PostForm action=cancel>
                     <button type="submit" class="secondary" data-testid="cancel" data-autofocus=(!show_new_code).then_some("")>{cancel_text}</button>
-                </ActionForm>
+                </PostForm>
             </div>
         </section>
     }

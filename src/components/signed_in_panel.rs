@@ -1,14 +1,16 @@
-//! Signed in: the welcome, the claims the server lets through (`SHOW_CLAIMS`), Sign out, and the
-//! idle sign-out warning of a shared screen.
+//! Signed in: the welcome, the claims the server lets through (`SHOW_CLAIMS`), Continue to the
+//! app (`APP_URL`) when there is one, Sign out, and the idle sign-out warning of a shared screen.
 
 use leptos::prelude::*;
 
 use crate::api::SignOut;
 use crate::components::claims_table::ClaimsTable;
+use crate::components::continue_to_app::ContinueToApp;
 use crate::components::countdown::format_mm_ss;
+use crate::components::post_form::PostForm;
 use crate::hooks::use_countdown::use_countdown;
 use crate::i18n::use_messages;
-use crate::model::Profile;
+use crate::model::{AppLink, Profile};
 
 #[component]
 pub fn SignedInPanel(
@@ -16,11 +18,14 @@ pub fn SignedInPanel(
     sign_out_at_ms: u64,
     warn_secs: u64,
     sign_out: ServerAction<SignOut>,
+    /// Where the TV continues to (`APP_URL`), if anywhere.
+    app: Option<AppLink>,
 ) -> impl IntoView {
     let left = use_countdown(sign_out_at_ms);
     let t = use_messages();
     let (warn_before, warn_after) = t.tr_around("idle-warning", "time");
     let welcome = t.tr_with("welcome", &[("name", profile.display_name.into())]);
+    let continues = app.is_some();
     let warning = move || {
         let secs = left.get();
         (secs <= warn_secs).then(|| view! {
@@ -39,9 +44,17 @@ pub fn SignedInPanel(
             {warning}
             <ClaimsTable claims=profile.claims />
             <div class="actions">
-                <ActionForm action=sign_out>
-                    <button type="submit" class="primary" data-testid="sign-out" data-autofocus="">{t.tr("button-sign-out")}</button>
-                </ActionForm>
+                {app.map(|app| view! { <ContinueToApp app /> })}
+                <PostForm action=sign_out>
+                    <button
+                        type="submit"
+                        class=if continues { "secondary" } else { "primary" }
+                        data-testid="sign-out"
+                        data-autofocus=(!continues).then_some("")
+                    >
+                        {t.tr("button-sign-out")}
+                    </button>
+                </PostForm>
             </div>
         </section>
     }

@@ -76,6 +76,11 @@ impl DemoUser {
         if has("profile") {
             claims.insert("name".into(), json!(self.name));
             claims.insert("preferred_username".into(), json!(self.username));
+            // For the forward-auth check's X-Auth-Request-Groups.
+            claims.insert(
+                "groups".into(),
+                json!([self.team.to_lowercase(), "demo-users"]),
+            );
         }
         if has("email") {
             claims.insert("email".into(), json!(self.email()));
@@ -175,5 +180,7 @@ mod tests {
         assert_eq!(claims["email"], "alice@example.com");
         assert!(claims.get("name").is_none());
         assert_eq!(claims["ext"]["team"], "Platform");
+        let profile = demo_users(&[])[1].claims("openid profile");
+        assert_eq!(profile["groups"], json!(["design", "demo-users"]));
     }
 }

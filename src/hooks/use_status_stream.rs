@@ -1,5 +1,5 @@
 //! `use_status_stream`: keeps the status signal in step with the server's push stream
-//! (`/events`, Server-Sent Events). EventSource reconnects by itself after a dropped
+//! (`/events` under the page's prefix, Server-Sent Events). EventSource reconnects by itself after a dropped
 //! connection; if the server refused the stream outright, this opens a new one after a pause.
 //!
 //! Sign in, New code and Sign out move the TV's session to a new id, whose cookie comes in
@@ -16,7 +16,8 @@ use crate::model::TvStatus;
 pub fn use_status_stream(status: RwSignal<TvStatus>, moves: Signal<usize>) {
     #[cfg(feature = "hydrate")]
     {
-        let stream = browser::Stream::new(status);
+        let url = crate::base_path::use_base_path().join("/events");
+        let stream = browser::Stream::new(status, url);
         Effect::new(move |_| {
             moves.track();
             stream.open();
@@ -46,6 +47,8 @@ mod browser {
     #[derive(Clone)]
     pub struct Stream {
         status: RwSignal<TvStatus>,
+        /// `/events`, under the prefix the page is served at.
+        url: Rc<str>,
         current: Rc<RefCell<Option<Open>>>,
         /// Counts the streams opened, so a timer set for an older one does nothing.
         opened: Rc<Cell<u64>>,
@@ -66,9 +69,10 @@ mod browser {
     }
 
     impl Stream {
-        pub fn new(status: RwSignal<TvStatus>) -> Self {
+        pub fn new(status: RwSignal<TvStatus>, url: String) -> Self {
             Self {
                 status,
+                url: url.into(),
                 current: Rc::new(RefCell::new(None)),
                 opened: Rc::new(Cell::new(0)),
             }
@@ -80,7 +84,7 @@ mod browser {
             self.opened.set(n);
             let previous = self.current.borrow_mut().take();
             drop(previous);
-            let Ok(source) = EventSource::new("/events") else {
+            let Ok(source) = EventSource::new(&self.url) else {
                 self.retry_later(n, RETRY_MS);
                 return;
             };

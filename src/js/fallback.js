@@ -1,10 +1,11 @@
 // The TV page's live fallback (classic script, ES5, no build step), for engines where the
 // WebAssembly does not run or has not taken over. It keeps the server-rendered page live:
-// it follows the push stream (`/events`; each event's id names the screen the status
-// shows), or polls where there is no EventSource, and when the screen changed it fetches the
-// page and puts the new <main> in place, without reloading. It ticks the countdowns, asks
-// for the idle warning when it is due, reports key presses as activity while signed in, and
-// moves the focus with the arrow keys. The buttons are the page's plain form posts; the
+// it follows the push stream (`/events` under the page's prefix; each event's id names the
+// screen the status shows), or polls where there is no EventSource, and when the screen
+// changed it fetches the page and puts the new <main> in place, without reloading. It ticks
+// the countdowns, asks for the idle warning when it is due, reports key presses as activity
+// while signed in, moves the focus with the arrow keys, and takes a signed-in TV on to its
+// app (APP_URL) after the screen's delay. The buttons are the page's plain form posts; the
 // stream under a session id that moved away ends with a `rotated` event.
 // If the WebAssembly takes over after all, this script stops.
 (function () {
@@ -13,6 +14,9 @@
   var tv = (window.tvsignin = window.tvsignin || {});
   if (tv.fallback) return;
 
+  // Under a prefix (BASE_PATH) the server says so in the page; every URL here carries it.
+  var baseMeta = doc.querySelector('meta[name="tvsignin-base"]');
+  var base = baseMeta ? baseMeta.getAttribute('content') || '' : '';
   var RETRY_MS = 3000;
   var ROTATED_WAIT_MS = 2000;
   var POLL_MS = 3000;
@@ -26,6 +30,8 @@
   var pending = null;
   var warningAsked = 0;
   var lastActivity = 0;
+  var continueTimer = null;
+  var continueTo = null;
 
   function hydrated() {
     return doc.body.getAttribute('data-hydrated') === 'true';
@@ -54,6 +60,7 @@
 
   function stop() {
     running = false;
+    clearTimeout(continueTimer);
     if (source) source.close();
     source = null;
     clearInterval(ticker);
@@ -142,6 +149,7 @@
         if (replaceMain(fresh)) {
           focusMainAction();
           tick();
+          scheduleContinue();
         }
       } else if (!fresh) {
         setTimeout(function () {
@@ -155,6 +163,21 @@
       }
     };
     request.send();
+  }
+
+  // Signed in with an app to go to: there after the delay the screen names. A new screen
+  // with the same destination (a later sign-out time) keeps the time already waited.
+  function scheduleContinue() {
+    var note = doc.querySelector('main [data-continue-url]');
+    var url = note ? note.getAttribute('data-continue-url') : null;
+    if (url === continueTo) return;
+    clearTimeout(continueTimer);
+    continueTo = url;
+    if (!url) return;
+    var secs = Number(note.getAttribute('data-continue-secs')) || 0;
+    continueTimer = setTimeout(function () {
+      if (!handedOver() && doc.querySelector('main [data-continue-url]')) location.href = url;
+    }, secs * 1000);
   }
 
   function formatMmSs(secs) {
@@ -194,7 +217,7 @@
     if (!warning && now - lastActivity < ACTIVITY_EVERY_MS) return;
     lastActivity = now;
     var request = new XMLHttpRequest();
-    request.open('POST', '/api/activity', true);
+    request.open('POST', base + '/api/activity', true);
     request.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded');
     request.send('');
   }
@@ -219,7 +242,7 @@
 
   function listen() {
     if (handedOver()) return;
-    var mine = new EventSource('/events');
+    var mine = new EventSource(base + '/events');
     source = mine;
     source.addEventListener('status', function (event) {
       if (event.lastEventId !== screen()) refresh(false);
@@ -257,5 +280,6 @@
     }, POLL_MS);
   }
   tick();
+  scheduleContinue();
   if (!doc.activeElement || doc.activeElement === doc.body) focusMainAction();
 })();

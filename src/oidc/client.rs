@@ -2,7 +2,7 @@
 //! provider. It loads discovery (retrying on failure), authenticates the client the way the
 //! settings or discovery say, and turns every answer into a typed value or a [`ProviderError`].
 
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::JwkSet;
@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 use super::config::{ClientAuthMethod, ProviderConfig};
 use super::device::DeviceAuthorization;
 use super::discovery::{Endpoints, ProviderMetadata};
-use super::error::{ErrorCode, ProviderError};
+use super::error::ProviderError;
 use super::http::{self, ProviderResponse, Resend};
 use super::id_token::{self, Expectations, IdClaims, VerifyError};
-use super::polling::PollResponse;
+use super::polling::{self, PollResponse};
 use super::secret::{AccessToken, DeviceCode, IdToken, Password, RefreshToken};
 use super::token::TokenSet;
 use super::userinfo::UserInfo;
@@ -51,12 +51,6 @@ impl ProviderHealth {
     }
 }
 
-/// Told the answer to every device-code poll the server sends (for metrics). The server
-/// installs one; the command-line tools do not.
-pub trait PollObserver: Send + Sync {
-    fn token_poll(&self, answer: &Result<TokenSet, ProviderError>);
-}
-
 /// A client of one OpenID provider.
 pub struct ProviderClient {
     http: reqwest::Client,
@@ -67,7 +61,6 @@ pub struct ProviderClient {
     health: RwLock<ProviderHealth>,
     jwks: RwLock<Option<Arc<JwkSet>>>,
     jwks_fetched_at: Mutex<Option<Instant>>,
-    poll_observer: OnceLock<Arc<dyn PollObserver>>,
 }
 
 impl std::fmt::Debug for ProviderClient {
@@ -88,13 +81,7 @@ impl ProviderClient {
             health: RwLock::new(ProviderHealth::default()),
             jwks: RwLock::new(None),
             jwks_fetched_at: Mutex::new(None),
-            poll_observer: OnceLock::new(),
         })
-    }
-
-    /// Sets the observer of [`Self::poll_for_rules`]; only the first one set is used.
-    pub fn set_poll_observer(&self, observer: Arc<dyn PollObserver>) -> bool {
-        self.poll_observer.set(observer).is_ok()
     }
 
     pub fn config(&self) -> &ProviderConfig {
@@ -279,24 +266,13 @@ impl ProviderClient {
         TokenSet::parse(&response)
     }
 
-    /// One poll, reduced to what the polling rules need.
+    /// One poll, reduced to what the polling rules need (see [`polling::response_to`]).
     pub async fn poll_for_rules(&self, device_code: &DeviceCode) -> Result<TokenSet, PollResponse> {
-        let answer = self.poll_token(device_code).await;
-        if let Some(observer) = self.poll_observer.get() {
-            observer.token_poll(&answer);
-        }
-        match answer {
-            Ok(tokens) => Ok(tokens),
-            Err(ProviderError::OAuth(e)) => Err(PollResponse::Error(e.code)),
-            Err(e) if e.is_transient() || matches!(e, ProviderError::TooLarge { .. }) => {
-                tracing::warn!(error = %e, "token endpoint trouble; backing off");
-                Err(PollResponse::Trouble)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "token endpoint gave an unusable answer");
-                Err(PollResponse::Error(ErrorCode::Other(e.kind().to_owned())))
-            }
-        }
+        self.poll_token(device_code).await.map_err(|error| {
+            let response = polling::response_to(&error);
+            polling::log_poll_error(&error, &response);
+            response
+        })
     }
 
     /// RFC 6749 §6: a new token set from a refresh token.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::error::ErrorCode;
+use super::error::{ErrorCode, ProviderError};
 
 /// `slow_down` adds this to the interval for this and every later request (§3.5).
 pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
@@ -49,6 +49,31 @@ pub enum PollResponse {
     Error(ErrorCode),
     /// No usable answer: transport error, timeout, 5xx without an error, malformed body.
     Trouble,
+}
+
+/// What a failed poll means to the rules: the provider's OAuth error as it is; network
+/// trouble, an overload or an answer too large to read are trouble to back off from; any
+/// other unusable answer ends polling (named by [`ProviderError::kind`]).
+pub fn response_to(error: &ProviderError) -> PollResponse {
+    match error {
+        ProviderError::OAuth(e) => PollResponse::Error(e.code.clone()),
+        e if e.is_transient() || matches!(e, ProviderError::TooLarge { .. }) => {
+            PollResponse::Trouble
+        }
+        e => PollResponse::Error(ErrorCode::Other(e.kind().to_owned())),
+    }
+}
+
+/// Logs a failed poll that the provider did not answer with an OAuth error (those are
+/// its answers, not trouble), in the words of [`response_to`]'s split.
+pub fn log_poll_error(error: &ProviderError, response: &PollResponse) {
+    match (error, response) {
+        (ProviderError::OAuth(_), _) => {}
+        (_, PollResponse::Trouble) => {
+            tracing::warn!(%error, "token endpoint trouble; backing off")
+        }
+        _ => tracing::warn!(%error, "token endpoint gave an unusable answer"),
+    }
 }
 
 /// Why polling ended.
@@ -110,13 +135,13 @@ pub trait Timer: Send + Sync {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
-/// The real clock.
+/// Tokio's clock: the real one, or, in a test that pauses tokio's time, its virtual one.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TokioTimer;
 
 impl Timer for TokioTimer {
     fn now(&self) -> Instant {
-        Instant::now()
+        tokio::time::Instant::now().into_std()
     }
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(tokio::time::sleep(duration))

@@ -65,17 +65,30 @@ fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
     };
     let name = org.clone().unwrap_or_else(|| messages.tr("app-name"));
     let logo = snapshot.kiosk.has_logo.then(|| {
-        view! { <img class="brand-logo" src="/brand-logo" alt="" data-testid="brand-logo" /> }
+        let src = crate::base_path::use_base_path().join("/brand-logo");
+        view! { <img class="brand-logo" src=src alt="" data-testid="brand-logo" /> }
     });
     let demo_badge = messages.tr("demo-badge");
     // Where no script runs, the page refreshes itself while something is under way. Decided
     // once, from the status the page was rendered with, and set as the noscript's inner HTML:
     // a browser that runs scripts parses it as text and never obeys it, and this view never
     // turns it on later (a meta refresh the page inserted itself would be obeyed).
+    let app = snapshot.kiosk.app.clone();
     let no_script_refresh = if status.with_untracked(TvStatus::is_busy) {
-        r#"<meta http-equiv="refresh" content="3">"#
+        r#"<meta http-equiv="refresh" content="3">"#.to_owned()
     } else {
-        ""
+        // Signed in with an app to go to: there, after the signed-in screen's delay.
+        let signed_in = status.with_untracked(|s| matches!(s, TvStatus::SignedIn { .. }));
+        app.as_ref()
+            .filter(|_| signed_in)
+            .map(|app| {
+                format!(
+                    r#"<meta http-equiv="refresh" content="{};url={}">"#,
+                    app.continue_secs,
+                    escape_attribute(&app.url)
+                )
+            })
+            .unwrap_or_default()
     };
 
     view! {
@@ -95,10 +108,18 @@ fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
             {move || match status.get() {
                 TvStatus::Idle => view! { <Home start provider=provider.clone() /> }.into_any(),
                 TvStatus::SignedIn { profile, sign_out_at_ms, warn_secs } => view! {
-                    <SignedInPanel profile sign_out_at_ms warn_secs sign_out />
+                    <SignedInPanel profile sign_out_at_ms warn_secs sign_out app=app.clone() />
                 }.into_any(),
                 other => view! { <PairingPanel status=other renew cancel org=org.clone() /> }.into_any(),
             }}
         </main>
     }
+}
+
+/// Text for a double-quoted HTML attribute.
+fn escape_attribute(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

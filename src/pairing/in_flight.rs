@@ -4,11 +4,15 @@
 //! before it hands its sessions over. The provider thus never has requests for one session
 //! from two replicas at once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::RwLock;
 use tracing::Instrument;
 
-use super::Hub;
+use super::provider::{self, Provider};
+use super::store::SessionStore;
+use crate::metrics::Metrics;
 use crate::oidc::token::TokenSet;
 
 /// A stopping replica waits this long past the provider request timeout for its polls and
@@ -18,34 +22,57 @@ const DRAIN_SLACK: Duration = Duration::from_secs(5);
 
 /// Held from the moment a poll or refresh is sent until what it brought has been stored or
 /// given up: a stopping replica waits for every one before it hands its sessions over.
-pub(super) struct InFlight {
+pub struct InFlight {
     _guard: tokio::sync::OwnedRwLockReadGuard<()>,
 }
 
-impl Hub {
+/// Sends this replica's lease-bound provider requests, and waits for them when it stops.
+#[derive(Clone)]
+pub struct Calls {
+    /// Read-held by every call in flight; written once, by a graceful stop, to wait for them.
+    gate: Arc<RwLock<()>>,
+    store: Arc<dyn SessionStore>,
+    provider: Arc<dyn Provider>,
+    metrics: Metrics,
+}
+
+impl Calls {
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        provider: Arc<dyn Provider>,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            gate: Arc::new(RwLock::new(())),
+            store,
+            provider,
+            metrics,
+        }
+    }
+
     /// Sends a poll or refresh for a session this replica owns, if its lease outlasts the
     /// request (`None` if not). The request runs to its end even if the asking task is
     /// cancelled meanwhile; tokens it brings that nobody takes are revoked. The answer comes
     /// with an [`InFlight`] to hold until it is stored.
-    pub(super) async fn provider_call<E: Send + 'static>(
+    pub async fn send<E: Send + 'static>(
         &self,
         call: impl std::future::Future<Output = Result<TokenSet, E>> + Send + 'static,
     ) -> Option<(Result<TokenSet, E>, InFlight)> {
-        let guard = self.inner.in_flight.clone().read_owned().await;
+        let guard = self.gate.clone().read_owned().await;
         // Checked after the guard is held: a stopping replica gives its lease up only once
         // it holds the lock for writing, so a call that gets here after that sees no lease.
-        if !self.inner.store.lease_valid() {
+        if !self.store.lease_valid() {
             return None;
         }
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let hub = self.clone();
+        let (provider, metrics) = (self.provider.clone(), self.metrics.clone());
         tokio::spawn(
             async move {
                 let answer = call.await;
                 if let Err((Ok(tokens), _guard)) = sender.send((answer, InFlight { _guard: guard }))
                 {
                     tracing::info!("tokens arrived for a task that has stopped; revoking them");
-                    hub.revoke(tokens).await;
+                    provider::revoke(provider.as_ref(), &metrics, tokens).await;
                 }
             }
             .in_current_span(),
@@ -53,14 +80,13 @@ impl Hub {
         receiver.await.ok()
     }
 
-    /// Waits until every provider call in flight has ended and what it brought is stored,
-    /// and returns the guard that keeps new ones from starting: give the lease up while it
-    /// is held, and a call that starts after it sees no lease. `None` if that takes longer
-    /// than a request could (then leave the lease to lapse, which is just as safe, only
-    /// slower).
-    pub(super) async fn drain(&self) -> Option<tokio::sync::RwLockWriteGuard<'_, ()>> {
-        let limit = self.inner.provider.config().request_timeout + DRAIN_SLACK;
-        let drained = tokio::time::timeout(limit, self.inner.in_flight.write()).await;
+    /// Waits until every call in flight has ended and what it brought is stored, and returns
+    /// the guard that keeps new ones from starting: give the lease up while it is held, and a
+    /// call that starts after it sees no lease. `None` if that takes longer than a request
+    /// could (then leave the lease to lapse, which is just as safe, only slower).
+    pub async fn drain(&self) -> Option<tokio::sync::RwLockWriteGuard<'_, ()>> {
+        let limit = self.provider.request_timeout() + DRAIN_SLACK;
+        let drained = tokio::time::timeout(limit, self.gate.write()).await;
         if drained.is_err() {
             tracing::warn!(
                 "provider requests still running {limit:?} after the stop; this replica's \

@@ -33,6 +33,23 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// Wall-clock time, in Unix milliseconds: what records hold, and what the in-memory store
+/// times TTLs, last-seen times and leases by. Injected, so tests can run the pairing core in
+/// tokio's paused time; a server uses [`WallClock`].
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> u64;
+}
+
+/// The system's clock ([`now_ms`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WallClock;
+
+impl Clock for WallClock {
+    fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+}
+
 /// The device authorization a pairing polls with; only the owning replica's task reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceGrant {
@@ -59,6 +76,8 @@ pub struct SessionRecord {
     pub return_home_at_ms: Option<u64>,
     /// New codes in the last minute (the per-session rate limit), Unix ms.
     pub recent_starts_ms: Vec<u64>,
+    /// Forward auth: who signed in (set with `tokens`; see `pairing::identity`).
+    pub identity: Option<Box<super::identity::Identity>>,
 }
 
 impl Default for SessionRecord {
@@ -71,6 +90,7 @@ impl Default for SessionRecord {
             tokens_at_ms: 0,
             return_home_at_ms: None,
             recent_starts_ms: Vec::new(),
+            identity: None,
         }
     }
 }

@@ -21,16 +21,25 @@ use tower_http::trace::TraceLayer;
 
 use super::session::ensure_session;
 use super::state::AppState;
-use super::{assets, guard, metrics_endpoint, push, screens, tiers};
+use super::{assets, base_path, forward_auth, guard, metrics_endpoint, push, screens, tiers};
 use crate::app::{shell, App};
 
 /// For responses that are not pages (pages get a policy with a per-response nonce).
 const FALLBACK_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Builds the app's router.
+/// Builds the app's router (under `BASE_PATH`, see `base_path`).
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let base = state.settings.front_door.base_path.clone();
+    // Pages and server functions learn the prefix from their context.
+    let context = {
+        let base = base.clone();
+        move || {
+            provide_nonce();
+            leptos::prelude::provide_context(base.clone());
+        }
+    };
     let site = &state.leptos_options;
     let pkg = assets::pkg_router(&site.site_root, &site.site_pkg_dir, site.hash_files);
     let mut app = Router::new()
@@ -40,10 +49,13 @@ pub fn router(state: AppState) -> Router {
         .route(screens::BRAND_CSS_PATH, get(screens::brand_css))
         .route(screens::LOGO_PATH, get(screens::logo))
         .route(state.tv_scripts.fallback_path(), get(tiers::fallback_js))
-        .leptos_routes_with_context(&state, routes, provide_nonce, move || {
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             guard::same_origin_only,
@@ -71,23 +83,25 @@ pub fn router(state: AppState) -> Router {
         "/metrics",
         get(metrics_endpoint::render).layer(CompressionLayer::new()),
     );
-    app.layer(SetResponseHeaderLayer::if_not_present(
-        http::header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    ))
-    .layer(SetResponseHeaderLayer::if_not_present(
-        http::header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(FALLBACK_CSP),
-    ))
-    .layer(SetResponseHeaderLayer::if_not_present(
-        http::header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    ))
-    // Outermost last: the id is set, then the span made, then the id copied to the response.
-    .layer(PropagateRequestIdLayer::x_request_id())
-    .layer(TraceLayer::new_for_http().make_span_with(request_span))
-    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-    .with_state(state)
+    // The forward-auth check and its companions read the cookie and never set one.
+    app = app.merge(forward_auth::routes());
+    base_path::mount(app.with_state(state), &base)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(FALLBACK_CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        // Outermost last: the id is set, then the span made, then the id copied to the response.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
 /// The log span of one request: method, path (never the query) and request id.

@@ -44,7 +44,10 @@ pub fn page_texts() -> PageTexts {
 pub fn brand_stylesheet() -> impl IntoView {
     use_context::<AppState>()
         .filter(|state| state.settings.screens.accent_color.is_some())
-        .map(|_| view! { <link rel="stylesheet" href=BRAND_CSS_PATH /> })
+        .map(|_| {
+            let href = crate::base_path::use_base_path().join(BRAND_CSS_PATH);
+            view! { <link rel="stylesheet" href=href /> }
+        })
 }
 
 /// `GET /brand.css`: the accent colour from the settings.

@@ -74,6 +74,10 @@ fn back_to_page_if_form_post() {
             .is_some_and(|v| v.contains("text/html"))
     });
     if is_form {
-        leptos_axum::redirect("/");
+        let home = use_context::<AppState>().map_or_else(
+            || "/".to_owned(),
+            |state| state.settings.front_door.base_path.home(),
+        );
+        leptos_axum::redirect(&home);
     }
 }

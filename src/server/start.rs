@@ -158,8 +158,12 @@ fn demo_provider(
     } else {
         "127.0.0.1"
     };
-    let issuer = Url::parse(&format!("http://{loopback_ip}:{}/demo-idp", bound.port()))
-        .map_err(|e| ProviderError::Unsupported(format!("demo issuer: {e}")))?;
+    let base = settings.front_door.base_path.as_str();
+    let issuer = Url::parse(&format!(
+        "http://{loopback_ip}:{}{base}/demo-idp",
+        bound.port()
+    ))
+    .map_err(|e| ProviderError::Unsupported(format!("demo issuer: {e}")))?;
     let demo = Arc::new(DemoIdp::new(DemoConfig {
         issuer: issuer.clone(),
         public_base: public.clone(),
@@ -196,7 +200,10 @@ pub fn build_state_with_store(
     shutdown: CancellationToken,
     store: Arc<dyn SessionStore>,
 ) -> Result<AppState, StartError> {
-    let public = public_base(&settings, bound);
+    let public = super::base_path::with_base(
+        public_base(&settings, bound),
+        &settings.front_door.base_path,
+    );
     let (config, demo) = match &settings.provider {
         ProviderChoice::External(config) => (config.clone(), None),
         ProviderChoice::Demo { .. } => demo_provider(&settings, bound, &public)?,
@@ -210,6 +217,7 @@ pub fn build_state_with_store(
         },
         org_name: settings.screens.org_name.clone(),
         has_logo: settings.screens.logo.is_some(),
+        app: settings.front_door.app.clone(),
     };
     let provider = Arc::new(ProviderClient::new(config)?);
     // Every replica must accept every replica's session ids: with Redis the key comes from
@@ -226,8 +234,12 @@ pub fn build_state_with_store(
         shutdown.clone(),
     );
     let leptos_options = leptos_options(bound, settings.site_dir.as_deref());
+    let forward_auth = Arc::new(super::forward_auth::ForwardAuth::new(
+        &settings.front_door,
+        &public,
+    ));
     Ok(AppState {
-        tv_scripts: super::tiers::TvScripts::new(&leptos_options),
+        tv_scripts: super::tiers::TvScripts::new(&leptos_options, &settings.front_door.base_path),
         leptos_options,
         settings: Arc::new(settings),
         provider,
@@ -238,6 +250,7 @@ pub fn build_state_with_store(
         public_url: public,
         sessions,
         push_streams,
+        forward_auth,
     })
 }
 

@@ -38,11 +38,26 @@ pub struct AppState {
     pub sessions: Arc<super::session::SessionSigner>,
     /// Open push streams per client address.
     pub push_streams: crate::limits::streams::StreamLimiter,
+    /// The forward-auth check for the app behind the front door.
+    pub forward_auth: Arc<super::forward_auth::ForwardAuth>,
 }
 
 impl AppState {
     /// This server's metrics (kept in the hub: one recorder per state, none global).
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         self.hub.metrics()
+    }
+}
+
+impl FromRef<AppState> for super::forward_auth::FrontDoor {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            check: state.forward_auth.clone(),
+            hub: state.hub.clone(),
+            provider: state.provider.clone(),
+            settings: state.settings.clone(),
+            sessions: state.sessions.clone(),
+            leptos_options: state.leptos_options.clone(),
+        }
     }
 }

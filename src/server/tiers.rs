@@ -13,6 +13,8 @@ use axum_extra::extract::CookieJar;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 
+use crate::base_path::BasePath;
+
 /// Set by the boot script of an engine that does not know `'wasm-unsafe-eval'`.
 pub const EVAL_COOKIE: &str = "tvsignin_wasm_eval";
 
@@ -32,7 +34,8 @@ pub struct TvScripts {
 impl TvScripts {
     /// Finds the WebAssembly bundle's file names as Leptos does (content hashes from the
     /// options' `hash_file`, when cargo-leptos hashed them; see `site`).
-    pub fn new(options: &LeptosOptions) -> Self {
+    /// `base` is the prefix the browser reaches this server under (`BASE_PATH`).
+    pub fn new(options: &LeptosOptions, base: &BasePath) -> Self {
         let (js, wasm) = bundle_names(options);
         let digest = ring::digest::digest(&ring::digest::SHA256, FALLBACK_JS.as_bytes());
         let hash: String = digest.as_ref()[..8]
@@ -42,9 +45,9 @@ impl TvScripts {
         let fallback_path = format!("/tv-fallback.{hash}.js");
         let pkg = &options.site_pkg_dir;
         let arguments = serde_json::json!([
-            format!("/{pkg}/{js}.js"),
-            format!("/{pkg}/{wasm}.wasm"),
-            fallback_path,
+            base.join(&format!("/{pkg}/{js}.js")),
+            base.join(&format!("/{pkg}/{wasm}.wasm")),
+            base.join(&fallback_path),
             HYDRATION_WAIT_MS,
             EVAL_COOKIE,
         ])
@@ -63,6 +66,7 @@ impl TvScripts {
         }
     }
 
+    /// Where the fallback script is routed (after the prefix).
     pub fn fallback_path(&self) -> &str {
         &self.fallback_path
     }
@@ -190,7 +194,7 @@ mod tests {
             .site_pkg_dir("pkg")
             .hash_files(false)
             .build();
-        let scripts = TvScripts::new(&options);
+        let scripts = TvScripts::new(&options, &BasePath::default());
         assert!(
             scripts.boot.starts_with("(function (jsUrl, "),
             "{}",
@@ -206,5 +210,16 @@ mod tests {
         );
         assert!(scripts.fallback_path().starts_with("/tv-fallback."));
         assert!(!scripts.boot.contains("</script"));
+        // Under a prefix every URL the boot script loads carries it; the route does not.
+        let under = TvScripts::new(&options, &BasePath::parse("/tvsignin").unwrap());
+        assert!(
+            under.boot.ends_with(&format!(
+                "}})(\"/tvsignin/pkg/tvsignin.js\",\"/tvsignin/pkg/tvsignin_bg.wasm\",\"/tvsignin{}\",{HYDRATION_WAIT_MS},\"{EVAL_COOKIE}\");",
+                under.fallback_path()
+            )),
+            "{}",
+            &under.boot[under.boot.len() - 200..]
+        );
+        assert_eq!(under.fallback_path(), scripts.fallback_path());
     }
 }

@@ -17,6 +17,8 @@ mod check_config;
 mod demo_idp;
 mod faults;
 mod fleet;
+#[cfg(feature = "demo")]
+mod forward_auth;
 mod local_provider;
 #[cfg(feature = "demo")]
 mod metrics;

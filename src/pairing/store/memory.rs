@@ -1,37 +1,45 @@
 //! The in-memory session store: the default, nothing to install. One process holds every
 //! session; records expire by their TTL like they would in Redis, owner epochs fence a
 //! superseded task's writes the same way, and a session's last-seen time lives in its entry,
-//! so it goes with the record.
+//! so it goes with the record. Every time it keeps comes from its [`Clock`].
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use super::{
-    now_ms, Heartbeat, Lease, OwnerEpoch, Saved, SessionStore, StoreError, StoreEvent, Stored,
-    Write,
+    Clock, Heartbeat, Lease, OwnerEpoch, Saved, SessionStore, StoreError, StoreEvent, Stored,
+    WallClock, Write,
 };
 use crate::pairing::SessionId;
 
 /// How often expired records are swept out (on the heartbeat).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-#[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Default)]
 struct Inner {
     records: HashMap<SessionId, Entry>,
-    last_sweep: Option<Instant>,
+    /// When expired records were last swept out, in Unix ms.
+    last_sweep_ms: Option<u64>,
 }
 
 struct Entry {
     stored: Stored,
-    expires: Instant,
+    /// When the record expires, in Unix ms.
+    expires_ms: u64,
     /// Whether a task owns the session, and under which epoch.
     owned: bool,
     epoch: OwnerEpoch,
@@ -49,8 +57,17 @@ pub struct Held {
 }
 
 impl MemoryStore {
+    /// A store on the system's clock.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_clock(Arc::new(WallClock))
+    }
+
+    /// A store on `clock` (tests pass one that follows tokio's paused time).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            clock,
+        }
     }
 
     /// How much the store holds now.
@@ -73,6 +90,11 @@ impl MemoryStore {
     }
 }
 
+/// The time a TTL from `now_ms` runs out, in Unix ms.
+fn expiry(now_ms: u64, ttl: Duration) -> u64 {
+    now_ms.saturating_add(ttl.as_millis() as u64)
+}
+
 /// Ownership after a write with `lease`: a claim or a release starts a new epoch (fencing
 /// out the task of the one before), as the Redis scripts do.
 fn after_lease(lease: Lease, owned: bool, epoch: OwnerEpoch) -> (bool, OwnerEpoch) {
@@ -86,22 +108,22 @@ fn after_lease(lease: Lease, owned: bool, epoch: OwnerEpoch) -> (bool, OwnerEpoc
 #[async_trait::async_trait]
 impl SessionStore for MemoryStore {
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>, StoreError> {
-        let now = Instant::now();
+        let now = self.clock.now_ms();
         Ok(self
             .inner()
             .records
             .get(id)
-            .filter(|e| e.expires > now)
+            .filter(|e| e.expires_ms > now)
             .map(|e| e.stored.clone()))
     }
 
     async fn save(&self, id: &SessionId, write: Write<'_>) -> Result<Saved, StoreError> {
-        let now = Instant::now();
+        let now = self.clock.now_ms();
         let mut inner = self.inner();
         let (current, owned, epoch, seen_ms) = inner
             .records
             .get(id)
-            .filter(|e| e.expires > now)
+            .filter(|e| e.expires_ms > now)
             .map_or((0, false, OwnerEpoch(0), None), |e| {
                 (e.stored.version, e.owned, e.epoch, e.seen_ms)
             });
@@ -120,7 +142,7 @@ impl SessionStore for MemoryStore {
                     version,
                     record: write.record.clone(),
                 },
-                expires: now + write.ttl,
+                expires_ms: expiry(now, write.ttl),
                 owned,
                 epoch,
                 seen_ms,
@@ -135,12 +157,12 @@ impl SessionStore for MemoryStore {
         new: &SessionId,
         write: Write<'_>,
     ) -> Result<Saved, StoreError> {
-        let now = Instant::now();
+        let now = self.clock.now_ms();
         let mut inner = self.inner();
         let (current, owned, epoch) = inner
             .records
             .get(old)
-            .filter(|e| e.expires > now)
+            .filter(|e| e.expires_ms > now)
             .map_or((0, false, OwnerEpoch::default()), |e| {
                 (e.stored.version, e.owned, e.epoch)
             });
@@ -156,45 +178,45 @@ impl SessionStore for MemoryStore {
                     version: 1,
                     record: write.record.clone(),
                 },
-                expires: now + write.ttl,
+                expires_ms: expiry(now, write.ttl),
                 owned,
                 epoch,
-                seen_ms: Some(now_ms()),
+                seen_ms: Some(now),
             },
         );
         Ok(Saved::Written { version: 1, epoch })
     }
 
     async fn touch(&self, ids: &[SessionId]) -> Result<(), StoreError> {
-        let (now, seen) = (Instant::now(), now_ms());
+        let now = self.clock.now_ms();
         let mut inner = self.inner();
         for id in ids {
-            if let Some(entry) = inner.records.get_mut(id).filter(|e| e.expires > now) {
-                entry.seen_ms = Some(seen);
+            if let Some(entry) = inner.records.get_mut(id).filter(|e| e.expires_ms > now) {
+                entry.seen_ms = Some(now);
             }
         }
         Ok(())
     }
 
     async fn last_seen_ms(&self, id: &SessionId) -> Result<Option<u64>, StoreError> {
-        let now = Instant::now();
+        let now = self.clock.now_ms();
         Ok(self
             .inner()
             .records
             .get(id)
-            .filter(|e| e.expires > now)
+            .filter(|e| e.expires_ms > now)
             .and_then(|e| e.seen_ms))
     }
 
     async fn heartbeat(&self) -> Result<Heartbeat, StoreError> {
-        let now = Instant::now();
+        let now = self.clock.now_ms();
         let mut inner = self.inner();
         if inner
-            .last_sweep
-            .is_none_or(|at| now.duration_since(at) >= SWEEP_EVERY)
+            .last_sweep_ms
+            .is_none_or(|at| now.saturating_sub(at) >= SWEEP_EVERY.as_millis() as u64)
         {
-            inner.last_sweep = Some(now);
-            inner.records.retain(|_, e| e.expires > now);
+            inner.last_sweep_ms = Some(now);
+            inner.records.retain(|_, e| e.expires_ms > now);
         }
         // One process owns everything: there is nobody to adopt from.
         Ok(Heartbeat::default())
@@ -213,7 +235,7 @@ impl SessionStore for MemoryStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Lease, SessionRecord};
+    use super::super::{now_ms, Lease, SessionRecord};
     use super::*;
 
     fn id(n: u8) -> SessionId {

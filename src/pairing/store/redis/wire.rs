@@ -49,6 +49,9 @@ struct Sealed {
     return_home_at_ms: Option<u64>,
     #[serde(default)]
     recent_starts_ms: Vec<u64>,
+    /// Forward auth: who signed in (see `pairing::identity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity: Option<Box<crate::pairing::identity::Identity>>,
 }
 
 fn corrupt(error: &dyn std::fmt::Display) -> StoreError {
@@ -90,6 +93,7 @@ pub(super) fn encode(
         tokens_at_ms: record.tokens_at_ms,
         return_home_at_ms: record.return_home_at_ms,
         recent_starts_ms: record.recent_starts_ms.clone(),
+        identity: record.identity.clone(),
     };
     let plain = serde_json::to_vec(&sealed).map_err(|e| corrupt(&e))?;
     let context = seal::record_context(id.as_str(), record.generation, version);
@@ -150,6 +154,7 @@ pub(super) fn decode(
         tokens_at_ms: sealed.tokens_at_ms,
         return_home_at_ms: sealed.return_home_at_ms,
         recent_starts_ms: sealed.recent_starts_ms,
+        identity: sealed.identity,
     })
 }
 
@@ -234,6 +239,12 @@ mod tests {
             tokens_at_ms: 7,
             return_home_at_ms: None,
             recent_starts_ms: vec![1, 2],
+            identity: Some(Box::new(crate::pairing::identity::Identity {
+                sub: "alice".into(),
+                email: Some("identity-email@example.test".into()),
+                groups: vec!["identity-group".into()],
+                ..Default::default()
+            })),
         }
     }
 
@@ -246,6 +257,8 @@ mod tests {
             "access-token-secret",
             "refresh-token-secret",
             "ABCD-EFGH",
+            "identity-email@example.test",
+            "identity-group",
         ] {
             assert!(!data.contains(secret), "{secret} stored in clear");
         }
@@ -267,6 +280,7 @@ mod tests {
         );
         assert_eq!((back.generation, back.tokens_at_ms), (4, 7));
         assert_eq!(back.recent_starts_ms, vec![1, 2]);
+        assert_eq!(back.identity, record.identity);
     }
 
     #[test]
