@@ -79,6 +79,11 @@ impl AssertionKey {
         })
     }
 
+    /// The key's id (its RFC 7638 thumbprint), as the JWT header names it.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
     /// The key set to publish (`/.well-known/jwks.json`).
     pub fn jwks(&self) -> Value {
         json!({ "keys": [self.public_jwk.clone()] })

@@ -4,15 +4,15 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::error::Unspecified;
+use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-use ring::{digest, hmac};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+
+use crate::assertion::AssertionKey;
 
 /// The ID token signing algorithm, as discovery names it.
-pub const ID_TOKEN_ALG: &str = "ES256";
+pub const ID_TOKEN_ALG: &str = crate::assertion::ALGORITHM;
 
 /// RFC 8628 §6.1: 20 consonants, no vowels (no words) and no look-alikes.
 pub const USER_CODE_ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
@@ -22,9 +22,8 @@ pub const USER_CODE_LEN: usize = 8;
 /// Everything secret the provider holds.
 pub struct Keys {
     rng: SystemRandom,
-    signing: EncodingKey,
-    kid: String,
-    public_jwk: Value,
+    /// The ID token key: the same ES256 key type the forward-auth assertion uses.
+    signing: AssertionKey,
     mac: hmac::Key,
 }
 
@@ -32,43 +31,19 @@ impl Keys {
     /// A new P-256 key pair and HMAC key.
     pub fn generate() -> Result<Self, Unspecified> {
         let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)?;
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)?;
-        // Uncompressed SEC1 point: 0x04 || X (32 bytes) || Y (32 bytes).
-        let point = pair.public_key().as_ref();
-        if point.len() != 65 || point[0] != 4 {
-            return Err(Unspecified);
-        }
-        let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
-        let y = URL_SAFE_NO_PAD.encode(&point[33..65]);
-        // RFC 7638: the thumbprint hashes the required members in lexicographic order.
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        let kid = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes()));
-        let public_jwk = json!({
-            "kty": "EC", "crv": "P-256", "x": x, "y": y,
-            "kid": kid, "use": "sig", "alg": ID_TOKEN_ALG,
-        });
+        let signing = AssertionKey::generate().map_err(|_| Unspecified)?;
         let mac = hmac::Key::generate(hmac::HMAC_SHA256, &rng)?;
-        Ok(Self {
-            signing: EncodingKey::from_ec_der(pkcs8.as_ref()),
-            rng,
-            kid,
-            public_jwk,
-            mac,
-        })
+        Ok(Self { rng, signing, mac })
     }
 
     /// The JWK set to publish.
     pub fn jwks(&self) -> Value {
-        json!({ "keys": [self.public_jwk.clone()] })
+        self.signing.jwks()
     }
 
     /// Signs an ID token.
     pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, jsonwebtoken::errors::Error> {
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.signing)
+        self.signing.sign(claims)
     }
 
     /// `bytes` random bytes, base64url without padding (32 bytes: 256 bits, 43 characters).
@@ -155,6 +130,9 @@ pub fn display_user_code(code: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use jsonwebtoken::Algorithm;
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -217,7 +195,7 @@ mod tests {
         let keys = Keys::generate().unwrap();
         let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(keys.jwks()).unwrap();
         let jwk = set.keys.first().unwrap();
-        assert_eq!(jwk.common.key_id.as_deref(), Some(keys.kid.as_str()));
+        assert_eq!(jwk.common.key_id.as_deref(), Some(keys.signing.kid()));
         let mut claims = Map::new();
         claims.insert("sub".into(), json!("demo-alice"));
         claims.insert("exp".into(), json!(4_000_000_000u64));

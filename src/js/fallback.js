@@ -14,9 +14,9 @@
   var tv = (window.tvsignin = window.tvsignin || {});
   if (tv.fallback) return;
 
-  // Under a prefix (BASE_PATH) the server says so in the page; every URL here carries it.
-  var baseMeta = doc.querySelector('meta[name="tvsignin-base"]');
-  var base = baseMeta ? baseMeta.getAttribute('content') || '' : '';
+  // Under a prefix (BASE_PATH) the server says so in the page; every URL here carries it
+  // (read once the page is parsed, in start()).
+  var base = '';
   var RETRY_MS = 3000;
   var ROTATED_WAIT_MS = 2000;
   var POLL_MS = 3000;
@@ -269,17 +269,30 @@
     };
   }
 
-  tv.fallback = { stop: stop, refresh: refresh };
-  doc.addEventListener('keydown', onKey, true);
-  ticker = setInterval(tick, 1000);
-  if (window.EventSource) {
-    listen();
-  } else {
-    poller = setInterval(function () {
-      refresh(false);
-    }, POLL_MS);
+  function start() {
+    if (!running) return;
+    var baseMeta = doc.querySelector('meta[name="tvsignin-base"]');
+    base = baseMeta ? baseMeta.getAttribute('content') || '' : '';
+    doc.addEventListener('keydown', onKey, true);
+    ticker = setInterval(tick, 1000);
+    if (window.EventSource) {
+      listen();
+    } else {
+      poller = setInterval(function () {
+        refresh(false);
+      }, POLL_MS);
+    }
+    tick();
+    scheduleContinue();
+    if (!doc.activeElement || doc.activeElement === doc.body) focusMainAction();
   }
-  tick();
-  scheduleContinue();
-  if (!doc.activeElement || doc.activeElement === doc.body) focusMainAction();
+
+  tv.fallback = { stop: stop, refresh: refresh };
+  // From the cache this script can run before the page below the boot script is parsed:
+  // then it starts once it is, or there would be no <main> to follow and nothing to focus.
+  if (doc.readyState === 'loading') {
+    doc.addEventListener('DOMContentLoaded', start);
+  } else {
+    start();
+  }
 })();

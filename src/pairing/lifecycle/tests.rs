@@ -16,7 +16,6 @@ use crate::oidc::client::SignedInUser;
 use crate::oidc::device::DeviceAuthorization;
 use crate::oidc::error::OAuthError;
 use crate::oidc::secret::{AccessToken, DeviceCode};
-use crate::oidc::userinfo::ClaimSelection;
 use crate::oidc::ProviderError;
 
 const S: fn(u64) -> Duration = Duration::from_secs;
@@ -24,16 +23,7 @@ const S: fn(u64) -> Duration = Duration::from_secs;
 const T0: u64 = 1_700_000_000_000;
 
 fn kiosk() -> KioskSettings {
-    KioskSettings {
-        idle_sign_out: S(600),
-        sign_out_warning: S(60),
-        expired_return_home: S(180),
-        abandon_after: S(20),
-        pairings_per_minute: 10,
-        show_claims: ClaimSelection::default(),
-        identity_claims: Default::default(),
-        max_pairings: 1000,
-    }
+    crate::pairing::testing::kiosk()
 }
 
 fn ms_at(secs: i64) -> u64 {
