@@ -1,18 +1,17 @@
-//! The screens' words, from Fluent message files (`locales/<lang>/main.ftl`) that a translator
+//! The screens' words, from Fluent message files (`locales/<lang>/*.ftl`) that a translator
 //! edits without reading Rust.
 //!
-//! The server picks one language per request (see [`negotiate`]) and puts only that
-//! language's file in the page, inside the TV's first status ([`PageTexts`]); the browser
-//! formats it with the same library, so the WebAssembly holds no messages at all and does
-//! not grow with each language. Plural rules come from the library (CLDR).
+//! The server picks one language per request (see [`negotiate`]) and formats that language's
+//! messages with Fluent and its plural rules ([`catalog`]). The TV page carries them ready
+//! made in its first status ([`PageTexts`]): a value only the browser knows (a name, a code,
+//! a ticking time) is left as a hole that [`Messages`] fills in with plain text. So the
+//! WebAssembly holds neither messages nor a formatter, and does not grow with each language.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use fluent_bundle::concurrent::FluentBundle;
-use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use unic_langid::LanguageIdentifier;
 
 #[cfg(feature = "ssr")]
 pub mod catalog;
@@ -22,103 +21,134 @@ pub mod negotiate;
 /// The language every other one falls back to.
 pub const FALLBACK: &str = "en";
 
-/// One language's messages as the page carries them: its tag and its Fluent source.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+const HOLE_OPEN: char = '\u{E000}';
+const HOLE_CLOSE: char = '\u{E001}';
+
+/// How a formatted message marks the place of the value `name` the browser fills in
+/// (private-use characters, which no translation contains).
+pub fn hole(name: &str) -> String {
+    format!("{HOLE_OPEN}{name}{HOLE_CLOSE}")
+}
+
+/// One language's messages as the page carries them: its tag and each message formatted,
+/// with holes for the values the browser fills in.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageTexts {
     pub lang: String,
-    pub ftl: String,
+    pub messages: BTreeMap<String, String>,
 }
 
-/// Formats the messages of one language.
+/// The messages of one language, ready to show.
+#[derive(Debug)]
 pub struct Messages {
-    lang: String,
-    bundle: FluentBundle<FluentResource>,
-}
-
-impl std::fmt::Debug for Messages {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Messages")
-            .field("lang", &self.lang)
-            .finish()
-    }
+    texts: PageTexts,
 }
 
 impl Messages {
-    /// Reads a language's source. A message the source cannot parse is left out (the
-    /// catalog's tests parse every file without errors).
-    pub fn new(texts: &PageTexts) -> Self {
-        let lang_id: LanguageIdentifier = texts
-            .lang
-            .parse()
-            .unwrap_or_else(|_| LanguageIdentifier::default());
-        let mut bundle = FluentBundle::new_concurrent(vec![lang_id]);
-        // The languages offered are all left to right; isolation marks would only get in
-        // the way of copying text.
-        bundle.set_use_isolating(false);
-        let resource = FluentResource::try_new(texts.ftl.clone()).unwrap_or_else(|(r, _)| r);
-        // Repeated ids (the English fallback appended to a partial translation) keep the
-        // first, translated one.
-        let _ = bundle.add_resource(resource);
-        Self {
-            lang: texts.lang.clone(),
-            bundle,
-        }
+    pub fn new(texts: PageTexts) -> Self {
+        Self { texts }
     }
 
     /// The BCP 47 tag of this language (for `<html lang>`).
     pub fn lang(&self) -> &str {
-        &self.lang
+        &self.texts.lang
     }
 
-    /// The message `id` with no arguments.
+    /// The message `id`. A message missing everywhere is a programming error the catalog's
+    /// tests catch; its id is more use on screen than nothing.
     pub fn tr(&self, id: &str) -> String {
-        self.format(id, None)
+        self.tr_with(id, &[])
     }
 
-    /// The message `id` with named arguments (strings or numbers).
-    pub fn tr_with(&self, id: &str, args: &[(&str, FluentValue<'_>)]) -> String {
-        let mut fluent_args = FluentArgs::new();
-        for (name, value) in args {
-            fluent_args.set(*name, value.clone());
+    /// The message `id` with its holes filled by `values` (name, text).
+    pub fn tr_with(&self, id: &str, values: &[(&str, &str)]) -> String {
+        let Some(text) = self.texts.messages.get(id) else {
+            return id.to_owned();
+        };
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(open) = rest.find(HOLE_OPEN) {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + HOLE_OPEN.len_utf8()..];
+            let Some(close) = after.find(HOLE_CLOSE) else {
+                rest = after;
+                break;
+            };
+            let name = &after[..close];
+            if let Some((_, value)) = values.iter().find(|(n, _)| *n == name) {
+                out.push_str(value);
+            }
+            rest = &after[close + HOLE_CLOSE.len_utf8()..];
         }
-        self.format(id, Some(&fluent_args))
+        out.push_str(rest);
+        out
     }
 
-    /// The message `id` split around the place where `placeable` goes, so that the value can
-    /// be put in an element of its own (a ticking `<time>`) wherever the language puts it.
-    pub fn tr_around(&self, id: &str, placeable: &str) -> (String, String) {
-        const MARK: &str = "\u{E000}";
-        let text = self.tr_with(id, &[(placeable, FluentValue::from(MARK))]);
+    /// The message `id` split around the hole `name`, so that the value can be put in an
+    /// element of its own (a ticking `<time>`) wherever the language puts it.
+    pub fn tr_around(&self, id: &str, name: &str) -> (String, String) {
+        const MARK: &str = "\u{E002}";
+        let text = self.tr_with(id, &[(name, MARK)]);
         match text.split_once(MARK) {
             Some((before, after)) => (before.to_owned(), after.to_owned()),
             None => (text, String::new()),
         }
     }
-
-    fn format(&self, id: &str, args: Option<&FluentArgs>) -> String {
-        let Some(pattern) = self.bundle.get_message(id).and_then(|m| m.value()) else {
-            // A message missing everywhere is a programming error the catalog's tests catch;
-            // its id is more use on screen than nothing.
-            return id.to_owned();
-        };
-        let mut errors = Vec::new();
-        self.bundle
-            .format_pattern(pattern, args, &mut errors)
-            .into_owned()
-    }
 }
 
 /// Makes `texts` the messages of everything below.
-pub fn provide_messages(texts: &PageTexts) {
+pub fn provide_messages(texts: PageTexts) {
     provide_context(Arc::new(Messages::new(texts)));
 }
 
-/// The messages provided above, or English ones where none were (never on the TV page).
+/// The messages provided above, or none (ids shown) where none were (never on the TV page).
 pub fn use_messages() -> Arc<Messages> {
     use_context::<Arc<Messages>>().unwrap_or_else(|| {
-        Arc::new(Messages::new(&PageTexts {
+        Arc::new(Messages::new(PageTexts {
             lang: FALLBACK.to_owned(),
-            ftl: String::new(),
+            messages: BTreeMap::new(),
         }))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(pairs: &[(&str, &str)]) -> Messages {
+        Messages::new(PageTexts {
+            lang: "en".into(),
+            messages: pairs
+                .iter()
+                .map(|(id, text)| ((*id).to_owned(), (*text).to_owned()))
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn holes_are_filled_with_text_and_unknown_ones_left_empty() {
+        let text = format!("Welcome, {}! {}", hole("name"), hole("other"));
+        let m = messages(&[("welcome", &text)]);
+        assert_eq!(
+            m.tr_with("welcome", &[("name", "Alice")]),
+            "Welcome, Alice! "
+        );
+        // A value is text, never read for holes of its own.
+        let tricky = hole("other");
+        assert_eq!(
+            m.tr_with("welcome", &[("name", &tricky), ("other", "x")]),
+            format!("Welcome, {tricky}! x")
+        );
+    }
+
+    #[test]
+    fn a_message_splits_around_its_hole() {
+        let text = format!("あと {} でサインアウト", hole("time"));
+        let m = messages(&[("idle", &text)]);
+        assert_eq!(
+            m.tr_around("idle", "time"),
+            ("あと ".to_owned(), " でサインアウト".to_owned())
+        );
+        assert_eq!(m.tr("missing-id"), "missing-id");
+    }
 }

@@ -110,7 +110,7 @@ test.describe('each language, when new codes come too fast', () => {
     await stack?.stop();
   });
 
-  test('the throttled screen, with its plural', async ({ browser }) => {
+  test('the throttled screen, with its wait', async ({ browser }) => {
     for (const lang of LANGUAGES) {
       const { context, page } = await openTv(browser, stack, lang);
       await page.getByTestId('sign-in').click();

@@ -32,10 +32,7 @@ status-waiting = Warten auf Ihre Anmeldung am Telefon…
 status-denied = Die Anmeldung wurde abgelehnt.
 status-expired = Dieser Code ist abgelaufen.
 status-unreachable = Der Anmeldedienst ist nicht erreichbar, neuer Versuch läuft…
-status-throttled = Zu viele neue Codes. Versuchen Sie es in { $seconds ->
-    [one] { $seconds } Sekunde
-   *[other] { $seconds } Sekunden
-} erneut.
+status-throttled = Zu viele neue Codes. Versuchen Sie es in { $time } erneut.
 status-signed-in = Angemeldet.
 
 welcome = Willkommen, { $name }

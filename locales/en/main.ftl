@@ -1,5 +1,7 @@
 # The TV page, in English. Every other language has the same messages; a test compares them.
 # { $time } is a countdown such as 4:59; { $seconds } a whole number of seconds.
+# The TV fills in { $time }, { $name }, { $spoken }, { $org } and { $provider } as plain text,
+# so only { $seconds } in continue-note may choose a plural form (a test checks this).
 
 page-title = Sign in
 page-title-org = Sign in · { $org }
@@ -33,10 +35,7 @@ status-waiting = Waiting for you to sign in on your phone…
 status-denied = Sign-in was declined.
 status-expired = This code expired.
 status-unreachable = Can't reach the sign-in service, retrying…
-status-throttled = Too many new codes. Try again in a moment ({ $seconds ->
-    [one] { $seconds } second
-   *[other] { $seconds } seconds
-}).
+status-throttled = Too many new codes. Try again in { $time }.
 status-signed-in = Signed in.
 
 welcome = Welcome, { $name }

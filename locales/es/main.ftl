@@ -32,10 +32,7 @@ status-waiting = Esperando a que inicies sesión en tu teléfono…
 status-denied = Se rechazó el inicio de sesión.
 status-expired = Este código ha caducado.
 status-unreachable = No se puede contactar con el servicio de inicio de sesión; reintentando…
-status-throttled = Demasiados códigos nuevos. Vuelve a intentarlo dentro de { $seconds ->
-    [one] { $seconds } segundo
-   *[other] { $seconds } segundos
-}.
+status-throttled = Demasiados códigos nuevos. Vuelve a intentarlo dentro de { $time }.
 status-signed-in = Sesión iniciada.
 
 welcome = Te damos la bienvenida, { $name }

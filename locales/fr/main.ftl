@@ -32,10 +32,7 @@ status-waiting = En attente de votre connexion sur le téléphone…
 status-denied = La connexion a été refusée.
 status-expired = Ce code a expiré.
 status-unreachable = Le service de connexion est injoignable, nouvel essai en cours…
-status-throttled = Trop de nouveaux codes. Réessayez dans { $seconds ->
-    [one] { $seconds } seconde
-   *[other] { $seconds } secondes
-}.
+status-throttled = Trop de nouveaux codes. Réessayez dans { $time }.
 status-signed-in = Connecté.
 
 welcome = Bienvenue, { $name }

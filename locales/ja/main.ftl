@@ -32,7 +32,7 @@ status-waiting = スマートフォンでのサインインを待っています
 status-denied = サインインが拒否されました。
 status-expired = このコードは期限切れです。
 status-unreachable = サインインサービスに接続できません。再試行しています…
-status-throttled = 新しいコードが多すぎます。{ $seconds } 秒後にやり直してください。
+status-throttled = 新しいコードが多すぎます。{ $time } 後にやり直してください。
 status-signed-in = サインインしました。
 
 welcome = ようこそ、{ $name } さん

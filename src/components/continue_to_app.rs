@@ -26,7 +26,8 @@ pub fn ContinueToApp(app: AppLink) -> impl IntoView {
         on_cleanup(move || timer.update_value(|t| drop(t.take())));
     }
     let t = use_messages();
-    let note = t.tr_with("continue-note", &[("seconds", app.continue_secs.into())]);
+    // The server formatted it with the delay (`APP_CONTINUE_SECS`), choosing the plural.
+    let note = t.tr("continue-note");
     let label = t.tr("button-continue");
     view! {
         <p

@@ -12,7 +12,7 @@ pub fn Home(start: ServerAction<StartPairing>, provider: String) -> impl IntoVie
     view! {
         <section class="home">
             <h1>{t.tr("home-title")}</h1>
-            <p class="lead">{t.tr_with("home-lead", &[("provider", provider.into())])}</p>
+            <p class="lead">{t.tr_with("home-lead", &[("provider", &provider)])}</p>
             <PostForm action=start>
                 <button type="submit" class="primary" data-testid="sign-in" data-autofocus="" autofocus>
                     {t.tr("button-sign-in")}

@@ -30,7 +30,7 @@ pub fn PairingPanel(
     }
     .map(|id| t.tr(id));
     let warning = match org {
-        Some(org) => t.tr_with("phishing-warning-org", &[("org", org.into())]),
+        Some(org) => t.tr_with("phishing-warning-org", &[("org", &org)]),
         None => t.tr("phishing-warning"),
     };
     // After an outcome, New code is the obvious next step; while waiting, it is there too.

@@ -24,7 +24,7 @@ pub fn SignedInPanel(
     let left = use_countdown(sign_out_at_ms);
     let t = use_messages();
     let (warn_before, warn_after) = t.tr_around("idle-warning", "time");
-    let welcome = t.tr_with("welcome", &[("name", profile.display_name.into())]);
+    let welcome = t.tr_with("welcome", &[("name", &profile.display_name)]);
     let continues = app.is_some();
     let warning = move || {
         let secs = left.get();

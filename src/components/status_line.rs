@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::countdown::format_mm_ss;
 use crate::i18n::{use_messages, Messages};
 use crate::model::TvStatus;
 
@@ -16,7 +17,7 @@ fn sentence(t: &Messages, status: &TvStatus) -> String {
         TvStatus::Unreachable { .. } => t.tr("status-unreachable"),
         TvStatus::Throttled { retry_after_secs } => t.tr_with(
             "status-throttled",
-            &[("seconds", (*retry_after_secs).into())],
+            &[("time", &format_mm_ss(*retry_after_secs))],
         ),
         TvStatus::SignedIn { .. } => t.tr("status-signed-in"),
     }

@@ -17,12 +17,9 @@ pub fn parse_setting(value: &str) -> Result<&'static str, String> {
         .map_err(|_| format!("{value:?} is not a language tag"))?;
     LANGUAGES
         .iter()
-        .map(|(tag, _)| *tag)
+        .copied()
         .find(|tag| *tag == requested.language.as_str())
-        .ok_or_else(|| {
-            let offered: Vec<&str> = LANGUAGES.iter().map(|(tag, _)| *tag).collect();
-            format!("{value:?} is not offered (one of {})", offered.join(", "))
-        })
+        .ok_or_else(|| format!("{value:?} is not offered (one of {})", LANGUAGES.join(", ")))
 }
 
 /// The language for a request: `forced` when set, else the browser's first language that is
@@ -37,7 +34,7 @@ pub fn pick(forced: Option<&'static str>, accept_language: Option<&str>) -> &'st
     let requested = accepted_languages::parse(header);
     let available: Vec<LanguageIdentifier> = LANGUAGES
         .iter()
-        .filter_map(|(tag, _)| tag.parse().ok())
+        .filter_map(|tag| tag.parse().ok())
         .collect();
     let chosen = negotiate_languages(&requested, &available, None, NegotiationStrategy::Lookup);
     chosen
@@ -45,7 +42,7 @@ pub fn pick(forced: Option<&'static str>, accept_language: Option<&str>) -> &'st
         .and_then(|id| {
             LANGUAGES
                 .iter()
-                .map(|(tag, _)| *tag)
+                .copied()
                 .find(|tag| *tag == id.language.as_str())
         })
         .unwrap_or(FALLBACK)

@@ -37,7 +37,7 @@ pub fn TvPage() -> impl IntoView {
 /// Wires the actions and the push stream to one status signal.
 #[component]
 fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
-    provide_messages(&snapshot.texts);
+    provide_messages(snapshot.texts.clone());
     let messages = use_messages();
     let status = RwSignal::new(snapshot.status);
     let start = ServerAction::<StartPairing>::new();
@@ -60,7 +60,7 @@ fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
     let provider = snapshot.kiosk.provider_name.clone();
     let org = snapshot.kiosk.org_name.clone();
     let title = match &org {
-        Some(org) => messages.tr_with("page-title-org", &[("org", org.clone().into())]),
+        Some(org) => messages.tr_with("page-title-org", &[("org", org)]),
         None => messages.tr("page-title"),
     };
     let name = org.clone().unwrap_or_else(|| messages.tr("app-name"));

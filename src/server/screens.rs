@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use leptos::prelude::*;
 
 use super::AppState;
-use crate::i18n::{catalog, negotiate, PageTexts};
+use crate::i18n::{negotiate, PageTexts};
 
 /// Where the operator's stylesheet and logo are served.
 pub const BRAND_CSS_PATH: &str = "/brand.css";
@@ -35,9 +35,15 @@ pub fn language() -> &'static str {
     negotiate::pick(forced, accept)
 }
 
-/// The messages the page carries: this request's language only.
+/// The messages the page carries: this request's language only, formatted here (the delay
+/// before the app, a setting, chooses its plural here too).
 pub fn page_texts() -> PageTexts {
-    catalog::page_texts(language())
+    let state = expect_context::<AppState>();
+    let continue_secs = state.kiosk.app.as_ref().map_or(0, |app| app.continue_secs);
+    state
+        .texts
+        .get(language())
+        .page_texts(&[("continue-note", ("seconds", continue_secs.into()))])
 }
 
 /// `<link>` to the operator's stylesheet, when there is one.

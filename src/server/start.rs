@@ -251,6 +251,9 @@ pub fn build_state_with_store(
         sessions,
         push_streams,
         forward_auth,
+        texts: Arc::new(crate::i18n::catalog::Catalog::new(
+            crate::i18n::catalog::SCREENS,
+        )),
     })
 }
 

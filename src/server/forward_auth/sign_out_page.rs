@@ -12,7 +12,7 @@ use leptos_meta::HashedStylesheet;
 
 use super::session_of;
 use super::FrontDoor;
-use crate::i18n::{catalog, negotiate, Messages};
+use crate::i18n::{negotiate, Messages};
 
 /// Styles from this server only; the form posts here; nothing runs.
 const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -25,13 +25,18 @@ pub(super) async fn show(State(state): State<FrontDoor>, request: Request) -> Re
         .headers()
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
-    let t = Messages::new(&catalog::page_texts(negotiate::pick(forced, accept)));
+    let t = Messages::new(
+        state
+            .texts
+            .get(negotiate::pick(forced, accept))
+            .page_texts(&[]),
+    );
     drop(request);
     let who = match session {
         Some(id) => match state.hub.signed_in_session(&id).await {
             Ok(session) => session.map(|s| {
                 let name = s.identity.name.unwrap_or(s.identity.sub);
-                t.tr_with("signed-in-as", &[("name", name.into())])
+                t.tr_with("signed-in-as", &[("name", &name)])
             }),
             Err(error) => {
                 tracing::warn!(%error, "sign-out page: cannot read the session");
