@@ -82,11 +82,60 @@ export async function layoutProblems(page: Page): Promise<string[]> {
   });
 }
 
-/** At each of the three sizes: no serious axe finding and no layout problem. */
+/**
+ * Each control on the screen, when focused, shows a focus ring: a solid outline at least 2 px
+ * wide, in a colour that stands out from the page (3:1), with the ring inside the viewport.
+ * The focus goes back where it was.
+ */
+export async function focusProblems(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const found: string[] = [];
+    const before = document.activeElement as HTMLElement | null;
+    const luminance = (css: string) => {
+      const m = /rgba?\(([\d.]+), ([\d.]+), ([\d.]+)/.exec(css);
+      if (!m) return null;
+      const [r, g, b] = [m[1], m[2], m[3]].map((v) => {
+        const c = Number(v) / 255;
+        return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const ground = luminance(getComputedStyle(document.body).backgroundColor);
+    const controls = Array.from(document.querySelectorAll<HTMLElement>('main button:not([disabled]), main a[href], main input, main select'));
+    for (const el of controls) {
+      el.focus();
+      const name = el.getAttribute('data-testid') ?? el.tagName.toLowerCase();
+      if (document.activeElement !== el) {
+        found.push(`${name} cannot take the focus`);
+        continue;
+      }
+      const style = getComputedStyle(el);
+      const width = parseFloat(style.outlineWidth);
+      if (style.outlineStyle === 'none' || !(width >= 2)) {
+        found.push(`${name} shows no focus ring (${style.outlineStyle} ${style.outlineWidth})`);
+        continue;
+      }
+      const ring = luminance(style.outlineColor);
+      if (ring !== null && ground !== null) {
+        const ratio = (Math.max(ring, ground) + 0.05) / (Math.min(ring, ground) + 0.05);
+        if (ratio < 3) found.push(`${name}'s focus ring is too faint (${ratio.toFixed(2)}:1)`);
+      }
+      const box = el.getBoundingClientRect();
+      const reach = width + parseFloat(style.outlineOffset || '0');
+      if (box.left - reach < 0 || box.top - reach < 0 || box.right + reach > innerWidth || box.bottom + reach > innerHeight) {
+        found.push(`${name}'s focus ring leaves the screen`);
+      }
+    }
+    if (before && typeof before.focus === 'function') before.focus();
+    return found;
+  });
+}
+
+/** At each of the three sizes: no serious axe finding, no layout problem, every focus ring shows. */
 export async function checkEverySize(page: Page, screen: string) {
   for (const size of SIZES) {
     await page.setViewportSize(size);
-    const problems = [...(await seriousAxeFindings(page)), ...(await layoutProblems(page))];
+    const problems = [...(await seriousAxeFindings(page)), ...(await layoutProblems(page)), ...(await focusProblems(page))];
     expect(problems, `${screen} at ${size.width}x${size.height}`).toEqual([]);
   }
   await page.setViewportSize(SIZES[1]);
