@@ -296,15 +296,16 @@ pub fn spawn_discovery(provider: Arc<ProviderClient>, shutdown: CancellationToke
 /// Serves until shutdown is signalled; open push streams and polling tasks end first.
 pub async fn serve(listener: TcpListener, state: AppState) {
     let shutdown = state.shutdown.clone();
-    // Compress the browser files in the background: until the copies exist, the files are
-    // served as they are, so start-up never waits for this.
+    // Compress the browser files in the background, so start-up never waits for this: until
+    // the copies exist (or where they cannot be written), the compression layer compresses
+    // each answer on the fly instead.
     let pkg = std::path::Path::new(&*state.leptos_options.site_root)
         .join(&*state.leptos_options.site_pkg_dir);
     tokio::task::spawn_blocking(move || match super::assets::precompress(&pkg) {
         Ok(n) if n > 0 => tracing::info!("precompressed {n} browser files"),
         Ok(_) => {}
         Err(error) => {
-            tracing::warn!(%error, "cannot precompress the browser files; serving them uncompressed")
+            tracing::warn!(%error, "cannot precompress the browser files; compressing them on each request instead")
         }
     });
     spawn_discovery(state.provider.clone(), shutdown.clone());
