@@ -5,6 +5,7 @@
 pub mod check_config;
 pub mod password_login;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -108,7 +109,8 @@ fn precompress(dir: &std::path::Path) -> ExitCode {
     }
     match crate::server::assets::precompress(dir) {
         Ok(written) => {
-            println!(
+            let _ = writeln!(
+                std::io::stdout().lock(),
                 "{}: compressed {written} of the browser files",
                 dir.display()
             );
