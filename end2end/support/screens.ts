@@ -16,9 +16,12 @@ export const SIZES = [
   { width: 3840, height: 2160 },
 ];
 
+/** The TV page's messages, or the demo provider's phone pages' (`phone.ftl`). */
+export type MessageFile = 'main.ftl' | 'phone.ftl';
+
 /** One language's messages that have no placeables and fit on one line, by id. */
-export function messages(lang: Language): Record<string, string> {
-  const text = readFileSync(join(ROOT, 'locales', lang, 'main.ftl'), 'utf8');
+export function messages(lang: Language, file: MessageFile = 'main.ftl'): Record<string, string> {
+  const text = readFileSync(join(ROOT, 'locales', lang, file), 'utf8');
   const found: Record<string, string> = {};
   for (const line of text.split('\n')) {
     const match = /^([a-z][a-z0-9-]*) = ([^{}]+)$/.exec(line);
@@ -39,14 +42,15 @@ function escape(text: string) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** No English message shows on the page where `lang` says something else. */
-export async function expectNoEnglish(page: Page, lang: Language) {
+/** No English message shows on the page where `lang` says something else (`except`: ids
+ *  whose English words are also data on the page, such as a user named "Alice Demo"). */
+export async function expectNoEnglish(page: Page, lang: Language, file: MessageFile = 'main.ftl', except: string[] = []) {
   if (lang === 'en') return;
-  const english = messages('en');
-  const own = messages(lang);
+  const english = messages('en', file);
+  const own = messages(lang, file);
   const shown = (await page.locator('body').innerText()) + '\n' + (await page.title());
   const left = Object.entries(english)
-    .filter(([id, text]) => own[id] !== text)
+    .filter(([id, text]) => own[id] !== text && !except.includes(id))
     .filter(([, text]) => new RegExp(`(^|\\W)${escape(text)}(\\W|$)`).test(shown))
     .map(([id, text]) => `${id}: ${text}`);
   expect(left, `English on the ${lang} page`).toEqual([]);

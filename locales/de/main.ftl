@@ -53,3 +53,7 @@ sign-out-question = Diesen Fernseher abmelden?
 signed-in-as = Angemeldet als { $name }
 button-back-to-app = Zurück zur App
 not-signed-in = Dieser Fernseher ist nicht angemeldet
+
+# Was die TV-Seite sagt, wenn ihr erstes Laden fehlschlägt.
+error-no-session = Dieser Bildschirm braucht Cookies für die Anmeldung. Laden Sie die Seite neu.
+error-internal = Etwas ist schiefgelaufen. Versuchen Sie es gleich noch einmal.

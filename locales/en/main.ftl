@@ -56,3 +56,7 @@ sign-out-question = Sign out of this TV?
 signed-in-as = Signed in as { $name }
 button-back-to-app = Back to the app
 not-signed-in = This TV is not signed in
+
+# What the TV page says when its first load fails (it has no other words yet).
+error-no-session = This screen needs cookies to sign in. Reload the page.
+error-internal = Something went wrong. Try again in a moment.

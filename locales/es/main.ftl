@@ -53,3 +53,7 @@ sign-out-question = ¿Cerrar la sesión de este televisor?
 signed-in-as = Sesión iniciada como { $name }
 button-back-to-app = Volver a la aplicación
 not-signed-in = Este televisor no tiene la sesión iniciada
+
+# Lo que dice la página de la televisión cuando falla su primera carga.
+error-no-session = Esta pantalla necesita cookies para iniciar sesión. Recarga la página.
+error-internal = Algo ha fallado. Vuelve a intentarlo dentro de un momento.

@@ -53,3 +53,7 @@ sign-out-question = Déconnecter ce téléviseur ?
 signed-in-as = Connecté en tant que { $name }
 button-back-to-app = Retour à l'application
 not-signed-in = Ce téléviseur n'est pas connecté
+
+# Ce que dit la page de la télévision quand son premier chargement échoue.
+error-no-session = Cet écran a besoin des cookies pour la connexion. Rechargez la page.
+error-internal = Un problème est survenu. Réessayez dans un instant.

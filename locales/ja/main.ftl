@@ -52,3 +52,7 @@ sign-out-question = このテレビをサインアウトしますか？
 signed-in-as = { $name } としてサインイン中
 button-back-to-app = アプリに戻る
 not-signed-in = このテレビはサインインしていません
+
+# テレビのページの最初の読み込みに失敗したときの表示
+error-no-session = この画面でサインインするには Cookie が必要です。ページを再読み込みしてください。
+error-internal = 問題が発生しました。しばらくしてからもう一度お試しください。

@@ -22,6 +22,15 @@ pub const SCREENS: Files = &[
     ("ja", include_str!("../../locales/ja/main.ftl")),
 ];
 
+/// The demo provider's phone pages, formatted on the server with every value.
+pub const PHONE: Files = &[
+    ("en", include_str!("../../locales/en/phone.ftl")),
+    ("de", include_str!("../../locales/de/phone.ftl")),
+    ("fr", include_str!("../../locales/fr/phone.ftl")),
+    ("es", include_str!("../../locales/es/phone.ftl")),
+    ("ja", include_str!("../../locales/ja/phone.ftl")),
+];
+
 /// Every language offered.
 pub const LANGUAGES: &[&str] = &["en", "de", "fr", "es", "ja"];
 
@@ -242,9 +251,12 @@ mod tests {
     }
 
     /// Every set of files the server formats, with the variables the server itself fills
-    /// in (and may choose a plural by).
-    const SETS: &[(&str, Files, &[(&str, &str)])] =
-        &[("main.ftl", SCREENS, &[("continue-note", "seconds")])];
+    /// in (and may choose a plural by); `None` where the server fills in every one.
+    type ServerKnown = Option<&'static [(&'static str, &'static str)]>;
+    const SETS: &[(&str, Files, ServerKnown)] = &[
+        ("main.ftl", SCREENS, Some(&[("continue-note", "seconds")])),
+        ("phone.ftl", PHONE, None),
+    ];
 
     #[test]
     fn every_file_parses_without_errors() {
@@ -298,8 +310,12 @@ mod tests {
     #[test]
     fn only_values_the_server_knows_choose_a_plural() {
         // The browser fills holes with text; a selector on one would always take its
-        // default branch. Server-rendered pages (not the TV page) format with every value.
+        // default branch. Pages formatted wholly on the server (the phone pages) may choose
+        // by any value.
         for (name, files, server_known) in SETS {
+            let Some(server_known) = server_known else {
+                continue;
+            };
             for (lang, ftl) in *files {
                 for (id, v) in vars(ftl) {
                     for selector in &v.selectors {
@@ -425,5 +441,52 @@ mod tests {
             .filter(|(id, _)| !english.contains_key(id))
             .collect();
         assert!(unknown.is_empty(), "no such message: {unknown:?}");
+    }
+
+    /// The message ids the demo provider's phone pages name: its string literals that look
+    /// like one (`error-code-wrong`), outside the tests.
+    fn phone_ids_in_code() -> BTreeSet<String> {
+        let mut found = BTreeSet::new();
+        for file in ["phone.rs", "phone_pages.rs"] {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/demo_idp/");
+            let text = std::fs::read_to_string(format!("{path}{file}")).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            let bytes = code.as_bytes();
+            for (at, _) in code.match_indices('"') {
+                if at > 0 && bytes[at - 1] == b'\\' {
+                    continue;
+                }
+                let rest = &code[at + 1..];
+                let len = rest
+                    .find(|c: char| !(c.is_ascii_lowercase() || c == '-'))
+                    .unwrap_or(0);
+                let word = &rest[..len];
+                if rest[len..].starts_with('"') && word.contains('-') && !word.starts_with('-') {
+                    found.insert(word.to_owned());
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_phone_message_is_used_and_every_one_used_exists() {
+        let english: BTreeSet<String> = message_ids(source(PHONE, FALLBACK).unwrap())
+            .into_iter()
+            .collect();
+        // Header values that look like ids.
+        let mut used = phone_ids_in_code();
+        used.remove("no-store");
+        assert!(used.len() > 30, "found too few: {used:?}");
+        let unknown: Vec<_> = used.difference(&english).collect();
+        assert!(
+            unknown.is_empty(),
+            "no such message in phone.ftl: {unknown:?}"
+        );
+        let unused: Vec<_> = english.difference(&used).collect();
+        assert!(
+            unused.is_empty(),
+            "phone.ftl messages no page uses: {unused:?}"
+        );
     }
 }

@@ -26,6 +26,14 @@ pub fn context() -> Result<(AppState, SessionId), AppError> {
     Ok((state, session))
 }
 
+/// `error` with its sentence in the request's language, for the page to show as it is.
+pub fn told(error: AppError) -> AppError {
+    match use_context::<AppState>() {
+        Some(state) => error.told_in(state.texts.get(super::screens::language())),
+        None => error,
+    }
+}
+
 /// A status as the TV gets it (QR code drawn in), or a store failure: logged here, a
 /// plain sentence for the TV.
 pub fn sent(result: Result<TvStatus, StoreError>) -> Result<TvStatus, AppError> {

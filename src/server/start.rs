@@ -175,6 +175,7 @@ fn demo_provider(
             ..DemoTiming::default()
         },
         trusted_proxy_hops: settings.trusted_proxy_hops(),
+        language: settings.screens.language,
     }));
     Ok((
         ProviderConfig::new(ProviderSource::Issuer(issuer), DEMO_CLIENT_ID),
