@@ -42,8 +42,8 @@ for kind in js wasm css; do
   cp -p "target/site/pkg/tvsignin.$hash.$kind" target/package/site/pkg/
 done
 cp -p "$hashes" target/package/hash.txt
-step "node packaging/deb/precompress.mjs target/package/site/pkg"
-node packaging/deb/precompress.mjs target/package/site/pkg
+step "target/release/tvsignin precompress target/package/site/pkg"
+target/release/tvsignin precompress target/package/site/pkg
 
 step "cargo deb --no-build"
 cargo deb --no-build

@@ -84,13 +84,15 @@ if [ "$MODE" = "test" ]; then
   # the unit under a real systemd.
   have systemd-analyze || missing+=(systemd)
   have systemd-nspawn || missing+=(systemd-container)
+  # Japanese glyphs for the localised screens' layout checks (end2end/tests/i18n.spec.ts).
+  fc-list :lang=ja 2>/dev/null | grep -q . || missing+=(fonts-noto-cjk)
   if [ ${#missing[@]} -gt 0 ]; then
     step "apt-get install ${missing[*]}"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
   else
-    step "chromium, tmux, redis-server, nginx, xvfb, QtWebEngine, QtWebKit, systemd tools: present"
+    step "chromium, tmux, redis-server, nginx, xvfb, QtWebEngine, QtWebKit, systemd tools, CJK fonts: present"
   fi
   if [ -d end2end/node_modules/@playwright/test ] && [ end2end/package-lock.json -ot end2end/node_modules/.package-lock.json ]; then
     step "end2end npm packages: present"

@@ -11,14 +11,19 @@ use crate::model::{TvSnapshot, TvStatus};
 #[cfg(feature = "ssr")]
 use crate::server::server_fns as backend;
 
-/// The TV's status and facts about the kiosk, for the first render.
+/// The TV's status and facts about the kiosk, for the first render. The page shows a
+/// failure's sentence as it comes, so it comes in the request's language.
 #[server(endpoint = "status")]
 pub async fn get_snapshot() -> Result<TvSnapshot, AppError> {
-    let (state, session) = backend::context()?;
-    Ok(TvSnapshot {
-        status: backend::sent(state.hub.status(&session).await)?,
-        kiosk: state.kiosk.clone(),
-    })
+    let snapshot = async {
+        let (state, session) = backend::context()?;
+        Ok::<_, AppError>(TvSnapshot {
+            status: backend::sent(state.hub.status(&session).await)?,
+            kiosk: state.kiosk.clone(),
+            texts: backend::page_texts(),
+        })
+    };
+    snapshot.await.map_err(backend::told)
 }
 
 /// "Sign in": starts a pairing (or returns the one already on screen). A pairing starts

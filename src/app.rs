@@ -1,7 +1,7 @@
 //! The HTML shell, the root component and the routes.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment};
 
@@ -13,12 +13,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let root = use_base_path().as_str().to_owned();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=page_language()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="dark" />
                 <HashedStylesheet options id="leptos" root />
+                {brand_stylesheet()}
                 <BasePathMeta />
                 {boot_script()}
                 <MetaTags />
@@ -41,6 +42,26 @@ fn boot_script() -> impl IntoView {
 #[cfg(not(feature = "ssr"))]
 fn boot_script() -> impl IntoView {}
 
+/// The language of this response's words (see `server::screens`).
+#[cfg(feature = "ssr")]
+fn page_language() -> &'static str {
+    crate::server::screens::language()
+}
+
+#[cfg(not(feature = "ssr"))]
+fn page_language() -> &'static str {
+    crate::i18n::FALLBACK
+}
+
+/// The operator's stylesheet, when the settings give one.
+#[cfg(feature = "ssr")]
+fn brand_stylesheet() -> impl IntoView {
+    crate::server::screens::brand_stylesheet()
+}
+
+#[cfg(not(feature = "ssr"))]
+fn brand_stylesheet() -> impl IntoView {}
+
 /// The app: one screen, the TV.
 #[component]
 pub fn App() -> impl IntoView {
@@ -56,9 +77,8 @@ pub fn App() -> impl IntoView {
         String::new()
     };
     view! {
-        <Title text="Sign in" />
         <Router base=router_base>
-            <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+            <Routes fallback=|| view! { <p class="not-found">"404"</p> }>
                 // Async: the whole page, code and QR included, is in the first HTML response,
                 // which also makes it work without WebAssembly.
                 <Route path=StaticSegment("") view=TvPage ssr=SsrMode::Async />

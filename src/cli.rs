@@ -1,9 +1,11 @@
 //! The command line: `tvsignin` (or `tvsignin serve`) runs the server; `password-login` and
-//! `check-config` are tools that share its settings and provider client.
+//! `check-config` are tools that share its settings and provider client; `precompress` writes
+//! the browser files' compressed copies for a read-only install.
 
 pub mod check_config;
 pub mod password_login;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,6 +40,12 @@ pub enum Command {
     PasswordLogin(password_login::Args),
     /// Check the settings and the provider, and print a report.
     CheckConfig,
+    /// Write the compressed copies (`.br`, `.gz`) of the browser files in DIR, as the server
+    /// does at start, for an install where the server cannot write there.
+    Precompress {
+        /// The directory of the browser files (the site's `pkg`).
+        dir: PathBuf,
+    },
 }
 
 /// Exit code for bad settings or usage.
@@ -89,6 +97,28 @@ pub async fn run() -> ExitCode {
         Command::CheckConfig => {
             init_tracing("off");
             check_config::run(&cli.config).await
+        }
+        Command::Precompress { dir } => precompress(&dir),
+    }
+}
+
+fn precompress(dir: &std::path::Path) -> ExitCode {
+    if !dir.is_dir() {
+        eprintln!("{}: not a directory", dir.display());
+        return ExitCode::from(EXIT_USAGE);
+    }
+    match crate::server::assets::precompress(dir) {
+        Ok(written) => {
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{}: compressed {written} of the browser files",
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{}: {error}", dir.display());
+            ExitCode::FAILURE
         }
     }
 }

@@ -48,6 +48,7 @@ use self::crypto::Keys;
 use self::limit::DemoLimiter;
 use self::store::State;
 use self::users::DemoUser;
+use crate::i18n::catalog::{Catalog, PHONE};
 
 /// How the demo provider is set up.
 #[derive(Clone, Debug)]
@@ -63,6 +64,8 @@ pub struct DemoConfig {
     /// How many `X-Forwarded-For` entries trusted proxies wrote (0 without `TRUST_PROXY`):
     /// client addresses for the rate limit come from there.
     pub trusted_proxy_hops: usize,
+    /// The phone pages' language from `LANGUAGE`; `None`: each phone's `Accept-Language`.
+    pub language: Option<&'static str>,
 }
 
 /// How long things live and how often the TV may poll.
@@ -107,6 +110,8 @@ pub struct DemoIdp {
     keys: Keys,
     state: Mutex<State>,
     limiter: DemoLimiter,
+    /// The phone pages' words, every language parsed once.
+    texts: Catalog,
 }
 
 impl std::fmt::Debug for DemoIdp {
@@ -133,6 +138,7 @@ impl DemoIdp {
             keys,
             state: Mutex::new(State::new(timing)),
             limiter: DemoLimiter::default(),
+            texts: Catalog::new(PHONE),
         }
     }
 

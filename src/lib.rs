@@ -10,6 +10,7 @@ pub mod base_path;
 pub mod components;
 pub mod error;
 pub mod hooks;
+pub mod i18n;
 pub mod model;
 pub mod pages;
 

@@ -116,11 +116,15 @@ impl TvStatus {
 }
 
 /// Whether the page runs against the built-in demo provider (shown as a "Demo" badge), and
-/// where a signed-in TV continues to.
+/// whose screen it is, and where a signed-in TV continues to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KioskInfo {
     pub demo: bool,
     pub provider_name: String,
+    /// The operator's name (`ORG_NAME`), in the header, the title and the phishing warning.
+    pub org_name: Option<String>,
+    /// Whether the operator's logo (`LOGO_FILE`) is shown in the header.
+    pub has_logo: bool,
     /// `APP_URL`: the signed-in screen goes there by itself.
     pub app: Option<AppLink>,
 }
@@ -139,6 +143,8 @@ pub struct AppLink {
 pub struct TvSnapshot {
     pub status: TvStatus,
     pub kiosk: KioskInfo,
+    /// The words of the screens, in this TV's language only.
+    pub texts: crate::i18n::PageTexts,
 }
 
 #[cfg(test)]

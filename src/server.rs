@@ -11,6 +11,7 @@ pub mod metrics_endpoint;
 pub mod open_files;
 pub mod push;
 pub mod router;
+pub mod screens;
 pub mod server_fns;
 pub mod session;
 pub mod shutdown;

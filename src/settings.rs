@@ -18,6 +18,9 @@ use crate::oidc::userinfo::ClaimSelection;
 use crate::oidc::{ClientAuthMethod, ProviderSource};
 use crate::seal::{StoreKey, StoreKeys};
 
+mod screens;
+pub use screens::{Logo, ScreenSettings};
+
 /// Every key the app reads, with a one-line description (`tvsignin check-config` and the
 /// unknown-key check use this list).
 pub const KEYS: &[(&str, &str)] = &[
@@ -44,6 +47,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("ABANDON_AFTER_SECS", "stop polling when no TV has looked for this long (default 20)"),
     ("PAIRING_RATE_LIMIT", "new pairings allowed per TV session and per client address per minute (default 10)"),
     ("SHOW_CLAIMS", "claims the signed-in screen shows, comma-separated (nested ones as ext.tenantId), or none (default: name,preferred_username,email)"),
+    ("LANGUAGE", "the screens' language for every TV: en, de, fr, es or ja (default: each browser's Accept-Language, else English)"),
+    ("ORG_NAME", "the operator's name, in the screens' header, title and phishing warning"),
+    ("ACCENT_COLOR", "the screens' accent colour, #rrggbb (buttons, badge)"),
+    ("LOGO_FILE", "the operator's logo in the screens' header: an .svg, .png, .webp or .jpg file up to 512 KB"),
     ("TRUST_PROXY", "true: trust X-Forwarded-For/-Proto from a reverse proxy (default false)"),
     ("TRUST_PROXY_HOPS", "with TRUST_PROXY: how many proxies in a row append to X-Forwarded-For in front of tvsignin; the client is that many entries from the right (default 1)"),
     ("MAX_PAIRINGS", "pairings in progress on one server at once; more are refused until some end (default 1000)"),
@@ -234,6 +241,8 @@ pub struct Settings {
     pub redis: Option<RedisSettings>,
     /// The browser files (`SITE_DIR`); `None`: found from the binary (see `site`).
     pub site_dir: Option<PathBuf>,
+    /// The screens' language and brand.
+    pub screens: ScreenSettings,
     /// `BASE_PATH`, `APP_URL` and the forward-auth check.
     pub front_door: front_door::FrontDoorSettings,
 }
@@ -607,6 +616,7 @@ impl Settings {
                 .get("SITE_DIR")
                 .map(|dir| check_site_dir(dir).map_err(|problem| bad("SITE_DIR", problem)))
                 .transpose()?,
+            screens: ScreenSettings::parse(raw)?,
             front_door,
         })
     }

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::use_messages;
 use crate::model::Claim;
 
 #[component]
@@ -10,7 +11,7 @@ pub fn ClaimsTable(claims: Vec<Claim>) -> impl IntoView {
     (!claims.is_empty()).then(|| {
         view! {
             <table class="claims" data-testid="claims">
-                <caption>"Your profile"</caption>
+                <caption>{use_messages().tr("claims-caption")}</caption>
                 <tbody>
                     {claims
                         .into_iter()

@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::use_messages;
 use crate::model::AppLink;
 
 #[component]
@@ -24,11 +25,10 @@ pub fn ContinueToApp(app: AppLink) -> impl IntoView {
         let timer = StoredValue::new_local(Some(timer));
         on_cleanup(move || timer.update_value(|t| drop(t.take())));
     }
-    let note = match app.continue_secs {
-        0 => "Taking you to the app...".to_owned(),
-        1 => "Taking you to the app in a second...".to_owned(),
-        secs => format!("Taking you to the app in {secs} seconds..."),
-    };
+    let t = use_messages();
+    // The server formatted it with the delay (`APP_CONTINUE_SECS`), choosing the plural.
+    let note = t.tr("continue-note");
+    let label = t.tr("button-continue");
     view! {
         <p
             class="continue-note"
@@ -39,7 +39,7 @@ pub fn ContinueToApp(app: AppLink) -> impl IntoView {
             {note}
         </p>
         <a class="primary button" data-testid="continue" href=app.url data-autofocus="">
-            "Continue"
+            {label}
         </a>
     }
 }

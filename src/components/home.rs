@@ -4,16 +4,18 @@ use leptos::prelude::*;
 
 use crate::api::StartPairing;
 use crate::components::post_form::PostForm;
+use crate::i18n::use_messages;
 
 #[component]
 pub fn Home(start: ServerAction<StartPairing>, provider: String) -> impl IntoView {
+    let t = use_messages();
     view! {
         <section class="home">
-            <h1>"Sign in on this TV"</h1>
-            <p class="lead">"Use your phone to sign in with your " {provider} " account."</p>
+            <h1>{t.tr("home-title")}</h1>
+            <p class="lead">{t.tr_with("home-lead", &[("provider", &provider)])}</p>
             <PostForm action=start>
                 <button type="submit" class="primary" data-testid="sign-in" data-autofocus="" autofocus>
-                    "Sign in"
+                    {t.tr("button-sign-in")}
                 </button>
             </PostForm>
         </section>

@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 
 #[component]
-pub fn QrCode(svg: String, target: String) -> impl IntoView {
+pub fn QrCode(svg: String, target: String, label: String) -> impl IntoView {
     view! {
-        <figure class="qr" data-testid="qr" data-target=target inner_html=svg></figure>
+        <figure class="qr" data-testid="qr" data-target=target role="img" aria-label=label inner_html=svg></figure>
     }
 }

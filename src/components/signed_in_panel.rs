@@ -9,6 +9,7 @@ use crate::components::continue_to_app::ContinueToApp;
 use crate::components::countdown::format_mm_ss;
 use crate::components::post_form::PostForm;
 use crate::hooks::use_countdown::use_countdown;
+use crate::i18n::use_messages;
 use crate::model::{AppLink, Profile};
 
 #[component]
@@ -21,14 +22,17 @@ pub fn SignedInPanel(
     app: Option<AppLink>,
 ) -> impl IntoView {
     let left = use_countdown(sign_out_at_ms);
+    let t = use_messages();
+    let (warn_before, warn_after) = t.tr_around("idle-warning", "time");
+    let welcome = t.tr_with("welcome", &[("name", &profile.display_name)]);
     let continues = app.is_some();
     let warning = move || {
         let secs = left.get();
         (secs <= warn_secs).then(|| view! {
             <p class="idle-warning" role="alert" data-testid="idle-warning">
-                "Signing out in "
+                {warn_before.clone()}
                 <time data-testid="idle-countdown" data-deadline-ms=sign_out_at_ms>{format_mm_ss(secs)}</time>
-                ". Press any key to stay signed in."
+                {warn_after.clone()}
             </p>
         })
     };
@@ -36,7 +40,7 @@ pub fn SignedInPanel(
         // When the warning starts, for the live fallback script (which asks the server for
         // the screen with the warning then).
         <section class="signed-in" data-warn-at-ms=sign_out_at_ms.saturating_sub(warn_secs * 1_000)>
-            <h1 data-testid="welcome">"Welcome, " {profile.display_name}</h1>
+            <h1 data-testid="welcome">{welcome}</h1>
             {warning}
             <ClaimsTable claims=profile.claims />
             <div class="actions">
@@ -48,7 +52,7 @@ pub fn SignedInPanel(
                         data-testid="sign-out"
                         data-autofocus=(!continues).then_some("")
                     >
-                        "Sign out"
+                        {t.tr("button-sign-out")}
                     </button>
                 </PostForm>
             </div>

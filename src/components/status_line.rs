@@ -2,27 +2,31 @@
 
 use leptos::prelude::*;
 
+use crate::components::countdown::format_mm_ss;
+use crate::i18n::{use_messages, Messages};
 use crate::model::TvStatus;
 
 /// The sentence for each state; plain words, no protocol terms.
-fn sentence(status: &TvStatus) -> String {
+fn sentence(t: &Messages, status: &TvStatus) -> String {
     match status {
-        TvStatus::Idle => "Press Sign in to start.".into(),
-        TvStatus::Starting => "Getting a code...".into(),
-        TvStatus::Waiting { .. } => "Waiting for you to sign in on your phone...".into(),
-        TvStatus::Denied => "Sign-in was declined.".into(),
-        TvStatus::Expired => "This code expired.".into(),
-        TvStatus::Unreachable { .. } => "Can't reach the sign-in service, retrying...".into(),
-        TvStatus::Throttled { retry_after_secs } => {
-            format!("Too many new codes. Try again in a moment ({retry_after_secs} s).")
-        }
-        TvStatus::SignedIn { .. } => "Signed in.".into(),
+        TvStatus::Idle => t.tr("status-idle"),
+        TvStatus::Starting => t.tr("status-starting"),
+        TvStatus::Waiting { .. } => t.tr("status-waiting"),
+        TvStatus::Denied => t.tr("status-denied"),
+        TvStatus::Expired => t.tr("status-expired"),
+        TvStatus::Unreachable { .. } => t.tr("status-unreachable"),
+        TvStatus::Throttled { retry_after_secs } => t.tr_with(
+            "status-throttled",
+            &[("time", &format_mm_ss(*retry_after_secs))],
+        ),
+        TvStatus::SignedIn { .. } => t.tr("status-signed-in"),
     }
 }
 
 /// `data-testid="status"` with `data-state` carrying the state's stable name.
 #[component]
 pub fn StatusLine(status: Signal<TvStatus>) -> impl IntoView {
+    let t = use_messages();
     view! {
         <p
             class="status"
@@ -31,7 +35,7 @@ pub fn StatusLine(status: Signal<TvStatus>) -> impl IntoView {
             role="status"
             aria-live="polite"
         >
-            {move || status.with(sentence)}
+            {move || status.with(|s| sentence(&t, s))}
         </p>
     }
 }

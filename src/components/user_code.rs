@@ -2,12 +2,14 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::use_messages;
+
 #[component]
 pub fn UserCode(code: String) -> impl IntoView {
     // Screen readers get the code one character at a time.
     let spoken = code.chars().map(String::from).collect::<Vec<_>>().join(" ");
     view! {
-        <p class="user-code" data-testid="user-code" aria-label=format!("Code: {spoken}")>
+        <p class="user-code" data-testid="user-code" aria-label=use_messages().tr_with("user-code-label", &[("spoken", &spoken)])>
             {code}
         </p>
     }

@@ -6,6 +6,9 @@
 //! a ticket binding the id to the code accepted in step 1, so step 2 cannot be used to guess
 //! codes. Wrong codes are counted per browser and per client address, and every form post
 //! takes one from the address's allowance (`super::limit`).
+//!
+//! Every page is in the phone's language: the `LANGUAGE` setting when set, else the best
+//! match for the phone's `Accept-Language` (then the answer says `Vary: Accept-Language`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,20 +22,71 @@ use axum::response::{IntoResponse, Response};
 use super::crypto::{display_user_code, normalize_user_code};
 use super::limit::{retry_secs, Caller};
 use super::phone_pages::{self, ConsentView, PageCtx};
-use super::store::{DecideError, Lookup, MAX_WRONG_PER_ADDRESS, MAX_WRONG_PER_BROWSER};
+use super::store::{
+    DecideError, Lookup, ATTEMPT_WINDOW, MAX_WRONG_PER_ADDRESS, MAX_WRONG_PER_BROWSER,
+};
 use super::DemoIdp;
+use crate::i18n::catalog::Bundle;
+use crate::i18n::negotiate;
 
 const COOKIE: &str = "demo_idp_flow";
 /// The pages' own policy, so they work whatever policy the rest of the app sends.
 const CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
-const TOO_MANY: &str = "Too many wrong codes. Wait 5 minutes, then try again.";
-const TOO_MANY_TRIES: &str =
-    "Too many tries from this network address. Wait a minute, then try again.";
+/// Which language a phone's request gets: `forced` (the `LANGUAGE` setting) when set, else
+/// the best match for its `Accept-Language`; and whether the answer depends on that header.
+fn language(forced: Option<&'static str>, headers: &HeaderMap) -> (&'static str, bool) {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    (negotiate::pick(forced, accept), forced.is_none())
+}
 
-fn html(status: StatusCode, body: String, set_cookie: Option<String>) -> Response {
+/// The words of one answer: the phone's language, and whether the answer varies with the
+/// phone's `Accept-Language`.
+struct Speech<'a> {
+    t: &'a Bundle,
+    varies: bool,
+}
+
+impl<'a> Speech<'a> {
+    fn of(idp: &'a DemoIdp, headers: &HeaderMap) -> Self {
+        let (lang, varies) = language(idp.config.language, headers);
+        Self {
+            t: idp.texts.get(lang),
+            varies,
+        }
+    }
+
+    /// Message `id`, without values.
+    fn say(&self, id: &str) -> String {
+        self.t.format(id, &[])
+    }
+
+    /// The sentence for too many wrong codes, with the wait in minutes.
+    fn too_many_wrong(&self) -> String {
+        let minutes = ATTEMPT_WINDOW.as_secs().div_ceil(60);
+        self.t
+            .format("error-too-many-wrong", &[("minutes", minutes.into())])
+    }
+
+    /// A dead end titled `title` saying `message` (both message ids).
+    fn message_page(&self, title: &str, message: &str, start_over: &str) -> String {
+        phone_pages::message_page(self.t, &self.say(title), &self.say(message), start_over)
+    }
+}
+
+fn html(
+    speech: &Speech<'_>,
+    status: StatusCode,
+    body: String,
+    set_cookie: Option<String>,
+) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
+    if speech.varies {
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+    }
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -91,15 +145,12 @@ fn ctx(idp: &DemoIdp, flow: &str) -> PageCtx {
     }
 }
 
-fn unavailable(idp: &DemoIdp) -> Response {
+fn unavailable(idp: &DemoIdp, speech: &Speech<'_>) -> Response {
     let start = format!("{}/device", idp.public_path());
     html(
+        speech,
         StatusCode::SERVICE_UNAVAILABLE,
-        phone_pages::message_page(
-            "Try again",
-            "The demo sign-in is not available right now.",
-            &start,
-        ),
+        speech.message_page("error-unavailable-title", "error-unavailable", &start),
         None,
     )
 }
@@ -110,8 +161,9 @@ pub async fn show(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let speech = Speech::of(&idp, &headers);
     let Some((flow, set_cookie)) = flow(&idp, &headers) else {
-        return unavailable(&idp);
+        return unavailable(&idp, &speech);
     };
     let query: Vec<(String, String)> = query
         .and_then(|q| serde_urlencoded::from_str(&q).ok())
@@ -126,8 +178,9 @@ pub async fn show(
         None => typed.chars().take(32).collect(),
     };
     html(
+        &speech,
         StatusCode::OK,
-        phone_pages::code_page(&ctx(&idp, &flow), &prefill, None),
+        phone_pages::code_page(speech.t, &ctx(&idp, &flow), &prefill, None),
         set_cookie,
     )
 }
@@ -139,11 +192,13 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let speech = Speech::of(&idp, &headers);
     let start = format!("{}/device", idp.public_path());
     if let Err(wait) = idp.limiter.take(caller) {
         let mut response = html(
+            &speech,
             StatusCode::TOO_MANY_REQUESTS,
-            phone_pages::message_page("Too many tries", TOO_MANY_TRIES, &start),
+            speech.message_page("error-too-many-tries-title", "error-too-many-tries", &start),
             None,
         );
         response
@@ -152,13 +207,13 @@ pub async fn submit(
         return response;
     }
     let Some((flow, set_cookie)) = flow(&idp, &headers) else {
-        return unavailable(&idp);
+        return unavailable(&idp, &speech);
     };
     if set_cookie.is_some() {
-        let message = "This page needs cookies to keep your sign-in safe. Allow cookies for this site, then start again.";
         return html(
+            &speech,
             StatusCode::BAD_REQUEST,
-            phone_pages::message_page("Cookies needed", message, &start),
+            speech.message_page("error-cookies-title", "error-cookies", &start),
             set_cookie,
         );
     }
@@ -169,10 +224,10 @@ pub async fn submit(
     }
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
     if !idp.keys.verify_mac("csrf", &[&flow], field("csrf")) {
-        let message = "This form has expired or did not come from this page. Start again.";
         return html(
+            &speech,
             StatusCode::FORBIDDEN,
-            phone_pages::message_page("Start again", message, &start),
+            speech.message_page("error-expired-form-title", "error-expired-form", &start),
             None,
         );
     }
@@ -184,17 +239,25 @@ pub async fn submit(
         Caller::Unknown => "unknown".to_owned(),
     };
     match field("step") {
-        "code" => check_code(&idp, &ctx, &flow, &address, field("user_code")),
-        "consent" => consent(&idp, &ctx, &flow, &form, &start),
+        "code" => check_code(&idp, &speech, &ctx, &flow, &address, field("user_code")),
+        "consent" => consent(&idp, &speech, &ctx, &flow, &form, &start),
         _ => html(
+            &speech,
             StatusCode::BAD_REQUEST,
-            phone_pages::message_page("Start again", "Something went wrong. Start again.", &start),
+            speech.message_page("error-expired-form-title", "error-unknown-step", &start),
             None,
         ),
     }
 }
 
-fn check_code(idp: &DemoIdp, ctx: &PageCtx, flow: &str, address: &str, typed: &str) -> Response {
+fn check_code(
+    idp: &DemoIdp,
+    speech: &Speech<'_>,
+    ctx: &PageCtx,
+    flow: &str,
+    address: &str,
+    typed: &str,
+) -> Response {
     let browser_key = format!("flow:{flow}");
     let address_key = format!("addr:{address}");
     let keys = [
@@ -202,20 +265,21 @@ fn check_code(idp: &DemoIdp, ctx: &PageCtx, flow: &str, address: &str, typed: &s
         (address_key.as_str(), MAX_WRONG_PER_ADDRESS),
     ];
     let typed_back: String = typed.chars().take(32).collect();
-    let code_page = |status, error: &str| {
+    let code_page = |status, error: String| {
         html(
+            speech,
             status,
-            phone_pages::code_page(ctx, &typed_back, Some(error)),
+            phone_pages::code_page(speech.t, ctx, &typed_back, Some(&error)),
             None,
         )
     };
     let now = Instant::now();
     let mut state = idp.state();
     if state.wrong_codes_exhausted(&keys, now) {
-        return code_page(StatusCode::TOO_MANY_REQUESTS, TOO_MANY);
+        return code_page(StatusCode::TOO_MANY_REQUESTS, speech.too_many_wrong());
     }
     if typed.trim().is_empty() {
-        return code_page(StatusCode::BAD_REQUEST, "Type the code shown on the TV.");
+        return code_page(StatusCode::BAD_REQUEST, speech.say("error-code-empty"));
     }
     let code = normalize_user_code(typed);
     let lookup = code
@@ -239,28 +303,20 @@ fn check_code(idp: &DemoIdp, ctx: &PageCtx, flow: &str, address: &str, typed: &s
                 expires_in,
             };
             html(
+                speech,
                 StatusCode::OK,
-                phone_pages::consent_page(ctx, &view, &idp.users, None, None),
+                phone_pages::consent_page(speech.t, ctx, &view, &idp.users, None, None),
                 None,
             )
         }
-        Lookup::Expired => code_page(
-            StatusCode::BAD_REQUEST,
-            "That code has expired. Start again on the TV to get a new one.",
-        ),
-        Lookup::Used => code_page(
-            StatusCode::BAD_REQUEST,
-            "That code has already been used. Start again on the TV if you still need to sign in.",
-        ),
+        Lookup::Expired => code_page(StatusCode::BAD_REQUEST, speech.say("error-code-expired")),
+        Lookup::Used => code_page(StatusCode::BAD_REQUEST, speech.say("error-code-used")),
         Lookup::Unknown => {
             state.record_wrong_code(&keys, now);
             if state.wrong_codes_exhausted(&keys, now) {
-                code_page(StatusCode::TOO_MANY_REQUESTS, TOO_MANY)
+                code_page(StatusCode::TOO_MANY_REQUESTS, speech.too_many_wrong())
             } else {
-                code_page(
-                    StatusCode::BAD_REQUEST,
-                    "That code isn't right. Check the code on the TV and try again.",
-                )
+                code_page(StatusCode::BAD_REQUEST, speech.say("error-code-wrong"))
             }
         }
     }
@@ -268,6 +324,7 @@ fn check_code(idp: &DemoIdp, ctx: &PageCtx, flow: &str, address: &str, typed: &s
 
 fn consent(
     idp: &DemoIdp,
+    speech: &Speech<'_>,
     ctx: &PageCtx,
     flow: &str,
     form: &HashMap<String, String>,
@@ -276,8 +333,9 @@ fn consent(
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
     let dead_end = |status, title: &str, message: &str| {
         html(
+            speech,
             status,
-            phone_pages::message_page(title, message, start),
+            speech.message_page(title, message, start),
             None,
         )
     };
@@ -292,8 +350,8 @@ fn consent(
         _ => {
             return dead_end(
                 StatusCode::FORBIDDEN,
-                "Start again",
-                "This form has expired or did not come from this page. Start again.",
+                "error-expired-form-title",
+                "error-expired-form",
             )
         }
     };
@@ -306,6 +364,7 @@ fn consent(
     } = lookup
     else {
         return decide_failed(
+            speech,
             start,
             if lookup == Lookup::Expired {
                 DecideError::Expired
@@ -315,30 +374,36 @@ fn consent(
         );
     };
     let (username, error) = match field("decision") {
-        "deny" => return finish(idp, &code, None, start),
+        "deny" => return finish(idp, speech, &code, None, start),
         "allow" => match idp.user(field("username")) {
             Some(user) if idp.keys.same_secret(field("password"), &user.password) => {
-                return finish(idp, &code, Some((&user.username, &user.name)), start)
+                return finish(
+                    idp,
+                    speech,
+                    &code,
+                    Some((&user.username, &user.name)),
+                    start,
+                )
             }
             Some(user) if field("password").is_empty() => (
                 Some(user.username.as_str()),
                 if user.password_public {
-                    "Type the password (the demo passwords are listed below)."
+                    speech.say("error-password-empty-public")
                 } else {
-                    "Type the password."
+                    speech.say("error-password-empty")
                 },
             ),
             Some(user) => (
                 Some(user.username.as_str()),
                 if user.password_public {
-                    "Wrong password. The demo passwords are listed below."
+                    speech.say("error-password-wrong-public")
                 } else {
-                    "Wrong password."
+                    speech.say("error-password-wrong")
                 },
             ),
-            None => (None, "Pick one of the demo users."),
+            None => (None, speech.say("error-pick-user")),
         },
-        _ => (None, "Choose Allow or Deny."),
+        _ => (None, speech.say("error-choose")),
     };
     let shown = display_user_code(&code);
     let ticket = field("ticket");
@@ -350,37 +415,109 @@ fn consent(
         expires_in,
     };
     html(
+        speech,
         StatusCode::BAD_REQUEST,
-        phone_pages::consent_page(ctx, &view, &idp.users, username, Some(error)),
+        phone_pages::consent_page(speech.t, ctx, &view, &idp.users, username, Some(&error)),
         None,
     )
 }
 
 /// Records the decision and shows the end page.
-fn finish(idp: &DemoIdp, code: &str, user: Option<(&str, &str)>, start: &str) -> Response {
+fn finish(
+    idp: &DemoIdp,
+    speech: &Speech<'_>,
+    code: &str,
+    user: Option<(&str, &str)>,
+    start: &str,
+) -> Response {
     match idp
         .state()
         .decide(code, user.map(|(username, _)| username), Instant::now())
     {
         Ok(()) => html(
+            speech,
             StatusCode::OK,
-            phone_pages::result_page(user.is_some(), user.map(|(_, name)| name)),
+            phone_pages::result_page(speech.t, user.is_some(), user.map(|(_, name)| name)),
             None,
         ),
-        Err(e) => decide_failed(start, e),
+        Err(e) => decide_failed(speech, start, e),
     }
 }
 
-fn decide_failed(start: &str, error: DecideError) -> Response {
+fn decide_failed(speech: &Speech<'_>, start: &str, error: DecideError) -> Response {
     let message = match error {
-        DecideError::Expired => "That code has expired. Start again on the TV to get a new one.",
-        DecideError::Used | DecideError::Unknown => {
-            "That code has already been used. Start again on the TV if you still need to sign in."
-        }
+        DecideError::Expired => "error-code-expired",
+        DecideError::Used | DecideError::Unknown => "error-code-used",
     };
     html(
+        speech,
         StatusCode::BAD_REQUEST,
-        phone_pages::message_page("Code not usable", message, start),
+        speech.message_page("error-code-not-usable-title", message, start),
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asking(accept: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(accept) = accept {
+            headers.insert(
+                header::ACCEPT_LANGUAGE,
+                HeaderValue::from_str(accept).unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn the_phone_gets_its_own_language_and_the_answer_varies_with_it() {
+        assert_eq!(
+            language(None, &asking(Some("de-DE,de;q=0.9,en;q=0.5"))),
+            ("de", true)
+        );
+        assert_eq!(language(None, &asking(Some("ja"))), ("ja", true));
+        assert_eq!(
+            language(None, &asking(Some("nl-NL, fr;q=0.8"))),
+            ("fr", true)
+        );
+        // Not offered, or not said: English.
+        assert_eq!(language(None, &asking(Some("nl"))), ("en", true));
+        assert_eq!(language(None, &asking(None)), ("en", true));
+    }
+
+    #[test]
+    fn language_overrides_the_phone_and_then_the_answer_does_not_vary() {
+        assert_eq!(language(Some("es"), &asking(Some("de-DE"))), ("es", false));
+        assert_eq!(language(Some("fr"), &asking(None)), ("fr", false));
+    }
+
+    #[test]
+    fn the_answer_says_vary_only_when_the_phone_chose() {
+        let catalog = crate::i18n::catalog::Catalog::new(crate::i18n::catalog::PHONE);
+        for (varies, expected) in [(true, Some("Accept-Language")), (false, None)] {
+            let speech = Speech {
+                t: catalog.get("de"),
+                varies,
+            };
+            let response = html(&speech, StatusCode::OK, String::new(), None);
+            assert_eq!(
+                response
+                    .headers()
+                    .get(header::VARY)
+                    .map(|v| v.to_str().unwrap()),
+                expected
+            );
+        }
+        let speech = Speech {
+            t: catalog.get("de"),
+            varies: false,
+        };
+        assert_eq!(
+            speech.too_many_wrong(),
+            "Zu viele falsche Codes. Warten Sie 5 Minuten und versuchen Sie es dann erneut."
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The TV page: Home, pairing, outcomes and signed-in, chosen by the status the server pushes.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 use crate::api::{get_snapshot, CancelPairing, NewCode, SignOut, StartPairing};
 use crate::components::home::Home;
@@ -10,6 +11,7 @@ use crate::components::status_line::StatusLine;
 use crate::hooks::use_activity::use_activity;
 use crate::hooks::use_dpad_focus::use_dpad_focus;
 use crate::hooks::use_status_stream::use_status_stream;
+use crate::i18n::{provide_messages, use_messages};
 use crate::model::{TvSnapshot, TvStatus};
 
 /// The whole TV screen.
@@ -17,7 +19,7 @@ use crate::model::{TvSnapshot, TvStatus};
 pub fn TvPage() -> impl IntoView {
     let snapshot = Resource::new(|| (), |_| get_snapshot());
     view! {
-        <Suspense fallback=|| view! { <main class="tv"><p class="lead">"Loading..."</p></main> }>
+        <Suspense fallback=|| view! { <main class="tv"><p class="lead">"…"</p></main> }>
             {move || Suspend::new(async move {
                 match snapshot.await {
                     Ok(snapshot) => view! { <TvScreen snapshot /> }.into_any(),
@@ -35,6 +37,8 @@ pub fn TvPage() -> impl IntoView {
 /// Wires the actions and the push stream to one status signal.
 #[component]
 fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
+    provide_messages(snapshot.texts.clone());
+    let messages = use_messages();
     let status = RwSignal::new(snapshot.status);
     let start = ServerAction::<StartPairing>::new();
     let renew = ServerAction::<NewCode>::new();
@@ -54,6 +58,17 @@ fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
 
     let demo = snapshot.kiosk.demo;
     let provider = snapshot.kiosk.provider_name.clone();
+    let org = snapshot.kiosk.org_name.clone();
+    let title = match &org {
+        Some(org) => messages.tr_with("page-title-org", &[("org", org)]),
+        None => messages.tr("page-title"),
+    };
+    let name = org.clone().unwrap_or_else(|| messages.tr("app-name"));
+    let logo = snapshot.kiosk.has_logo.then(|| {
+        let src = crate::base_path::use_base_path().join("/brand-logo");
+        view! { <img class="brand-logo" src=src alt="" data-testid="brand-logo" /> }
+    });
+    let demo_badge = messages.tr("demo-badge");
     // Where no script runs, the page refreshes itself while something is under way. Decided
     // once, from the status the page was rendered with, and set as the noscript's inner HTML:
     // a browser that runs scripts parses it as text and never obeys it, and this view never
@@ -77,6 +92,7 @@ fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
     };
 
     view! {
+        <Title text=title />
         <noscript inner_html=no_script_refresh></noscript>
         <main
             class="tv"
@@ -84,8 +100,9 @@ fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
             data-screen=move || status.with(TvStatus::screen_key)
         >
             <header class="tv-header">
-                <span class="app-name">"tvsignin"</span>
-                {demo.then(|| view! { <span class="demo-badge" data-testid="demo-badge">"Demo"</span> })}
+                {logo}
+                <span class="app-name" data-testid="brand-name">{name}</span>
+                {demo.then(|| view! { <span class="demo-badge" data-testid="demo-badge">{demo_badge}</span> })}
             </header>
             <StatusLine status=status.into() />
             {move || match status.get() {
@@ -93,7 +110,7 @@ fn TvScreen(snapshot: TvSnapshot) -> impl IntoView {
                 TvStatus::SignedIn { profile, sign_out_at_ms, warn_secs } => view! {
                     <SignedInPanel profile sign_out_at_ms warn_secs sign_out app=app.clone() />
                 }.into_any(),
-                other => view! { <PairingPanel status=other renew cancel /> }.into_any(),
+                other => view! { <PairingPanel status=other renew cancel org=org.clone() /> }.into_any(),
             }}
         </main>
     }

@@ -49,7 +49,6 @@ pub fn precompress(dir: &Path) -> std::io::Result<usize> {
                 writer.write_all(&data)?;
             }
             write_atomically(&br, &out)?;
-            done += 1;
         }
         if gz_stale {
             let mut encoder =
@@ -57,6 +56,7 @@ pub fn precompress(dir: &Path) -> std::io::Result<usize> {
             encoder.write_all(&data)?;
             write_atomically(&gz, &encoder.finish()?)?;
         }
+        done += 1;
     }
     Ok(done)
 }

@@ -69,6 +69,8 @@ pub struct FrontDoor {
     pub settings: Arc<Settings>,
     pub sessions: Arc<SessionSigner>,
     pub leptos_options: LeptosOptions,
+    /// The sign-out page's words.
+    pub texts: Arc<crate::i18n::catalog::Catalog>,
 }
 
 /// The routes, relative to the prefix; none of them sets a session cookie.

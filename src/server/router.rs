@@ -21,7 +21,7 @@ use tower_http::trace::TraceLayer;
 
 use super::session::ensure_session;
 use super::state::AppState;
-use super::{assets, base_path, forward_auth, guard, metrics_endpoint, push, tiers};
+use super::{assets, base_path, forward_auth, guard, metrics_endpoint, push, screens, tiers};
 use crate::app::{shell, App};
 
 /// For responses that are not pages (pages get a policy with a per-response nonce).
@@ -46,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/pkg", pkg)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route(screens::BRAND_CSS_PATH, get(screens::brand_css))
+        .route(screens::LOGO_PATH, get(screens::logo))
         .route(state.tv_scripts.fallback_path(), get(tiers::fallback_js))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())

@@ -6,6 +6,7 @@
 
 use leptos::prelude::*;
 
+pub use super::screens::page_texts;
 use super::session::{SessionId, SessionMove};
 use super::AppState;
 use crate::error::AppError;
@@ -23,6 +24,14 @@ pub fn context() -> Result<(AppState, SessionId), AppError> {
         .cloned()
         .ok_or(AppError::NoSession)?;
     Ok((state, session))
+}
+
+/// `error` with its sentence in the request's language, for the page to show as it is.
+pub fn told(error: AppError) -> AppError {
+    match use_context::<AppState>() {
+        Some(state) => error.told_in(state.texts.get(super::screens::language())),
+        None => error,
+    }
 }
 
 /// A status as the TV gets it (QR code drawn in), or a store failure: logged here, a

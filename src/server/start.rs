@@ -175,6 +175,7 @@ fn demo_provider(
             ..DemoTiming::default()
         },
         trusted_proxy_hops: settings.trusted_proxy_hops(),
+        language: settings.screens.language,
     }));
     Ok((
         ProviderConfig::new(ProviderSource::Issuer(issuer), DEMO_CLIENT_ID),
@@ -215,6 +216,8 @@ pub fn build_state_with_store(
         } else {
             host_of(&config.source)
         },
+        org_name: settings.screens.org_name.clone(),
+        has_logo: settings.screens.logo.is_some(),
         app: settings.front_door.app.clone(),
     };
     let provider = Arc::new(ProviderClient::new(config)?);
@@ -249,6 +252,9 @@ pub fn build_state_with_store(
         sessions,
         push_streams,
         forward_auth,
+        texts: Arc::new(crate::i18n::catalog::Catalog::new(
+            crate::i18n::catalog::SCREENS,
+        )),
     })
 }
 
@@ -291,15 +297,16 @@ pub fn spawn_discovery(provider: Arc<ProviderClient>, shutdown: CancellationToke
 /// Serves until shutdown is signalled; open push streams and polling tasks end first.
 pub async fn serve(listener: TcpListener, state: AppState) {
     let shutdown = state.shutdown.clone();
-    // Compress the browser files in the background: until the copies exist, the files are
-    // served as they are, so start-up never waits for this.
+    // Compress the browser files in the background, so start-up never waits for this: until
+    // the copies exist (or where they cannot be written), the compression layer compresses
+    // each answer on the fly instead.
     let pkg = std::path::Path::new(&*state.leptos_options.site_root)
         .join(&*state.leptos_options.site_pkg_dir);
     tokio::task::spawn_blocking(move || match super::assets::precompress(&pkg) {
         Ok(n) if n > 0 => tracing::info!("precompressed {n} browser files"),
         Ok(_) => {}
         Err(error) => {
-            tracing::warn!(%error, "cannot precompress the browser files; serving them uncompressed")
+            tracing::warn!(%error, "cannot precompress the browser files; compressing them on each request instead")
         }
     });
     spawn_discovery(state.provider.clone(), shutdown.clone());

@@ -40,6 +40,8 @@ pub struct AppState {
     pub push_streams: crate::limits::streams::StreamLimiter,
     /// The forward-auth check for the app behind the front door.
     pub forward_auth: Arc<super::forward_auth::ForwardAuth>,
+    /// The screens' messages in every language, parsed once.
+    pub texts: Arc<crate::i18n::catalog::Catalog>,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl FromRef<AppState> for super::forward_auth::FrontDoor {
             settings: state.settings.clone(),
             sessions: state.sessions.clone(),
             leptos_options: state.leptos_options.clone(),
+            texts: state.texts.clone(),
         }
     }
 }

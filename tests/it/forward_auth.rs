@@ -365,6 +365,26 @@ async fn the_sign_out_page_changes_nothing_until_its_button_is_pressed() {
             assert!(html.contains(expected), "{expected} not in {html}");
         }
         assert!(!html.contains("<script"), "{html}");
+        // In the browser's language, like the TV page.
+        let german = app
+            .http
+            .get(format!("{}/sign-out", app.base))
+            .header("cookie", &cookie)
+            .header("accept-language", "de-DE,de;q=0.9,en;q=0.5")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for expected in [
+            r#"<html lang="de">"#,
+            "Diesen Fernseher abmelden?",
+            "Angemeldet als Alice Demo",
+            "Zurück zur App",
+        ] {
+            assert!(german.contains(expected), "{expected} not in {german}");
+        }
         assert_eq!(
             check(&app, Some(&cookie), &[]).await.status(),
             StatusCode::OK

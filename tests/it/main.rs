@@ -15,6 +15,8 @@ mod architecture;
 mod check_config;
 #[cfg(feature = "demo")]
 mod demo_idp;
+#[cfg(feature = "demo")]
+mod demo_phone_language;
 mod faults;
 mod fleet;
 #[cfg(feature = "demo")]

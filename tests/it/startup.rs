@@ -63,6 +63,43 @@ async fn version_says_what_is_installed() {
 }
 
 #[tokio::test]
+async fn precompress_writes_the_copies_a_read_only_install_serves() {
+    let dir = work_dir(module_path!(), "precompress");
+    let pkg = dir.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let script = "console.log('tvsignin');\n".repeat(200);
+    std::fs::write(pkg.join("app.js"), &script).unwrap();
+    std::fs::write(pkg.join("note.txt"), "not compressed").unwrap();
+    let mut command = binary("precompress-run");
+    command.arg("precompress").arg(&pkg);
+    let (code, text) = run_to_end(command).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("compressed 1 of the browser files"), "{text}");
+    let mut unpacked = Vec::new();
+    brotli::BrotliDecompress(
+        &mut std::fs::read(pkg.join("app.js.br")).unwrap().as_slice(),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, script.as_bytes());
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(pkg.join("app.js.gz")).unwrap()),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, script);
+    assert!(!pkg.join("note.txt.br").exists());
+
+    // A missing directory is a usage error, not an empty success.
+    let mut command = binary("precompress-run");
+    command.arg("precompress").arg(dir.join("missing"));
+    let (code, text) = run_to_end(command).await;
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("not a directory"), "{text}");
+}
+
+#[tokio::test]
 async fn the_packaged_settings_file_refuses_to_start_without_a_provider() {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/deb/tvsignin.toml");
     let mut command = binary("packaged-settings");

@@ -14,6 +14,15 @@ impl TestApp {
             cookie: None,
             action: format!("{}/demo-idp/device", self.base),
             forwarded_for: None,
+            accept_language: None,
+        }
+    }
+
+    /// A phone whose browser asks for `languages` (`Accept-Language`).
+    pub fn phone_speaking(&self, languages: &str) -> Phone {
+        Phone {
+            accept_language: Some(languages.to_owned()),
+            ..self.phone()
         }
     }
 
@@ -33,6 +42,8 @@ pub struct Phone {
     action: String,
     /// Sent as `X-Forwarded-For`, as a proxy in front of the app would.
     forwarded_for: Option<String>,
+    /// Sent as `Accept-Language`, as a browser set to these languages would.
+    accept_language: Option<String>,
 }
 
 pub struct Page {
@@ -57,6 +68,18 @@ impl Page {
                 .map(|v| v.split('"').next().unwrap())
                 .unwrap_or(""),
         )
+    }
+
+    /// The text a person sees: the body without its tags, one space between the pieces.
+    pub fn visible_text(&self) -> String {
+        let body = self.html.split("<body>").nth(1).unwrap_or(&self.html);
+        let mut text = String::new();
+        for piece in body.split('<') {
+            let shown = piece.split_once('>').map_or(piece, |(_, after)| after);
+            text.push_str(&unescape(shown));
+            text.push(' ');
+        }
+        text
     }
 
     /// The text of the element with this `data-testid`.
@@ -99,6 +122,9 @@ impl Phone {
         }
         if let Some(address) = &self.forwarded_for {
             request = request.header("x-forwarded-for", address);
+        }
+        if let Some(languages) = &self.accept_language {
+            request = request.header("accept-language", languages);
         }
         request
     }
