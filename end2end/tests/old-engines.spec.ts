@@ -3,11 +3,14 @@
 // and module scripts, but no 'wasm-unsafe-eval') and QtWebKit 5.212 (a 2016 WebKit with
 // JavaScript but no WebAssembly, like 2015-18 TVs). In each, the TV pairs with a phone and
 // reaches its end state by itself; the Chromium 87 class also ends up running the
-// WebAssembly app. The phone is today's Chromium.
+// WebAssembly app. With LANGUAGE and a brand set, each engine's screens speak the language
+// (the fallback's server-rendered pages, and the app filling in the page's messages) and show
+// the brand. The phone is today's Chromium.
 import { test, expect, type Browser } from '@playwright/test';
 import { useStack } from '../support/stack';
 import { phoneSignIn } from '../support/phone';
 import { openOldEngine, type OldEngine, type OldEngineName } from '../support/old-engine';
+import { messages, messageStart } from '../support/screens';
 
 const ALICE = { user: 'alice', password: 'wonderland' };
 const ENGINES: OldEngineName[] = ['webengine', 'webkit'];
@@ -114,6 +117,39 @@ for (const engine of ENGINES) {
         await tv.key('Enter');
         await waitForState(tv, 'waiting');
         expect(await tv.eval<string>(`document.querySelector('[data-testid="user-code"]').textContent`)).not.toBe(code);
+      } finally {
+        await tv.close();
+      }
+    });
+  });
+
+  test.describe(`${engine}, in Japanese with a brand`, () => {
+    const stack = useStack({ app: { LANGUAGE: 'ja', ORG_NAME: 'Acme Hotels', ACCENT_COLOR: '#0a5cad' } });
+
+    test(`${engine}: every screen on the way to signed-in speaks the language and shows the brand`, async ({ browser }) => {
+      const t = messages('ja');
+      const tv = await openOldEngine(engine, stack().appUrl + '/');
+      const text = (testid: string) => tv.eval<string>(`document.querySelector('[data-testid="${testid}"]').textContent`);
+      try {
+        expect(await tv.eval<string>(`document.documentElement.getAttribute('lang')`)).toBe('ja');
+        expect(await text('brand-name')).toBe('Acme Hotels');
+        expect(await text('status')).toBe(t['status-idle']);
+        const link = await startPairing(tv);
+        if (engine === 'webengine') {
+          // From here the WebAssembly app fills in the page's messages itself.
+          await tv.waitFor(`document.body && document.body.getAttribute('data-hydrated') === 'true'`, 20_000, 'hydrated');
+        }
+        expect(await text('status')).toBe(t['status-waiting']);
+        expect(await text('countdown')).toContain(messageStart('ja', 'code-expires').trim());
+        expect(await text('phishing-warning')).toContain('Acme Hotels');
+        expect(await text('cancel')).toBe(t['button-cancel']);
+        await phoneSignIn(browser, link, ALICE);
+        await waitForState(tv, 'signed-in');
+        expect(await text('status')).toBe(t['status-signed-in']);
+        expect(await text('welcome')).toBe('ようこそ、Alice Liddell さん');
+        expect(await text('sign-out')).toBe(t['button-sign-out']);
+        expect(await tv.eval<string>('document.title')).toBe(`${t['page-title']} · Acme Hotels`);
+        expect(await uncaughtErrors(tv)).toEqual([]);
       } finally {
         await tv.close();
       }
