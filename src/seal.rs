@@ -1,7 +1,7 @@
 //! Encryption and authentication of what a shared store holds (session records, with their
 //! device codes and tokens, and the change messages between replicas): AES-256-GCM from
 //! `ring`, a fresh random nonce per seal, and associated data naming what the value is (a
-//! record or a change), its session, generation and version, so a sealed value cannot be
+//! record, a change, or a retired id), its session, generation and version, so a sealed value cannot be
 //! forged, moved to another session, or replayed as another version. Keys rotate:
 //! `STORE_KEY` seals, and it or a `STORE_KEY_PREVIOUS` key opens.
 
@@ -28,6 +28,11 @@ pub fn record_context(session: &str, generation: u64, version: u64) -> Vec<u8> {
 /// The binding of a change message (the status it carries).
 pub fn change_context(session: &str, generation: u64, version: u64) -> Vec<u8> {
     context("change", session, generation, version)
+}
+
+/// The binding of the message that retires a session id (it moved to a new one).
+pub fn retired_context(session: &str) -> Vec<u8> {
+    context("retired", session, 0, 0)
 }
 
 /// The key from `STORE_KEY`: 32 random bytes. `Debug` never shows it.

@@ -999,10 +999,18 @@ async fn records_and_change_messages_that_redis_did_not_get_from_a_replica_are_r
                 .cli(&["PUBLISH", "tvsignin:changes", &message])
                 .await;
         }
+        // And that the TV's session id was retired (moved on), which would end its stream.
+        redis
+            .cli(&["PUBLISH", "tvsignin:changes", &format!("retired|{session}")])
+            .await;
         let heard = events.next(Duration::from_secs(2)).await;
         assert!(
             heard.is_none(),
             "a forged change message reached the TV's push stream: {heard:?}"
+        );
+        assert_eq!(
+            events.reopened, 0,
+            "a forged retire message ended the TV's push stream"
         );
         // Real changes still arrive.
         tv.call("start").await;

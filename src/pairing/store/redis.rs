@@ -8,7 +8,8 @@
 //! write runs as one Lua script that checks the version (and, for a task's write, that this
 //! replica still owns the session under the task's epoch), moves the lease if asked, and
 //! publishes the new status on the `tvsignin:changes` channel, so every replica pushes it to
-//! the TVs it serves; a move to a new session id (`ROTATE`) also publishes `retired|<old id>`.
+//! the TVs it serves; a move to a new session id (`ROTATE`) also publishes a sealed
+//! `retired|<old id>|<seal>`.
 //! When a heartbeat lapses, the next replica to beat adopts that replica's sessions (a script
 //! moves each to exactly one, and bumps its epoch, which fences the old owner out).
 //!
@@ -27,7 +28,9 @@ use redis::{AsyncCommands, Script};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use self::wire::{change_message, decode, encode, parse_change, start_over};
+use self::wire::{
+    change_message, decode, encode, parse_change, parse_retired, retired_message, start_over,
+};
 use super::{
     now_ms, Heartbeat, Lease, OwnerEpoch, Saved, SessionStore, StoreError, StoreEvent, Stored,
     Write,
@@ -105,7 +108,7 @@ return {version, epoch}
 
 /// Moves a session to a new id: KEYS[1] the old session, KEYS[2] the new one; ARGV: expected
 /// version of the old one, data, TTL ms, lease op, this replica, old id, new id, now (Unix
-/// ms), the new record's message after the version. The old record, its last-seen time and
+/// ms), the new record's message after the version, the old id's retire message. The old record, its last-seen time and
 /// its place in its owner's set go; the new record starts at version 1, seen now, owned by
 /// this replica (claim), by the old owner (keep) or by nobody (release), its epoch bumped by
 /// a claim or a release as `SAVE` does. Returns {1, epoch}, or {-1} when the version moved on.
@@ -131,7 +134,7 @@ if keeper then
   redis.call('HSET', KEYS[2], 'o', keeper)
   redis.call('SADD', 'tvsignin:owned:' .. keeper, ARGV[7])
 end
-redis.call('PUBLISH', 'tvsignin:changes', 'retired|' .. ARGV[6])
+redis.call('PUBLISH', 'tvsignin:changes', ARGV[10])
 redis.call('PUBLISH', 'tvsignin:changes', '1|' .. ARGV[9])
 return {1, epoch}
 ";
@@ -178,12 +181,13 @@ return adopted
 ";
 
 /// Parses a published message: a sealed change (see `wire::parse_change`) or a retired
-/// session (`retired|session`, which only ends that session's push streams here: the TV
+/// session (`wire::parse_retired`, which only ends that session's push streams here: the TV
 /// reconnects and reads its record again).
 fn parse_event(payload: &str, keys: &Arc<StoreKeys>) -> Option<StoreEvent> {
-    match payload.strip_prefix("retired|") {
-        Some(id) => SessionId::parse(id).map(StoreEvent::Retired),
-        None => parse_change(payload, keys).map(StoreEvent::Changed),
+    if payload.starts_with("retired|") {
+        parse_retired(payload, keys).map(StoreEvent::Retired)
+    } else {
+        parse_change(payload, keys).map(StoreEvent::Changed)
     }
 }
 
@@ -450,6 +454,7 @@ impl SessionStore for RedisStore {
         // version it was made for.
         let data = encode(&self.key, new, 1, write.record)?;
         let message = change_message(&self.key, new, 1, write.record)?;
+        let retired = retired_message(&self.key, old)?;
         let mut connection = self.connection.clone();
         let answer: Vec<i64> = self
             .rotate
@@ -464,6 +469,7 @@ impl SessionStore for RedisStore {
             .arg(new.as_str())
             .arg(now_ms())
             .arg(message)
+            .arg(retired)
             .invoke_async(&mut connection)
             .await
             .map_err(unavailable)?;

@@ -172,6 +172,30 @@ pub(super) fn change_message(
     Ok(format!("{}|{}|{sealed}", id.as_str(), record.generation))
 }
 
+/// What the value of a retire message says (sealed, bound to the id it retires).
+const RETIRED: &[u8] = b"retired";
+
+/// The message published when session `old` moves to a new id: `retired|old|seal`.
+pub(super) fn retired_message(key: &StoreKeys, old: &SessionId) -> Result<String, StoreError> {
+    let sealed = key
+        .seal(&seal::retired_context(old.as_str()), RETIRED)
+        .map_err(|e| corrupt(&e))?;
+    Ok(format!("retired|{}|{sealed}", old.as_str()))
+}
+
+/// The session a retire message retires, if it opens with one of `keys` for that id. A
+/// message anyone else published (a bare `retired|id`, a seal for another id) is ignored: it
+/// would only end that session's push streams, but a stranger should not be able to do even
+/// that.
+pub(super) fn parse_retired(payload: &str, keys: &StoreKeys) -> Option<SessionId> {
+    let (id, sealed) = payload.strip_prefix("retired|")?.split_once('|')?;
+    let id = SessionId::parse(id)?;
+    let opened = keys
+        .open(&seal::retired_context(id.as_str()), sealed)
+        .ok()?;
+    (opened == RETIRED).then_some(id)
+}
+
 /// Parses a published change: `version|session|generation|sealed status`. The status is
 /// opened only by a replica that serves the TV ([`Change::status`]).
 pub(super) fn parse_change(payload: &str, keys: &Arc<StoreKeys>) -> Option<Change> {
@@ -357,6 +381,26 @@ mod tests {
         .unwrap();
         assert!(forged.status().is_err());
         assert!(parse_change("12|not-an-id|3|x", &keys).is_none());
+        // A retire message is sealed for its id: in clear, or moved to another id, or
+        // under another key, it retires nothing.
+        let retire = retired_message(&keys, &id()).unwrap();
+        assert_eq!(parse_retired(&retire, &keys), Some(id()));
+        assert_eq!(
+            parse_retired(&format!("retired|{}", id().as_str()), &keys),
+            None
+        );
+        let seal_only = retire.rsplit('|').next().unwrap();
+        let other = "c".repeat(32);
+        assert_eq!(
+            parse_retired(&format!("retired|{other}|{seal_only}"), &keys),
+            None
+        );
+        let stranger: StoreKeys = seal::StoreKey::from_base64(
+            &base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+        )
+        .unwrap()
+        .into();
+        assert_eq!(parse_retired(&retire, &stranger), None);
         assert!(parse_change("x|y", &keys).is_none());
     }
 }
