@@ -61,6 +61,8 @@ for (const engine of ENGINES) {
           // page after Sign in got that policy and the WebAssembly app took over.
           await tv.waitFor(`document.body && document.body.getAttribute('data-hydrated') === 'true'`, 20_000, 'hydrated');
           expect(await tier(tv)).toBe('hydrated');
+          // The note names the engine's version, so an updated TV gets the strict policy again.
+          expect(await tv.eval<string>('document.cookie')).toMatch(/(^|; )tvsignin_wasm_eval=87(;|$)/);
         } else {
           // The countdown ticks.
           const time = `document.querySelector('[data-testid="countdown"] time').textContent`;

@@ -51,12 +51,14 @@
   }
   // The smallest module (magic and version). Engines before Chromium 95 do not know the
   // policy's 'wasm-unsafe-eval' and refuse to compile: remember that for the next page (the
-  // server then allows them 'unsafe-eval' instead) and stay live with the fallback now.
+  // server then allows them 'unsafe-eval' instead) and stay live with the fallback now. The
+  // note names the engine's version, so an updated engine gets the strict policy again.
   try {
     new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
   } catch (error) {
+    var version = /Chrome\/(\d+)/.exec(navigator.userAgent);
     doc.cookie =
-      evalCookie + '=1; path=/; max-age=31536000; samesite=strict' +
+      evalCookie + '=' + (version ? version[1] : '1') + '; path=/; max-age=31536000; samesite=strict' +
       (location.protocol === 'https:' ? '; secure' : '');
     startFallback('policy');
     return;

@@ -112,12 +112,29 @@ pub async fn fallback_js() -> impl IntoResponse {
     )
 }
 
-/// Whether the request carries the boot script's note that this engine cannot compile
-/// WebAssembly under `'wasm-unsafe-eval'`.
+/// The engine's version as the boot script notes it: the major version after `Chrome/` in
+/// the User-Agent, else `1`.
+fn engine_version(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|agent| agent.split_once("Chrome/"))
+        .map(|(_, rest)| {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            &rest[..digits]
+        })
+        .filter(|digits| !digits.is_empty())
+        .unwrap_or("1")
+}
+
+/// Whether the request carries the boot script's note that this engine, at this version,
+/// cannot compile WebAssembly under `'wasm-unsafe-eval'`. A note from an older version of
+/// the engine (the TV was updated since) no longer counts: the page gets the strict policy
+/// and the boot script tries again.
 fn needs_unsafe_eval(headers: &HeaderMap) -> bool {
     CookieJar::from_headers(headers)
         .get(EVAL_COOKIE)
-        .is_some_and(|cookie| cookie.value() == "1")
+        .is_some_and(|cookie| cookie.value() == engine_version(headers))
 }
 
 /// The page's Content-Security-Policy: only this server's scripts (inline ones must carry
@@ -166,6 +183,31 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static(value));
         headers
+    }
+
+    fn engine(agent: &'static str, value: &'static str) -> HeaderMap {
+        let mut headers = cookie(value);
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(agent));
+        headers
+    }
+
+    const QT_87: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                         QtWebEngine/5.15.15 Chrome/87.0.4280.144 Safari/537.36";
+    const CHROME_120: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like \
+                              Gecko) Chrome/120.0.0.0 Safari/537.36";
+
+    #[test]
+    fn the_engines_note_counts_only_for_the_version_that_wrote_it() {
+        let unsafe_eval = |headers: &HeaderMap| page_policy("n", headers).contains("'unsafe-eval'");
+        assert!(unsafe_eval(&engine(QT_87, "tvsignin_wasm_eval=87")));
+        // The TV's browser was updated since: strict again, and the boot script tries again.
+        assert!(!unsafe_eval(&engine(CHROME_120, "tvsignin_wasm_eval=87")));
+        // A note from an engine without a Chrome version, and one that does not match.
+        assert!(unsafe_eval(&engine("SomeTV/1.0", "tvsignin_wasm_eval=1")));
+        assert!(!unsafe_eval(&engine(QT_87, "tvsignin_wasm_eval=1")));
+        assert!(!unsafe_eval(&engine(QT_87, "tvsignin_wasm_eval=")));
+        assert!(!unsafe_eval(&engine("Chrome/", "tvsignin_wasm_eval=")));
+        assert_eq!(engine_version(&engine("x Chrome/94.0 y", "")), "94");
     }
 
     #[test]
