@@ -72,7 +72,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use self::admission::{Admission, Began};
+use self::admission::{AddressCount, Admission, Began};
 use self::in_flight::Calls;
 use self::loops::Upkeep;
 use self::records::{Edit, Place, Records};
@@ -251,9 +251,12 @@ impl Hub {
     ) -> Result<Acted, StoreError> {
         let inner = &self.inner;
         let records = &inner.records;
+        let address = self.count_address(id, client, renew).await?;
         let began = records.update(id, Place::Move, |record| {
             let now_ms = records.now_ms();
-            inner.admission.begin(record, now_ms, client, renew)
+            inner
+                .admission
+                .begin(record, now_ms, client, address, renew)
         });
         let ((began, slot), landed) = records.seen_while(id, began).await?;
         // Every start and throttle claims the session and moves it to a new id, so a write
@@ -299,6 +302,34 @@ impl Hub {
             }
         };
         Ok(Acted { status, moved_to })
+    }
+
+    /// Where a shared store counts new codes per client address for the whole fleet, counts
+    /// this one there, unless the start would not reach that limit (a reload while a pairing
+    /// is under way, or the session's own limit refusing it first).
+    async fn count_address(
+        &self,
+        id: &SessionId,
+        client: Option<IpAddr>,
+        renew: bool,
+    ) -> Result<AddressCount, StoreError> {
+        let records = &self.inner.records;
+        let store = records.store();
+        let Some(client) = client.filter(|_| store.counts_addresses()) else {
+            return Ok(AddressCount::Here);
+        };
+        let record = records
+            .load(id)
+            .await?
+            .map(|s| s.record)
+            .unwrap_or_default();
+        let admission = &self.inner.admission;
+        if !admission.reaches_address_limit(&record, records.now_ms(), renew) {
+            return Ok(AddressCount::Shared(None));
+        }
+        let key = crate::limits::address_key(client);
+        let wait = store.count_new_code(key, admission.per_minute()).await?;
+        Ok(AddressCount::Shared(wait))
     }
 
     /// Stops the pairing and returns to Home.

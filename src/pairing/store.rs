@@ -247,4 +247,21 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Stopping gracefully: hands this replica's sessions to the others at once.
     async fn release(&self);
+
+    /// Whether this store counts new codes per client address for every replica sharing it
+    /// (Redis); otherwise each replica counts its own (see `admission`).
+    fn counts_addresses(&self) -> bool {
+        false
+    }
+
+    /// Counts one new code for the client address `key` (see `limits::address_key`): at most
+    /// `per_minute` in a burst, refilled at `per_minute` a minute (GCRA). `None` when it is
+    /// allowed, else how long until one is. Only called where [`Self::counts_addresses`].
+    async fn count_new_code(
+        &self,
+        _key: std::net::IpAddr,
+        _per_minute: u32,
+    ) -> Result<Option<std::time::Duration>, StoreError> {
+        Ok(None)
+    }
 }

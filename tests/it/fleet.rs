@@ -194,6 +194,45 @@ async fn a_push_stream_on_one_replica_shows_what_another_replica_does() {
 }
 
 #[tokio::test]
+async fn new_codes_per_client_address_are_counted_for_the_whole_fleet() {
+    within(90, async {
+        let (_idp, _dir, redis, mut fleet) = fleet_for("address_limit").await;
+        fleet.more.push(("PAIRING_RATE_LIMIT", "2".into()));
+        let (a, b) = tokio::join!(Replica::start("a", &fleet), Replica::start("b", &fleet));
+        // TVs of their own (no cookie in common), all from 127.0.0.1.
+        let starts = |answer: &Value, what: &str| {
+            assert!(
+                matches!(answer["state"].as_str(), Some("starting" | "waiting")),
+                "{what}: {answer}"
+            );
+        };
+        let first = a.tv();
+        starts(&first.call("start").await, "the first TV's start on A");
+        // Its Sign in again, on B, while its pairing is under way: nothing new, nothing counted.
+        starts(
+            &first.on(&b.base).call("start").await,
+            "the first TV again, on B",
+        );
+        starts(&a.tv().call("start").await, "a second TV's start on A");
+        // The address has had its two this minute, on B too.
+        let refused = b.tv().call("start").await;
+        assert_eq!(refused["state"], "throttled", "a third TV, on B: {refused}");
+        let wait = refused["retry_after_secs"].as_u64().unwrap();
+        assert!((20..=31).contains(&wait), "retry after {wait} s");
+        // One counter, and it does not name the address.
+        let counters: Vec<String> = redis
+            .keys()
+            .await
+            .into_iter()
+            .filter(|k| k.starts_with("tvsignin:addr:"))
+            .collect();
+        assert_eq!(counters.len(), 1, "{counters:?}");
+        assert!(!counters[0].contains("127.0.0.1"), "{counters:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_killed_replicas_pairing_is_adopted_and_still_signs_in() {
     within(90, async {
         let (idp, _dir, _redis, fleet) = fleet_for("takeover_after_kill").await;

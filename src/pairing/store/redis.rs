@@ -20,6 +20,7 @@
 
 mod wire;
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -76,6 +77,18 @@ impl LeaseTimes {
 
 fn session_key(id: &SessionId) -> String {
     format!("tvsignin:s:{}", id.as_str())
+}
+
+/// The key counting a client address's new codes: `addr:` and a MAC of the address under
+/// `STORE_KEY`, so Redis holds no client addresses.
+fn address_key(keys: &StoreKeys, address: IpAddr) -> String {
+    let (mac, _) = keys.mac_keys(b"tvsignin/address/v1");
+    let tag = ring::hmac::sign(&mac, address.to_string().as_bytes());
+    let hex: String = tag.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("tvsignin:addr:{hex}")
 }
 
 /// Compare-and-set write: KEYS[1] the session; ARGV: expected version, data, TTL ms, lease
@@ -137,6 +150,21 @@ end
 redis.call('PUBLISH', 'tvsignin:changes', ARGV[10])
 redis.call('PUBLISH', 'tvsignin:changes', '1|' .. ARGV[9])
 return {1, epoch}
+";
+
+/// Counts a new code for a client address (GCRA): KEYS[1] the address's key; ARGV the
+/// interval between codes and the burst's tolerance, in ms. On Redis's own clock, so every
+/// replica counts alike. Returns 0 when allowed, else the ms until a code is.
+const COUNT_NEW_CODE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if tat < now then tat = now end
+local wait = tat - tonumber(ARGV[2]) - now
+if wait > 0 then return wait end
+tat = tat + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], tat, 'PX', tat - now)
+return 0
 ";
 
 /// Marks sessions as seen: KEYS the sessions, ARGV[1] now (Unix ms). Ids with no record
@@ -208,6 +236,7 @@ pub struct RedisStore {
     rotate: Script,
     touch: Script,
     heartbeat: Script,
+    count_new_code: Script,
 }
 
 fn lease_op(lease: Lease) -> &'static str {
@@ -278,6 +307,7 @@ impl RedisStore {
             rotate: Script::new(ROTATE),
             touch: Script::new(TOUCH),
             heartbeat: Script::new(HEARTBEAT),
+            count_new_code: Script::new(COUNT_NEW_CODE),
         })
     }
 
@@ -587,6 +617,29 @@ impl SessionStore for RedisStore {
             Ok(()) => tracing::info!("lease released; other replicas take over at once"),
             Err(error) => tracing::warn!(%error, "cannot release the lease; it lapses by itself"),
         }
+    }
+
+    fn counts_addresses(&self) -> bool {
+        true
+    }
+
+    async fn count_new_code(
+        &self,
+        key: IpAddr,
+        per_minute: u32,
+    ) -> Result<Option<Duration>, StoreError> {
+        let interval = 60_000 / u64::from(per_minute.max(1));
+        let tolerance = interval * u64::from(per_minute.max(1) - 1);
+        let mut connection = self.connection.clone();
+        let wait_ms: u64 = self
+            .count_new_code
+            .key(address_key(&self.key, key))
+            .arg(interval)
+            .arg(tolerance)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))
     }
 }
 

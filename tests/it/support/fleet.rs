@@ -74,6 +74,8 @@ pub struct FleetSettings {
     pub dir: PathBuf,
     /// `HTTP_TIMEOUT_SECS`: the provider request timeout, which the lease outlasts.
     pub http_timeout_secs: u64,
+    /// Further settings every replica gets.
+    pub more: Vec<(&'static str, String)>,
 }
 
 impl FleetSettings {
@@ -95,6 +97,7 @@ impl FleetSettings {
             dir: dir.to_owned(),
             // Short, so a lease (and a take-over after a crash) is short too.
             http_timeout_secs: 3,
+            more: Vec::new(),
         }
     }
 }
@@ -128,6 +131,9 @@ impl Replica {
             }
             if let Some(previous) = &fleet.store_key_previous {
                 command.env("STORE_KEY_PREVIOUS", previous);
+            }
+            for (key, value) in &fleet.more {
+                command.env(key, value);
             }
             let child = command
                 .env("ISSUER", &fleet.issuer)
