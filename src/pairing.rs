@@ -34,9 +34,11 @@
 //! replicas never have requests for one session at the provider at once.
 //!
 //! New codes are rate-limited twice, both at `PAIRING_RATE_LIMIT` per minute: per TV session
-//! (kept in the record) and per client address ([`AddressLimiter`](crate::limits::AddressLimiter),
-//! a keyed `governor` limiter, per replica), so a client cannot dodge the first by dropping
-//! its cookie; and a server runs at most `MAX_PAIRINGS` pairings at once (see `admission`).
+//! (kept in the record) and per client address, so a client cannot dodge the first by dropping
+//! its cookie: counted in Redis for the whole fleet where there is one
+//! ([`SessionStore::count_new_code`]), else by this replica
+//! ([`AddressLimiter`](crate::limits::AddressLimiter), a keyed `governor` limiter); and a
+//! server runs at most `MAX_PAIRINGS` pairings at once (see `admission`).
 //!
 //! Logs never carry a user code, only its tag (see `code_tag`).
 //!
