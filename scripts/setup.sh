@@ -73,8 +73,12 @@ if [ "$MODE" = "test" ]; then
   have tmux || missing+=(tmux)
   # The fleet tests and the load benchmark run a real Redis (the package brings redis-cli).
   have redis-server || missing+=(redis-server)
-  # nginx in front of tvsignin and an app, with auth_request (end2end/tests/forward-auth.spec.ts).
-  [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  # Services that packages below start on install, which the tests do not use.
+  services=()
+  # nginx and Caddy in front of tvsignin and an app, with auth_request and with README's
+  # Caddyfile (end2end/tests/forward-auth.spec.ts).
+  [ -x /usr/sbin/nginx ] || { missing+=(nginx-light); services+=(nginx); }
+  [ -x /usr/bin/caddy ] || { missing+=(caddy); services+=(caddy); }
   # Two real old browser engines for the TV tiers (end2end/tests/old-engines.spec.ts), headless
   # under Xvfb; they are bound to Debian's own Python.
   have xvfb-run || missing+=(xvfb xauth)
@@ -91,8 +95,19 @@ if [ "$MODE" = "test" ]; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+    # The tests start their own nginx and Caddy on free loopback ports; the services the
+    # packages enable and start would only hold port 80 (and 443).
+    for service in "${services[@]}"; do
+      if [ -d /run/systemd/system ]; then
+        step "systemctl disable --now $service (the tests run their own)"
+        $SUDO systemctl disable --now "$service.service" || true
+      elif [ -x "/etc/init.d/$service" ]; then
+        step "stop the $service service (the tests run their own)"
+        $SUDO "/etc/init.d/$service" stop || true
+      fi
+    done
   else
-    step "chromium, tmux, redis-server, nginx, xvfb, QtWebEngine, QtWebKit, systemd tools, CJK fonts: present"
+    step "chromium, tmux, redis-server, nginx, caddy, xvfb, QtWebEngine, QtWebKit, systemd tools, CJK fonts: present"
   fi
   if [ -d end2end/node_modules/@playwright/test ] && [ end2end/package-lock.json -ot end2end/node_modules/.package-lock.json ]; then
     step "end2end npm packages: present"

@@ -1,22 +1,24 @@
 // tvsignin as the front door of an app, as an operator sets it up, all on 127.0.0.1: a real
-// nginx from Debian (its auth_request module asks tvsignin's /auth before each request to the
-// app) with tvsignin mounted under /tvsignin/ on the same host, the local OpenID provider, and
-// a small upstream app that shows the request headers it received. nginx runs from a
-// generated configuration in a temporary directory (pid, logs and buffers there too), in the
-// foreground, and at most MAX_SECONDS.
+// proxy from Debian in front, with tvsignin mounted under /tvsignin/ on the same host, the
+// local OpenID provider, and a small upstream app that shows the request headers it received.
+// The proxy is nginx (its auth_request module asks tvsignin's /auth before each request to the
+// app) or Caddy (README's Caddyfile, which asks /auth first the way forward_auth does). Either
+// runs from a generated configuration in a temporary directory (pid, logs, buffers and storage
+// there too), in the foreground, and at most MAX_SECONDS.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startApp, startIdp } from './stack';
+import { freePort, ROOT, startApp, startIdp } from './stack';
 
 export const PREFIX = '/tvsignin';
 const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
-/** However a test run ends, nginx does not outlive this. */
+const CADDY = process.env.CADDY_BIN ?? '/usr/bin/caddy';
+/** However a test run ends, the proxy does not outlive this. */
 const MAX_SECONDS = 600;
 
-/** The identity headers tvsignin answers /auth with, and nginx hands to the app. */
+/** The identity headers tvsignin answers /auth with, and the proxy hands to the app. */
 export const IDENTITY_HEADERS = [
   'x-auth-request-user',
   'x-auth-request-email',
@@ -26,22 +28,28 @@ export const IDENTITY_HEADERS = [
   'x-auth-request-jwt',
 ];
 
+export type ProxyName = 'nginx' | 'caddy';
+
 export interface FrontDoor {
-  /** nginx: the app at `/`, tvsignin under `/tvsignin/`. */
+  /** The proxy: the app at `/`, tvsignin under `/tvsignin/`. */
   url: string;
-  /** tvsignin itself, bypassing nginx. */
+  /** tvsignin itself, bypassing the proxy. */
   tvsigninDirect: string;
   issuer: string;
   /** Every request the app received, oldest first. */
   appRequests: { url: string; headers: IncomingHttpHeaders }[];
   logs: string[];
-  /** The nginx configuration in use (for failure messages). */
+  /** The proxy's configuration in use (for failure messages). */
   config: string;
   stop(): Promise<void>;
 }
 
 export function nginxAvailable(): boolean {
   return spawnSync(NGINX, ['-v'], { stdio: 'ignore' }).status === 0;
+}
+
+export function caddyAvailable(): boolean {
+  return spawnSync(CADDY, ['version'], { stdio: 'ignore' }).status === 0;
 }
 
 /** Stops a child; one started in a process group of its own is killed with its group if need be. */
@@ -151,21 +159,110 @@ ${identity.map((h) => `      proxy_set_header ${h.name} ${h.variable};`).join('\
 `;
 }
 
-async function waitForNginx(url: string, nginx: ChildProcess, dir: string): Promise<void> {
+/** README's Caddy block, exactly as an operator would copy it. */
+export function readmeCaddyfile(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const block = /\n\*\*Caddy\*\*.*(?:\n.+)*\n\n```caddyfile\n([\s\S]*?)\n```\n/.exec(readme);
+  if (!block) throw new Error('README.md has no Caddy block (a paragraph starting **Caddy**, then a caddyfile fence)');
+  return block[1];
+}
+
+/**
+ * The Caddyfile: README's block with its host name and ports replaced by the test's (nothing
+ * else changes), after global options that keep Caddy to itself: loopback only, no admin
+ * endpoint, no certificates, storage and log in `dir`, and a short grace period so open push
+ * streams do not hold up its stop.
+ */
+export function caddyConfig(dir: string, port: number, tvsignin: number, app: number): string {
+  let site = readmeCaddyfile();
+  const swap = (from: string, to: string) => {
+    if (!site.includes(from)) throw new Error(`README's Caddy block no longer has ${from}`);
+    site = site.split(from).join(to);
+  };
+  swap('kiosk.example.com {', `http://127.0.0.1:${port} {`);
+  swap('127.0.0.1:3000', `127.0.0.1:${tvsignin}`);
+  swap('127.0.0.1:8080', `127.0.0.1:${app}`);
+  return `{
+	admin off
+	default_bind 127.0.0.1
+	auto_https off
+	grace_period 1s
+	storage file_system {
+		root ${dir}/data
+	}
+	log {
+		output file ${dir}/caddy.log
+	}
+}
+
+${site}
+`;
+}
+
+/** Resolves once the proxy passes a request on to tvsignin; rejects with its log if it exits. */
+async function waitForProxy(url: string, proxy: ChildProcess, name: ProxyName, log: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (nginx.exitCode !== null) {
-      throw new Error(`nginx exited with ${nginx.exitCode}:\n${readFileSync(join(dir, 'error.log'), 'utf8')}`);
-    }
+    if (proxy.exitCode !== null) throw new Error(`${name} exited with ${proxy.exitCode}:\n${log()}`);
     try {
       const response = await fetch(`${url}${PREFIX}/healthz`);
       if (response.ok) return;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error('nginx did not answer within 10 s');
+    if (Date.now() > deadline) throw new Error(`${name} did not answer within 10 s:\n${log()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+const readOr = (path: string) => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+interface Ports {
+  port: number;
+  tvsignin: number;
+  app: number;
+}
+
+/** A started proxy: its process (in a process group of its own) and configuration. */
+interface RunningProxy {
+  child: ChildProcess;
+  config: string;
+  log: () => string;
+}
+
+// `timeout` bounds the proxy's life and passes SIGTERM on (nginx's quick stop; Caddy's stop,
+// with its grace period); its own process group lets a stuck one be killed whole.
+const bounded = (command: string, args: string[], env?: NodeJS.ProcessEnv) =>
+  spawn('timeout', ['-k', '5', String(MAX_SECONDS), command, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+    env,
+  });
+
+function startNginx({ port, tvsignin, app }: Ports): RunningProxy {
+  const dir = mkdtempSync(join(tmpdir(), 'tvsignin-nginx-'));
+  // nginx started as root runs its worker as nobody, which must reach its buffers here.
+  chmodSync(dir, 0o755);
+  const config = nginxConfig(dir, port, tvsignin, app);
+  writeFileSync(join(dir, 'nginx.conf'), config);
+  const child = bounded(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
+  return { child, config, log: () => readOr(join(dir, 'error.log')) };
+}
+
+function startCaddy({ port, tvsignin, app }: Ports): RunningProxy {
+  const dir = mkdtempSync(join(tmpdir(), 'tvsignin-caddy-'));
+  const config = caddyConfig(dir, port, tvsignin, app);
+  writeFileSync(join(dir, 'Caddyfile'), config);
+  // Whatever Caddy would keep in the home directory stays in the temporary one.
+  const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), XDG_DATA_HOME: join(dir, 'data') };
+  const child = bounded(CADDY, ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], env);
+  return { child, config, log: () => readOr(join(dir, 'caddy.log')) };
 }
 
 export interface FrontDoorOptions {
@@ -173,9 +270,11 @@ export interface FrontDoorOptions {
   app?: Record<string, string>;
   /** Environment for the local provider. */
   idp?: Record<string, string>;
+  /** The proxy in front (nginx unless said). */
+  proxy?: ProxyName;
 }
 
-/** The local provider, tvsignin under PREFIX, the app, and nginx in front of both. */
+/** The local provider, tvsignin under PREFIX, the app, and the proxy in front of both. */
 export async function startFrontDoor(options: FrontDoorOptions = {}): Promise<FrontDoor> {
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -204,19 +303,13 @@ export async function startFrontDoor(options: FrontDoorOptions = {}): Promise<Fr
       logs,
     );
     stops.push(() => stopChild(tvsignin.child));
-    const dir = mkdtempSync(join(tmpdir(), 'tvsignin-nginx-'));
-    // nginx started as root runs its worker as nobody, which must reach its buffers here.
-    chmodSync(dir, 0o755);
-    const tvPort = Number(new URL(tvsignin.appUrl).port);
-    const config = nginxConfig(dir, port, tvPort, app.port);
-    writeFileSync(join(dir, 'nginx.conf'), config);
-    // `timeout` bounds nginx's life and passes SIGTERM (nginx's quick stop: open push streams
-    // need not end first) on; its own process group lets a stuck one be killed whole.
-    const args = ['-k', '5', String(MAX_SECONDS), NGINX, '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')];
-    const nginx = spawn('timeout', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-    nginx.stderr!.on('data', (chunk) => logs.push(`nginx: ${chunk}`));
-    stops.push(() => stopChild(nginx, true));
-    await waitForNginx(url, nginx, dir);
+    const name = options.proxy ?? 'nginx';
+    const ports = { port, tvsignin: Number(new URL(tvsignin.appUrl).port), app: app.port };
+    const proxy = name === 'caddy' ? startCaddy(ports) : startNginx(ports);
+    proxy.child.stderr!.on('data', (chunk) => logs.push(`${name}: ${chunk}`));
+    stops.push(() => stopChild(proxy.child, true));
+    await waitForProxy(url, proxy.child, name, () => `${proxy.log()}${logs.filter((l) => l.startsWith(name)).join('')}`);
+    const config = proxy.config;
     return { url, tvsigninDirect: tvsignin.appUrl, issuer: idp.issuer, appRequests, logs, config, stop };
   } catch (error) {
     await stop();
