@@ -13,8 +13,8 @@ button-cancel = Annuler
 button-sign-out = Se déconnecter
 
 step-scan = Sur votre téléphone, scannez le code QR ou allez sur
-step-enter = puis saisissez ce code :
-user-code-label = Code : { $spoken }
+step-enter = puis saisissez ce code :
+user-code-label = Code : { $spoken }
 qr-label = Code QR du lien de connexion
 code-expires = Le code expire dans { $time }
 phishing-warning = Cette action connecte cette télévision à votre compte. Ne continuez que si vous êtes devant cette télévision.
@@ -49,7 +49,7 @@ continue-note = { $seconds ->
 
 # La page vers laquelle une application renvoie pour déconnecter le téléviseur.
 sign-out-page-title = Se déconnecter
-sign-out-question = Déconnecter ce téléviseur ?
+sign-out-question = Déconnecter ce téléviseur ?
 signed-in-as = Connecté en tant que { $name }
 button-back-to-app = Retour à l'application
 not-signed-in = Ce téléviseur n'est pas connecté
