@@ -50,6 +50,7 @@ pub const PAIRINGS_IN_PROGRESS: &str = "tvsignin_pairings_in_progress";
 pub const TV_SESSIONS: &str = "tvsignin_tv_sessions";
 pub const DISCOVERY_LOADED: &str = "tvsignin_provider_discovery_loaded";
 pub const PROVIDER_HEALTHY: &str = "tvsignin_provider_healthy";
+pub const FORWARD_AUTH_CHECKS: &str = "tvsignin_forward_auth_checks_total";
 
 /// The content type of the Prometheus text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -112,6 +113,31 @@ impl ThrottledBy {
             Self::Session => "session",
             Self::Address => "address",
             Self::Server => "server",
+        }
+    }
+}
+
+/// What a forward-auth check (`<prefix>/auth`) answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckResult {
+    /// Signed in: the identity headers.
+    Allowed,
+    /// No signed-in session behind the cookie (or no cookie).
+    NotSignedIn,
+    /// Signed in until this check found the access gone (refused by the provider, or
+    /// expired unrefreshed): the TV was signed out.
+    Ended,
+    /// The session store failed: try again.
+    Unavailable,
+}
+
+impl CheckResult {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::NotSignedIn => "not_signed_in",
+            Self::Ended => "ended",
+            Self::Unavailable => "unavailable",
         }
     }
 }
@@ -223,6 +249,11 @@ impl Metrics {
             Unit::Count,
             "Connections refused: MAX_CONNECTIONS open",
         );
+        describe(
+            FORWARD_AUTH_CHECKS,
+            Unit::Count,
+            "Forward-auth checks of the app's requests, by result",
+        );
         let describe_gauge = |name: &'static str, text: &'static str| {
             recorder.describe_gauge(
                 KeyName::from_const_str(name),
@@ -310,6 +341,14 @@ impl Metrics {
         self.counter(
             PAIRINGS_FINISHED,
             vec![Label::from_static_parts("outcome", end.as_str())],
+        )
+        .increment(1);
+    }
+
+    pub fn forward_auth_check(&self, result: CheckResult) {
+        self.counter(
+            FORWARD_AUTH_CHECKS,
+            vec![Label::from_static_parts("result", result.as_str())],
         )
         .increment(1);
     }

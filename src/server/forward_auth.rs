@@ -40,6 +40,7 @@ use url::Url;
 use super::session::SessionSigner;
 use super::session::{is_https, COOKIE_NAME, SECURE_COOKIE_NAME};
 use crate::assertion::AssertionKey;
+use crate::metrics::CheckResult;
 use crate::oidc::ProviderClient;
 use crate::oidc::ProviderError;
 use crate::pairing::signed_in::SignedInSession;
@@ -301,20 +302,47 @@ async fn check(State(state): State<FrontDoor>, request: Request) -> Response {
     let redirect = asks_for_redirect(&request);
     let session = session_of(&state, &request);
     drop(request);
-    match decide(&state, session).await {
-        Ok(headers) => (StatusCode::OK, no_store(), headers).into_response(),
-        // Proxies that hand a refusal to the browser as it is (Traefik, Caddy) ask for a
-        // redirect to the sign-in screen instead; nginx's auth_request needs the 401.
-        Err(None) if redirect => (
-            StatusCode::FOUND,
-            no_store(),
-            [(header::LOCATION, state.settings.front_door.base_path.home())],
-            "Not signed in.",
-        )
-            .into_response(),
-        Err(None) => not_signed_in(),
-        Err(Some(unavailable)) => unavailable,
+    let decided = decide(&state, session).await;
+    let metrics = state.hub.metrics();
+    match decided {
+        Ok(headers) => {
+            metrics.forward_auth_check(CheckResult::Allowed);
+            (StatusCode::OK, no_store(), headers).into_response()
+        }
+        Err(Refused::Unavailable(answer)) => {
+            metrics.forward_auth_check(CheckResult::Unavailable);
+            answer
+        }
+        Err(refused) => {
+            metrics.forward_auth_check(match refused {
+                Refused::Ended => CheckResult::Ended,
+                _ => CheckResult::NotSignedIn,
+            });
+            if redirect {
+                // Proxies that hand a refusal to the browser as it is (Traefik, Caddy) ask
+                // for a redirect to the sign-in screen instead; nginx's auth_request needs
+                // the 401.
+                (
+                    StatusCode::FOUND,
+                    no_store(),
+                    [(header::LOCATION, state.settings.front_door.base_path.home())],
+                    "Not signed in.",
+                )
+                    .into_response()
+            } else {
+                not_signed_in()
+            }
+        }
     }
+}
+
+/// Why a check did not let the request through.
+enum Refused {
+    NotSignedIn,
+    /// Signed in until now: the access is gone, and the TV was signed out.
+    Ended,
+    /// It cannot be told now; the answer says so.
+    Unavailable(Response),
 }
 
 /// Whether the check's URL carries `?redirect`.
@@ -326,15 +354,14 @@ fn asks_for_redirect(request: &Request) -> bool {
     })
 }
 
-/// The identity headers for the session a request's cookie names, if it is signed in;
-/// `Err(None)` when it is not, `Err(Some(answer))` when that cannot be told now.
-async fn decide(state: &FrontDoor, id: Option<SessionId>) -> Result<HeaderMap, Option<Response>> {
+/// The identity headers for the session a request's cookie names, if it is signed in.
+async fn decide(state: &FrontDoor, id: Option<SessionId>) -> Result<HeaderMap, Refused> {
     let Some(id) = id else {
-        return Err(None);
+        return Err(Refused::NotSignedIn);
     };
     let session = match state.hub.signed_in_session(&id).await {
         Ok(Some(session)) => session,
-        Ok(None) => return Err(None),
+        Ok(None) => return Err(Refused::NotSignedIn),
         Err(error) => {
             tracing::error!(%error, "forward auth: the session store failed");
             let busy = (
@@ -342,14 +369,14 @@ async fn decide(state: &FrontDoor, id: Option<SessionId>) -> Result<HeaderMap, O
                 no_store(),
                 "Try again in a moment.",
             );
-            return Err(Some(busy.into_response()));
+            return Err(Refused::Unavailable(busy.into_response()));
         }
     };
     let auth = &state.check;
     let now = now_ms();
     if session.sign_out_at_ms <= now {
         // The idle sign-out is due; the session's task is ending it this moment.
-        return Err(None);
+        return Err(Refused::NotSignedIn);
     }
     let expired = session.access_expires_at_ms.is_some_and(|at| at <= now);
     if expired || !auth.still_accepted(state, &id, &session).await {
@@ -359,7 +386,7 @@ async fn decide(state: &FrontDoor, id: Option<SessionId>) -> Result<HeaderMap, O
             );
         }
         end(state, &id).await;
-        return Err(None);
+        return Err(Refused::Ended);
     }
     note_use(state, &id, &session).await;
     Ok(auth.headers(&session))

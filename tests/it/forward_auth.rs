@@ -486,6 +486,29 @@ async fn a_token_the_provider_refuses_ends_the_session_but_an_outage_does_not() 
         assert_refused(&check(&app, Some(&cookie), &[]).await, "revoked");
         assert_eq!(tv.status().await["state"], "idle");
         assert_refused(&check(&app, Some(&cookie), &[]).await, "stays ended");
+        assert_refused(&check(&app, None, &[]).await, "no cookie");
+
+        // Each answer is counted by what it was.
+        let metrics = app
+            .http
+            .get(format!("{}/metrics", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let counted = |result: &str| {
+            let series = format!("tvsignin_forward_auth_checks_total{{result=\"{result}\"}} ");
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix(series.as_str()))
+                .map_or(0, |n| n.trim().parse::<u64>().unwrap())
+        };
+        assert_eq!(counted("allowed"), 3, "{metrics}");
+        assert_eq!(counted("ended"), 1, "{metrics}");
+        assert_eq!(counted("not_signed_in"), 2, "{metrics}");
+        assert_eq!(counted("unavailable"), 0, "{metrics}");
     })
     .await;
 }
