@@ -132,6 +132,13 @@ pub enum CheckResult {
 }
 
 impl CheckResult {
+    const ALL: [CheckResult; 4] = [
+        Self::Allowed,
+        Self::NotSignedIn,
+        Self::Ended,
+        Self::Unavailable,
+    ];
+
     fn as_str(self) -> &'static str {
         match self {
             Self::Allowed => "allowed",
@@ -297,6 +304,14 @@ impl Metrics {
                 .counter(
                     PAIRINGS_THROTTLED,
                     vec![Label::from_static_parts("limit", by.as_str())],
+                )
+                .increment(0);
+        }
+        for result in CheckResult::ALL {
+            metrics
+                .counter(
+                    FORWARD_AUTH_CHECKS,
+                    vec![Label::from_static_parts("result", result.as_str())],
                 )
                 .increment(0);
         }
