@@ -40,7 +40,7 @@ test.describe('each language, through every screen', () => {
   });
 
   for (const lang of LANGUAGES) {
-    test(`${lang}: home, waiting, declined, signed in with the idle warning`, async ({ browser }) => {
+    test(`${lang}: home, waiting, declined, signed in with the idle warning, signed out`, async ({ browser }) => {
       test.setTimeout(180_000);
       const t = messages(lang);
       const { context, page, watch } = await openTv(browser, stack, lang);
@@ -76,6 +76,10 @@ test.describe('each language, through every screen', () => {
       await expect(page.locator('caption')).toHaveText(t['claims-caption']);
       await expectNoEnglish(page, lang);
       await checkEverySize(page, `${lang} signed in`);
+      // Sign out while the warning shows: Home again at once, in the language.
+      await page.getByTestId('sign-out').click();
+      await expectStatus(page, lang, 'idle', 'status-idle');
+      await expect(page.getByTestId('sign-in')).toBeFocused();
       expect(watch.consoleErrors).toEqual([]);
       await context.close();
     });
