@@ -138,7 +138,7 @@ impl DemoIdp {
             keys,
             state: Mutex::new(State::new(timing)),
             limiter: DemoLimiter::default(),
-            texts: Catalog::new(PHONE),
+            texts: Catalog::new(PHONE, &[]),
         }
     }
 

@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn the_first_load_sentences_are_told_in_the_page_language() {
-        let catalog = Catalog::new(SCREENS);
+        let catalog = Catalog::new(SCREENS, &[]);
         let german = catalog.get("de");
         assert_eq!(
             AppError::NoSession.told_in(german).to_string(),

@@ -36,10 +36,7 @@ const CSP: &str =
 /// Which language a phone's request gets: `forced` (the `LANGUAGE` setting) when set, else
 /// the best match for its `Accept-Language`; and whether the answer depends on that header.
 fn language(forced: Option<&'static str>, headers: &HeaderMap) -> (&'static str, bool) {
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    (negotiate::pick(forced, accept), forced.is_none())
+    (negotiate::for_request(forced, headers), forced.is_none())
 }
 
 /// The words of one answer: the phone's language, and whether the answer varies with the
@@ -496,7 +493,7 @@ mod tests {
 
     #[test]
     fn the_answer_says_vary_only_when_the_phone_chose() {
-        let catalog = crate::i18n::catalog::Catalog::new(crate::i18n::catalog::PHONE);
+        let catalog = crate::i18n::catalog::Catalog::new(crate::i18n::catalog::PHONE, &[]);
         for (varies, expected) in [(true, Some("Accept-Language")), (false, None)] {
             let speech = Speech {
                 t: catalog.get("de"),

@@ -343,7 +343,7 @@ mod tests {
             esc("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
-        let catalog = Catalog::new(PHONE);
+        let catalog = Catalog::new(PHONE, &[]);
         let ctx = PageCtx {
             action: "/demo-idp/device".into(),
             csrf: "t\"><script>".into(),
@@ -369,7 +369,7 @@ mod tests {
 
     #[test]
     fn every_page_is_marked_demo() {
-        let catalog = Catalog::new(PHONE);
+        let catalog = Catalog::new(PHONE, &[]);
         let en = catalog.get("en");
         let users = super::super::users::demo_users(&[("eve".into(), "<pw>".into())]);
         let consent = consent_page(en, &ctx(), &view(65, 535), &users, Some("bob"), None);
@@ -403,7 +403,7 @@ mod tests {
 
     #[test]
     fn the_pages_speak_the_language_they_are_given() {
-        let catalog = Catalog::new(PHONE);
+        let catalog = Catalog::new(PHONE, &[]);
         let users = super::super::users::demo_users(&[]);
         let de = catalog.get("de");
         let consent = consent_page(de, &ctx(), &view(65, 535), &users, None, None);

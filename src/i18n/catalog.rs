@@ -218,16 +218,30 @@ impl Bundle {
 #[derive(Debug)]
 pub struct Catalog {
     bundles: Vec<Bundle>,
+    /// Each bundle's messages as a page carries them, in the same order.
+    pages: Vec<PageTexts>,
 }
 
 impl Catalog {
-    pub fn new(files: Files) -> Self {
-        Self {
-            bundles: LANGUAGES
-                .iter()
-                .map(|lang| Bundle::new(files, lang))
-                .collect(),
-        }
+    /// Every language of `files`, with each one's page texts formatted once here, `known`
+    /// values filled in (see [`Bundle::page_texts`]).
+    pub fn new(files: Files, known: &[(&str, Arg<'_>)]) -> Self {
+        let bundles: Vec<Bundle> = LANGUAGES
+            .iter()
+            .map(|lang| Bundle::new(files, lang))
+            .collect();
+        let pages = bundles.iter().map(|b| b.page_texts(known)).collect();
+        Self { bundles, pages }
+    }
+
+    /// The page texts of language `lang` (one of [`LANGUAGES`]), else English's.
+    pub fn page(&self, lang: &str) -> &PageTexts {
+        let index = self
+            .bundles
+            .iter()
+            .position(|b| b.lang == lang)
+            .unwrap_or(0);
+        &self.pages[index]
     }
 
     /// Language `lang` (one of [`LANGUAGES`]), else English.
@@ -353,13 +367,13 @@ mod tests {
         assert_eq!(texts.messages["button-sign-out"], "Sign out");
         assert_eq!(texts.messages.len(), 2);
         // A language not offered gets English.
-        assert_eq!(Catalog::new(SCREENS).get("xx").lang(), "en");
+        assert_eq!(Catalog::new(SCREENS, &[]).get("xx").lang(), "en");
         assert_eq!(Bundle::new(PARTIAL, "fr").lang(), "en");
     }
 
     #[test]
     fn plurals_follow_each_language() {
-        let catalog = Catalog::new(SCREENS);
+        let catalog = Catalog::new(SCREENS, &[]);
         let say = |lang: &str, n: u64| {
             catalog
                 .get(lang)
@@ -378,7 +392,7 @@ mod tests {
 
     #[test]
     fn the_page_gets_server_values_formatted_and_holes_for_the_rest() {
-        let catalog = Catalog::new(SCREENS);
+        let catalog = Catalog::new(SCREENS, &[]);
         let texts = catalog
             .get("fr")
             .page_texts(&[("continue-note", ("seconds", 2.into()))]);

@@ -22,6 +22,15 @@ pub fn parse_setting(value: &str) -> Result<&'static str, String> {
         .ok_or_else(|| format!("{value:?} is not offered (one of {})", LANGUAGES.join(", ")))
 }
 
+/// The language for a request with these headers: `forced` when set, else as its
+/// `Accept-Language` asks ([`pick`]).
+pub fn for_request(forced: Option<&'static str>, headers: &http::HeaderMap) -> &'static str {
+    let accept = headers
+        .get(http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    pick(forced, accept)
+}
+
 /// The language for a request: `forced` when set, else the browser's first language that is
 /// offered (by language, then a related region), else English.
 pub fn pick(forced: Option<&'static str>, accept_language: Option<&str>) -> &'static str {

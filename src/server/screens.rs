@@ -18,13 +18,9 @@ pub const LOGO_PATH: &str = "/brand-logo";
 /// a cache in between keeps one copy per language.
 pub fn language() -> &'static str {
     let forced = use_context::<AppState>().and_then(|state| state.settings.screens.language);
-    let parts = use_context::<http::request::Parts>();
-    let accept = parts.as_ref().and_then(|parts| {
-        parts
-            .headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-    });
+    let headers = use_context::<http::request::Parts>()
+        .map(|parts| parts.headers)
+        .unwrap_or_default();
     if forced.is_none() {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             // Set, not appended: the page and its first status both ask. The compression
@@ -32,18 +28,13 @@ pub fn language() -> &'static str {
             response.insert_header(header::VARY, HeaderValue::from_static("Accept-Language"));
         }
     }
-    negotiate::pick(forced, accept)
+    negotiate::for_request(forced, &headers)
 }
 
-/// The messages the page carries: this request's language only, formatted here (the delay
-/// before the app, a setting, chooses its plural here too).
+/// The messages the page carries: this request's language only, formatted at start (see
+/// `Catalog::new`).
 pub fn page_texts() -> PageTexts {
-    let state = expect_context::<AppState>();
-    let continue_secs = state.kiosk.app.as_ref().map_or(0, |app| app.continue_secs);
-    state
-        .texts
-        .get(language())
-        .page_texts(&[("continue-note", ("seconds", continue_secs.into()))])
+    expect_context::<AppState>().texts.page(language()).clone()
 }
 
 /// `<link>` to the operator's stylesheet, when there is one.

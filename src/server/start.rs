@@ -239,6 +239,13 @@ pub fn build_state_with_store(
         &settings.front_door,
         &public,
     ));
+    // The page's messages in every language, formatted once; the delay before the app (a
+    // setting) chooses its plural here.
+    let continue_secs = kiosk.app.as_ref().map_or(0, |app| app.continue_secs);
+    let texts = Arc::new(crate::i18n::catalog::Catalog::new(
+        crate::i18n::catalog::SCREENS,
+        &[("continue-note", ("seconds", continue_secs.into()))],
+    ));
     Ok(AppState {
         tv_scripts: super::tiers::TvScripts::new(&leptos_options, &settings.front_door.base_path),
         leptos_options,
@@ -252,9 +259,7 @@ pub fn build_state_with_store(
         sessions,
         push_streams,
         forward_auth,
-        texts: Arc::new(crate::i18n::catalog::Catalog::new(
-            crate::i18n::catalog::SCREENS,
-        )),
+        texts,
     })
 }
 

@@ -35,7 +35,7 @@ async fn new_code(app: &TestApp) -> (String, String) {
 /// The English sentences of the phone pages (messages without values) that `lang` says
 /// differently.
 fn english_sentences_translated_in(lang: &str) -> Vec<String> {
-    let catalog = Catalog::new(PHONE);
+    let catalog = Catalog::new(PHONE, &[]);
     let (english, own) = (catalog.get("en"), catalog.get(lang));
     variables(source(PHONE, "en").unwrap())
         .into_iter()
@@ -106,7 +106,7 @@ async fn the_phone_pages_speak_the_phone_s_language() {
             // An error is in the phone's language too.
             let wrong = phone.decide(&consent, "alice", "bob-demo", "allow").await;
             assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
-            let said = Catalog::new(PHONE)
+            let said = Catalog::new(PHONE, &[])
                 .get(lang)
                 .format("error-password-wrong-public", &[]);
             assert_eq!(wrong.text("demo-error"), said);

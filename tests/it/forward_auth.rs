@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::support::app::{http_client, start, start_with, TestApp};
 use crate::support::scripted::{Reply, Scripted, TOKEN, USERINFO};
 use crate::support::tv::Tv;
-use crate::support::within;
+use crate::support::{metric_value, within};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Map, Value};
 
@@ -499,11 +499,8 @@ async fn a_token_the_provider_refuses_ends_the_session_but_an_outage_does_not() 
             .await
             .unwrap();
         let counted = |result: &str| {
-            let series = format!("tvsignin_forward_auth_checks_total{{result=\"{result}\"}} ");
-            metrics
-                .lines()
-                .find_map(|line| line.strip_prefix(series.as_str()))
-                .map_or(0, |n| n.trim().parse::<u64>().unwrap())
+            let series = format!("tvsignin_forward_auth_checks_total{{result=\"{result}\"}}");
+            metric_value(&metrics, &series).map_or(0, |n| n as u64)
         };
         assert_eq!(counted("allowed"), 3, "{metrics}");
         assert_eq!(counted("ended"), 1, "{metrics}");

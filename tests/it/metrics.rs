@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support::app::{start, TestApp};
 use crate::support::events::Events;
 use crate::support::tv::{session_cookie, Tv};
-use crate::support::within;
+use crate::support::{metric_value, within};
 
 impl TestApp {
     /// Calls a server function as the TV page does; (HTTP status, the TV status as JSON).
@@ -67,19 +67,8 @@ impl TestApp {
     }
 }
 
-/// The value of one series (`name{labels}` exactly as rendered), if present.
-fn value(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        line.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
-}
-
 fn count(text: &str, series: &str) -> f64 {
-    value(text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    metric_value(text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"))
 }
 
 /// How long a push stream may stay open in these tests, and how long to wait for an event.

@@ -41,6 +41,17 @@ pub fn work_dir(module: &str, name: &str) -> PathBuf {
     dir
 }
 
+/// The value of one Prometheus series (`name{labels}` exactly as rendered), if present.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
 /// A loopback port that nothing listens on (right now).
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");

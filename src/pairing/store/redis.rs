@@ -24,6 +24,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use tokio::sync::mpsc;
@@ -84,11 +86,8 @@ fn session_key(id: &SessionId) -> String {
 fn address_key(keys: &StoreKeys, address: IpAddr) -> String {
     let (mac, _) = keys.mac_keys(b"tvsignin/address/v1");
     let tag = ring::hmac::sign(&mac, address.to_string().as_bytes());
-    let hex: String = tag.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("tvsignin:addr:{hex}")
+    let tag = URL_SAFE_NO_PAD.encode(&tag.as_ref()[..16]);
+    format!("tvsignin:addr:{tag}")
 }
 
 /// Compare-and-set write: KEYS[1] the session; ARGV: expected version, data, TTL ms, lease

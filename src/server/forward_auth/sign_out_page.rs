@@ -21,16 +21,8 @@ const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
 pub(super) async fn show(State(state): State<FrontDoor>, request: Request) -> Response {
     let session = session_of(&state, &request);
     let forced = state.settings.screens.language;
-    let accept = request
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    let t = Messages::new(
-        state
-            .texts
-            .get(negotiate::pick(forced, accept))
-            .page_texts(&[]),
-    );
+    let lang = negotiate::for_request(forced, request.headers());
+    let t = Messages::new(state.texts.page(lang).clone());
     drop(request);
     let who = match session {
         Some(id) => match state.hub.signed_in_session(&id).await {
