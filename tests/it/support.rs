@@ -42,6 +42,8 @@ pub fn work_dir(module: &str, name: &str) -> PathBuf {
 }
 
 /// The value of one Prometheus series (`name{labels}` exactly as rendered), if present.
+/// (Its users run the app in demo mode.)
+#[cfg(feature = "demo")]
 pub fn metric_value(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|line| {
         line.strip_prefix(series)?
